@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# onebit bootstrap: sets up everything onebit needs, then runs one job.
+#   ./bootstrap.sh demo [ARGS]   train a small BNN on digits, export, build, simulate, report
+#   ./bootstrap.sh test [ARGS]   the test suite (pytest ARGS)
+#   ./bootstrap.sh setup         only set up (.venv + Debian packages)
+# Idempotent: a second run only checks what is there.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+venv="$here/.venv"
+apt_pkgs=(python3-venv g++ make perl yosys dataset-fashion-mnist)
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+setup_debian() {
+    local missing=()
+    for p in "${apt_pkgs[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        log "installing Debian packages: ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        log "missing Debian packages (not root, not installing): ${missing[*]}"
+        log "install them with: sudo apt-get install ${missing[*]}"
+    fi
+}
+
+setup_venv() {
+    local py="${ONEBIT_PYTHON:-}"
+    if [ -z "$py" ]; then
+        for cand in python3.11 python3; do
+            if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+                py="$cand"; break
+            fi
+        done
+    fi
+    [ -n "$py" ] || { log "error: Python 3.11 not found (set ONEBIT_PYTHON)"; exit 2; }
+    local stamp="$venv/.onebit-stamp"
+    local want
+    want="$(cat constraints.txt pyproject.toml | sha256sum | cut -c1-16)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    log "creating $venv (first run: ~2 min)"
+    [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
+    local pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt)
+    "${pip[@]}" "torch==2.13.0" "setuptools<81" wheel
+    # finn-plus pins brevitas==0.13.0, which conflicts with torch 2.13: install both without deps.
+    "${pip[@]}" --no-deps finn-plus brevitas
+    # finn-plus's runtime dependencies (declared or not), from the pinned set.
+    grep -v -E '^(#|torch==|finn-plus==|brevitas==|$)' constraints.txt | cut -d= -f1 \
+        | xargs "${pip[@]}" "torch==2.13.0"
+    "${pip[@]}" --no-deps --no-build-isolation -e .
+    echo "$want" > "$stamp"
+}
+
+cmd="${1:-demo}"
+[ $# -gt 0 ] && shift
+setup_debian
+setup_venv
+export PATH="$venv/bin:$PATH"
+case "$cmd" in
+    setup) log "ready: source .venv/bin/activate" ;;
+    demo) exec "$venv/bin/onebit" demo "$@" ;;
+    test) exec "$venv/bin/python" -m pytest "$@" ;;
+    *) log "unknown command '$cmd' (use demo, test or setup)"; exit 2 ;;
+esac

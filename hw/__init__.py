@@ -1,0 +1,1 @@
+"""onebit.hw: SystemVerilog library, RTL generation, stitching and Verilator simulation."""
