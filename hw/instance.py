@@ -1,0 +1,54 @@
+"""The typed artifact between RTL generation and stitching: one streaming RTL instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Canonical port roles of a single-input, single-output streaming block.
+PORT_ROLES = ("clk", "rst_n", "s_tdata", "s_tvalid", "s_tready", "m_tdata", "m_tvalid", "m_tready")
+
+ONEBIT_PORTS = {
+    "clk": "clk",
+    "rst_n": "rst_n",
+    "s_tdata": "s_axis_tdata",
+    "s_tvalid": "s_axis_tvalid",
+    "s_tready": "s_axis_tready",
+    "m_tdata": "m_axis_tdata",
+    "m_tvalid": "m_axis_tvalid",
+    "m_tready": "m_axis_tready",
+}
+"""Port names of onebit's own modules (hw/rtl/onebit_*.sv)."""
+
+FINN_PORTS = {
+    "clk": "ap_clk",
+    "rst_n": "ap_rst_n",
+    "s_tdata": "in0_V_TDATA",
+    "s_tvalid": "in0_V_TVALID",
+    "s_tready": "in0_V_TREADY",
+    "m_tdata": "out0_V_TDATA",
+    "m_tvalid": "out0_V_TVALID",
+    "m_tready": "out0_V_TREADY",
+}
+"""Port names of the Verilog wrappers FINN generates for its RTL nodes."""
+
+
+@dataclass
+class RtlInstance:
+    """One streaming block of the accelerator: a module, its parameters and its sources.
+
+    `in_width`/`out_width` are the widths of the tdata ports as declared by the module (FINN's
+    wrappers round stream widths up to a multiple of 8; `in_bits`/`out_bits` are the meaningful
+    low bits). `ports` maps each role of `PORT_ROLES` to the module's port name.
+    """
+
+    name: str
+    module: str
+    sources: list[Path]
+    in_width: int
+    out_width: int
+    in_bits: int
+    out_bits: int
+    params: dict[str, int | str] = field(default_factory=dict)
+    ports: dict[str, str] = field(default_factory=lambda: dict(ONEBIT_PORTS))
+    op_type: str = ""
