@@ -1,0 +1,291 @@
+"""The onebit build: named steps from a model to a verified, folded dataflow accelerator.
+
+Each step is `step(state) -> None` on a `BuildState`, writes its graph to
+`<out>/intermediate/<n>_<step>.onnx`, and, where it changes what is computed, verifies its
+graph against the previous stage on the same real vectors. A mismatch raises; a failed build
+leaves a report with `"status": "failed"` naming the step, never one that claims success.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from onebit import __version__
+from onebit.boards import Board, get_board
+from onebit.errors import BuildError, OnebitError, UserInputError
+from onebit.export.qonnx import export_qonnx, run_qonnx
+from onebit.export.verify import torch_forward
+from onebit.verify import StageCheck, compare
+
+
+@dataclass
+class BuildConfig:
+    """Everything a build needs besides the model itself."""
+
+    out_dir: Path
+    board: str = "pynq-z2"
+    target_fps: float | None = None
+    folding: Path | dict | None = None
+    vectors: int = 16
+    sim: bool = True
+    sim_frames: int = 16
+    backpressure: bool = False
+    seed: int = 0
+
+
+@dataclass
+class BuildInput:
+    """The model to build: a torch module (exported here) or a QONNX file, plus test vectors."""
+
+    name: str
+    x: np.ndarray  # (N, C, H, W) integer pixels as float32
+    y: np.ndarray | None = None  # labels, for accuracy
+    torch_model: object | None = None
+    qonnx_path: Path | None = None
+    vectors_source: str = "dataset"
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class BuildState:
+    cfg: BuildConfig
+    inp: BuildInput
+    board: Board
+    models: dict[str, ModelWrapper] = field(default_factory=dict)
+    expected: np.ndarray | None = None  # reference outputs of the current stage chain
+    stages: dict[str, dict] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    report: dict = field(default_factory=dict)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out_dir)
+
+    def save(self, step: str, model: ModelWrapper) -> None:
+        self.models[step] = model
+        d = self.out / "intermediate"
+        d.mkdir(parents=True, exist_ok=True)
+        model.save(str(d / f"{len(self.models):02d}_{step}.onnx"))
+
+    def record(self, stage: str, check: StageCheck) -> None:
+        self.stages[stage] = check.to_json()
+
+
+def _is_integer(a: np.ndarray) -> bool:
+    return bool(np.all(np.asarray(a) == np.rint(a)))
+
+
+def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: str) -> None:
+    """Run the build vectors through `model` and compare with the stage chain's reference."""
+    actual = run_qonnx(model, state.inp.x)
+    expected = state.expected
+    if _is_integer(expected):
+        check = compare(stage, expected, actual, reference=reference,
+                        layer=model.graph.output[0].name)
+    else:
+        # float outputs (a trailing software scale): equal up to float re-association
+        exp = expected.reshape(-1)
+        act = actual.reshape(-1)
+        tol = 1e-5 * max(1.0, float(np.abs(exp).max()))
+        diff = np.abs(exp - act)
+        if not np.all(diff <= tol):
+            compare(stage, expected, actual, reference=reference, layer=model.graph.output[0].name)
+        check = StageCheck(True, len(state.inp.x), float(diff.max()), reference)
+    state.record(stage, check)
+
+
+# ---------------------------------------------------------------------------- steps
+
+
+def step_export(state: BuildState) -> None:
+    """torch -> QONNX (Brevitas export), verified against the torch forward."""
+    inp = state.inp
+    if inp.torch_model is None:
+        from onebit.export.qonnx import load_onnx
+
+        model = load_onnx(inp.qonnx_path)
+        _check_input_shape(model, inp.x)
+        state.expected = run_qonnx(model, inp.x)
+        state.save("qonnx", model)
+        return
+    shape = tuple(inp.x.shape[1:])
+    model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx")
+    state.expected = torch_forward(inp.torch_model, inp.x)
+    state.save("qonnx", model)
+    check_stage(state, "qonnx", model, reference="torch")
+
+
+def _check_input_shape(model: ModelWrapper, x: np.ndarray) -> None:
+    want = tuple(model.get_tensor_shape(model.graph.input[0].name))
+    got = (1, *x.shape[1:])
+    if int(np.prod(want)) != int(np.prod(got)):
+        raise UserInputError(f"the model expects input shape {want}, the data has {got}")
+
+
+def step_finn(state: BuildState) -> None:
+    """QONNX -> FINN-ONNX (MultiThreshold activations), verified against QONNX."""
+    from onebit.flows.streamline import to_finn
+
+    model = to_finn(state.models["qonnx"])
+    state.save("finn", model)
+    check_stage(state, "finn", model, reference="qonnx")
+
+
+def step_streamline(state: BuildState) -> None:
+    """Streamline, lower convs, XNOR-popcount; verified against QONNX."""
+    from onebit.flows.streamline import streamline
+
+    model = streamline(state.models["finn"])
+    state.save("streamline", model)
+    check_stage(state, "streamline", model, reference="qonnx")
+
+
+def step_hw_layers(state: BuildState) -> None:
+    """Convert to FINN HW layers and split off the dataflow partition; verified against QONNX."""
+    from onebit.flows.finn_env import use_build_dir
+    from onebit.flows.hw_layers import outside_nodes, partition, to_hw_layers
+
+    use_build_dir(state.out / "finn")
+    model = to_hw_layers(state.models["streamline"])
+    parent, dataflow = partition(model)
+    state.save("hw_layers", parent)
+    state.save("dataflow_golden", dataflow)
+    state.report["software_nodes"] = outside_nodes(parent)
+    check_stage(state, "hw_layers", parent, reference="qonnx")
+
+
+def step_fold(state: BuildState) -> None:
+    """Specialize layers for the board's part and set PE/SIMD (target fps or config)."""
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    from onebit.flows.folding import apply_folding_config, fold_for_fps, folding_of
+    from onebit.flows.passes import run_passes
+
+    model = ModelWrapper(state.models["dataflow_golden"].model)
+    model = run_passes(model, [SpecializeLayers(state.board.part)])
+    if state.cfg.folding is not None:
+        model = apply_folding_config(model, state.cfg.folding)
+    else:
+        fps = state.cfg.target_fps or default_target_fps(state)
+        model = fold_for_fps(model, fps, state.board.clock_mhz)
+    state.save("dataflow_folded", model)
+    (state.out / "folding.json").write_text(json.dumps(folding_of(model), indent=1))
+
+
+def default_target_fps(state: BuildState) -> float:
+    """Without a target: 100k frames/s, FINN's SetFolding then folds as little as it needs."""
+    return 100_000.0
+
+
+def step_estimate(state: BuildState) -> None:
+    """FINN's analytic cycle and resource estimates for the folded graph."""
+    from onebit.flows.estimate import estimate
+
+    state.report["estimate"] = estimate(state.models["dataflow_folded"], state.board.part,
+                                        state.board.clock_mhz)
+
+
+STEPS: dict[str, Callable[[BuildState], None]] = {
+    "export": step_export,
+    "finn": step_finn,
+    "streamline": step_streamline,
+    "hw_layers": step_hw_layers,
+    "fold": step_fold,
+    "estimate": step_estimate,
+}
+
+
+def accuracy(state: BuildState) -> float | None:
+    """Test accuracy of the verified reference outputs on the build vectors (if labelled)."""
+    if state.inp.y is None or state.expected is None:
+        return None
+    pred = state.expected.reshape(len(state.inp.x), -1).argmax(axis=1)
+    return float((pred == state.inp.y[: len(pred)]).mean())
+
+
+def build(inp: BuildInput, cfg: BuildConfig, steps: list[str] | None = None,
+          progress: Callable[[str], None] | None = None) -> dict:
+    """Run the build steps; returns the report (also written to `<out>/report.json`)."""
+    board = get_board(cfg.board)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report_path = out / "report.json"
+    if report_path.exists():
+        report_path.unlink()
+    state = BuildState(cfg, inp, board)
+    steps = steps or list(STEPS)
+    t_all = time.perf_counter()
+    failed = None
+    try:
+        for name in steps:
+            if progress:
+                progress(name)
+            t0 = time.perf_counter()
+            try:
+                STEPS[name](state)
+            except OnebitError:
+                failed = name
+                raise
+            except Exception as e:  # a bug or a FINN failure: keep the cause, name the step
+                failed = name
+                raise BuildError(name, f"{type(e).__name__}: {e}") from e
+            state.timings[name] = round(time.perf_counter() - t0, 3)
+    finally:
+        report = make_report(state, failed, time.perf_counter() - t_all)
+        _write_json_atomic(report_path, report)
+    return report
+
+
+def make_report(state: BuildState, failed: str | None, seconds: float) -> dict:
+    """The build report (report.json), success or not."""
+    r = {
+        "onebit_version": __version__,
+        "status": "failed" if failed else "ok",
+        "failed_step": failed,
+        "model": state.inp.name,
+        "board": state.board.name,
+        "part": state.board.part,
+        "clock_mhz": state.board.clock_mhz,
+        "vectors": {"count": int(len(state.inp.x)), "source": state.inp.vectors_source},
+        "stages": state.stages,
+        "estimate": state.report.get("estimate"),
+        "software_nodes": state.report.get("software_nodes"),
+        "test_accuracy": state.inp.meta.get("test_accuracy"),
+        "vector_accuracy": accuracy(state),
+        "timings_s": state.timings | {"total": round(seconds, 3)},
+        "meta": state.inp.meta,
+    }
+    for k in ("sim", "resources"):
+        if k in state.report:
+            r[k] = state.report[k]
+    return r
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def clean(out_dir: Path) -> None:
+    """Remove a previous build directory's generated content."""
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)

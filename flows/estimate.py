@@ -1,0 +1,30 @@
+"""Analytic estimates of a folded dataflow graph, from FINN's analysis passes."""
+
+from __future__ import annotations
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+
+def estimate(model: ModelWrapper, part: str, clock_mhz: float) -> dict:
+    """Cycles per layer, bottleneck, fps at `clock_mhz`, LUT/BRAM estimate (FINN's models)."""
+    from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+    from finn.analysis.fpgadataflow.res_estimation import res_estimation
+
+    cycles = {k: int(v) for k, v in model.analysis(exp_cycles_per_layer).items()}
+    perf = model.analysis(dataflow_performance)
+    res = res_estimation(model, part)
+    bottleneck = max(cycles, key=cycles.get)
+    cpf = cycles[bottleneck]
+    luts = sum(float(r.get("LUT", 0)) for r in res.values())
+    brams = sum(float(r.get("BRAM_18K", 0)) for r in res.values())
+    return {
+        "cycles_per_frame": cpf,
+        "bottleneck": bottleneck,
+        "latency_cycles": int(perf["critical_path_cycles"]),
+        "fps": clock_mhz * 1e6 / cpf,
+        "luts": int(round(luts)),
+        "brams": int(round(brams)),
+        "cycles_per_layer": cycles,
+        "resources_per_layer": {k: {kk: float(vv) for kk, vv in v.items()} for k, v in res.items()},
+    }

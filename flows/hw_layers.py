@@ -1,0 +1,95 @@
+"""Streamlined FINN graph -> HW layers -> one dataflow partition."""
+
+from __future__ import annotations
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.general import GiveUniqueNodeNames, RemoveUnusedTensors
+from qonnx.transformation.infer_data_layouts import InferDataLayouts
+
+from onebit.errors import UnsupportedOpError
+from onebit.flows.passes import run_passes
+
+HW_DOMAIN = "finn.custom_op.fpgadataflow"
+
+
+def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
+    """Replace MatMul/MultiThreshold/Im2Col/MaxPool/TopK by FINN HW layers.
+
+    InferPool runs before InferConvInpGen: the other order leaves an Im2Col behind and the
+    dataflow partition then depends on itself.
+    """
+    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
+        InferBinaryMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.label_select import (
+        InferLabelSelectLayer,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (  # noqa: E501
+        InferQuantizedMatrixVectorActivation,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import (
+        InferThresholdingLayer,
+    )
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
+    from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
+
+    return run_passes(model, [
+        RemoveUnusedTensors(),
+        InferBinaryMatrixVectorActivation(),
+        InferQuantizedMatrixVectorActivation(),
+        InferLabelSelectLayer(),
+        InferThresholdingLayer(),
+        InferPool(),
+        InferConvInpGen(),
+        RemoveCNVtoFCFlatten(),
+        AbsorbConsecutiveTransposes(),
+        InferDataLayouts(),
+        GiveUniqueNodeNames(),
+    ])
+
+
+def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
+    """Split off the HW layers: returns (parent graph, dataflow graph).
+
+    The HW nodes must form one contiguous chain; anything FINN could not map inside it is
+    reported by name.
+    """
+    from finn.transformation.fpgadataflow.create_dataflow_partition import (
+        CreateDataflowPartition,
+    )
+
+    parent = run_passes(model, [CreateDataflowPartition()])
+    sdps = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
+    if len(sdps) != 1:
+        stray = [n for n in parent.graph.node if n.op_type != "StreamingDataflowPartition"]
+        raise UnsupportedOpError(
+            stray[0].name if stray else "?",
+            stray[0].op_type if stray else "?",
+            f"the HW layers form {len(sdps)} partitions instead of one; nodes outside: "
+            + ", ".join(f"{n.name} ({n.op_type})" for n in stray),
+        )
+    dataflow = ModelWrapper(getCustomOp(sdps[0]).get_nodeattr("model"))
+    check_all_hw(dataflow)
+    return parent, dataflow
+
+
+def check_all_hw(model: ModelWrapper) -> None:
+    """Every node of a dataflow graph is a FINN HW layer, else name the stragglers."""
+    bad = [n for n in model.graph.node if n.domain != HW_DOMAIN and not n.domain.startswith(
+        HW_DOMAIN + ".")]
+    if bad:
+        n = bad[0]
+        raise UnsupportedOpError(
+            n.name, n.op_type,
+            "no FINN hardware layer for it; unmapped: "
+            + ", ".join(f"{b.name} ({b.op_type})" for b in bad),
+        )
+
+
+def outside_nodes(parent: ModelWrapper) -> list[str]:
+    """Names/op types of the nodes left in software around the dataflow partition."""
+    return [f"{n.name} ({n.op_type})" for n in parent.graph.node
+            if n.op_type != "StreamingDataflowPartition"]

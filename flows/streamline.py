@@ -1,0 +1,54 @@
+"""QONNX -> streamlined FINN graph: integer MatMuls/XNOR-popcounts and MultiThresholds."""
+
+from __future__ import annotations
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.bipolar_to_xnor import ConvertBipolarMatMulToXnorPopcount
+from qonnx.transformation.general import GiveReadableTensorNames, GiveUniqueNodeNames
+from qonnx.transformation.infer_data_layouts import InferDataLayouts
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+
+from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
+from onebit.flows.passes import run_passes
+
+
+def to_finn(model: ModelWrapper) -> ModelWrapper:
+    """QONNX (Quant/BipolarQuant nodes) to FINN-ONNX (MultiThreshold activations)."""
+    from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+
+    model = run_passes(model, [InferShapes(), InferDataTypes(), ConvertQONNXtoFINN(),
+                               GiveUniqueNodeNames(), GiveReadableTensorNames()])
+    check_no_bipolar_zero_padding(model)
+    return model
+
+
+def streamline(model: ModelWrapper) -> ModelWrapper:
+    """Fold scales, biases and BatchNorm into thresholds; lower convs; binary MatMuls to XNOR."""
+    from finn.transformation.streamline import Streamline
+    from finn.transformation.streamline.absorb import (
+        AbsorbConsecutiveTransposes,
+        AbsorbTransposeIntoMultiThreshold,
+    )
+    from finn.transformation.streamline.reorder import (
+        MakeMaxPoolNHWC,
+        MoveScalarLinearPastInvariants,
+    )
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+
+    return run_passes(model, [
+        MoveScalarLinearPastInvariants(),
+        Streamline(),
+        LowerConvsToMatMul(),
+        MakeMaxPoolNHWC(),
+        AbsorbTransposeIntoMultiThreshold(),
+        ConvertBipolarMatMulToXnorPopcount(),
+        AbsorbBipolarPadIntoIm2Col(),
+        AbsorbConsecutiveTransposes(),
+        Streamline(),
+        RoundAndClipThresholds(),
+        InferDataLayouts(),
+        GiveUniqueNodeNames(),
+        GiveReadableTensorNames(),
+    ])
