@@ -1,4 +1,225 @@
+"""The `onebit` command line: datasets, train, export, build, sim, demo."""
+
+from __future__ import annotations
+
+import logging
 import sys
-sys.exit(0)
-def main():
-    print("stub")
+from pathlib import Path
+
+import click
+
+from onebit import __version__
+from onebit.errors import OnebitError
+
+log = logging.getLogger("onebit")
+
+
+class _Ctx:
+    verbose: int = 0
+    quiet: bool = False
+
+
+def _echo(ctx: _Ctx, msg: str) -> None:
+    if not ctx.quiet:
+        click.echo(msg)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="onebit")
+@click.option("-v", "--verbose", count=True, help="More output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """onebit: binary neural networks to verified FPGA dataflow accelerators."""
+    o = ctx.ensure_object(_Ctx)
+    o.verbose, o.quiet = verbose, quiet
+    level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
+                                         logging.INFO if verbose else logging.WARNING)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Where user datasets live.")
+@click.pass_obj
+def datasets(o: _Ctx, data_dir: Path | None) -> None:
+    """List the datasets onebit knows and whether their files are present."""
+    from onebit.data import list_datasets
+
+    for info in list_datasets(data_dir):
+        mark = "yes" if info.available else "no "
+        click.echo(f"{info.name:14s} {mark}  {info.where if info.available else info.hint}")
+
+
+@cli.command()
+@click.option("--arch", default="tfc", show_default=True, help="Network architecture.")
+@click.option("--dataset", default="digits", show_default=True)
+@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option("--recipe", default="ste", show_default=True, help="Training method.")
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--batch-size", default=64, show_default=True)
+@click.option("--lr", default=1e-2, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="Checkpoint file to write (.pt).")
+@click.pass_obj
+def train(o: _Ctx, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out) -> None:
+    """Train a binary network and write a checkpoint with its metadata."""
+    result = _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out)
+    _echo(o, f"test accuracy {result['test_accuracy']:.4f}; checkpoint {out}")
+
+
+def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out) -> dict:
+    from onebit import data
+    from onebit.models import build as build_model
+    from onebit.models.train import save_checkpoint, train_model
+
+    if recipe != "ste":
+        raise OnebitError(f"recipe '{recipe}' is not implemented yet (available: ste)")
+    ds = data.load(dataset, data_dir)
+    model = build_model(arch, ds.input_shape, ds.num_classes)
+    result = train_model(model, ds, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                         progress=not o.quiet)
+    meta = {"arch": arch, "dataset": ds.name, "recipe": recipe, "epochs": epochs, "seed": seed,
+            "test_accuracy": result.test_accuracy, "input_shape": list(ds.input_shape),
+            "num_classes": ds.num_classes}
+    save_checkpoint(out, model, meta)
+    return meta
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="QONNX file.")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option("--vectors", default=16, show_default=True, help="Test images to verify on.")
+@click.pass_obj
+def export(o: _Ctx, checkpoint: Path, out: Path, data_dir, vectors: int) -> None:
+    """Export a checkpoint to QONNX, verified bit-exact against torch on real test images."""
+    from onebit.export import export_qonnx, verify_export
+    from onebit.flows.inputs import resolve
+
+    inp = resolve(str(checkpoint), vectors=vectors, data_dir=data_dir)
+    model = export_qonnx(inp.torch_model, tuple(inp.x.shape[1:]), out)
+    try:
+        check = verify_export(inp.torch_model, model, inp.x)
+    except OnebitError:
+        out.unlink(missing_ok=True)
+        raise
+    _echo(o, f"{out}: QONNX equals torch on {check.vectors} test images")
+
+
+def _build_options(f):
+    for opt in reversed([
+        click.option("--out", type=click.Path(path_type=Path), required=True,
+                     help="Build directory."),
+        click.option("--board", default="pynq-z2", show_default=True,
+                     help="pynq-z1, pynq-z2, zcu104, u250."),
+        click.option("--target-fps", type=float, help="Fold for this frame rate."),
+        click.option("--folding", type=click.Path(path_type=Path),
+                     help="Folding JSON ({node: {PE, SIMD}})."),
+        click.option("--dataset", help="Dataset for the verification vectors."),
+        click.option("--data-dir", type=click.Path(path_type=Path)),
+        click.option("--weights", type=click.Path(path_type=Path),
+                     help="state_dict for a bnn_pynq model."),
+        click.option("--vectors", default=16, show_default=True,
+                     help="Vectors each stage is verified on."),
+        click.option("--sim/--no-sim", default=True, show_default=True,
+                     help="Simulate the accelerator in Verilator."),
+        click.option("--frames", default=16, show_default=True, help="Frames to simulate."),
+        click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
+        click.option("--seed", default=0, show_default=True),
+    ]):
+        f = opt(f)
+    return f
+
+
+@cli.command()
+@click.argument("model")
+@_build_options
+@click.pass_obj
+def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, data_dir,
+          weights, vectors, sim, frames, backpressure, seed) -> None:
+    """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>) into OUT."""
+    from onebit.boards import get_board
+    from onebit.flows.build import BuildConfig
+    from onebit.flows.inputs import resolve
+
+    get_board(board)
+    inp = resolve(model, vectors=max(vectors, frames), dataset=dataset, data_dir=data_dir,
+                  weights=weights, seed=seed)
+    cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
+                      sim=sim, sim_frames=frames, backpressure=backpressure, seed=seed)
+    report = _run_build(o, inp, cfg)
+    _summary(o, report, out)
+
+
+def _run_build(o: _Ctx, inp, cfg) -> dict:
+    from rich.progress import Progress
+
+    from onebit.flows.build import STEPS, build
+
+    steps = [s for s in STEPS if cfg.sim or s != "rtlsim"]
+    with Progress(disable=o.quiet, transient=True) as bar:
+        task = bar.add_task("build", total=len(steps))
+
+        def progress(step: str) -> None:
+            bar.update(task, description=f"build: {step}", completed=steps.index(step))
+
+        return build(inp, cfg, steps=steps, progress=progress)
+
+
+def _summary(o: _Ctx, r: dict, out: Path) -> None:
+    if o.quiet:
+        return
+    click.echo(f"model {r['model']} -> {r['board']} ({r['part']}, {r['clock_mhz']:g} MHz)")
+    if r.get("test_accuracy") is not None:
+        click.echo(f"  test accuracy (torch)   {r['test_accuracy']:.4f}")
+    for stage, s in r["stages"].items():
+        ok = "bit-exact" if s["max_abs_diff"] == 0 else f"max |diff| {s['max_abs_diff']:.2g}"
+        click.echo(f"  {stage:12s} verified vs {s['reference']:8s} on {s['vectors']} vectors: {ok}")
+    e = r.get("estimate")
+    if e:
+        click.echo(f"  estimate: {e['cycles_per_frame']} cycles/frame ({e['bottleneck']}), "
+                   f"{e['fps']:,.0f} fps, ~{e['luts']} LUT, {e['brams']} BRAM18")
+    s = r.get("sim")
+    if s:
+        click.echo(f"  rtlsim: {'bit-exact' if s['bit_exact'] else 'MISMATCH'} on {s['frames']} "
+                   f"frames, {s['cycles_per_frame']:.0f} cycles/frame "
+                   f"({s['ratio_to_estimate']:.3f}x estimate), latency {s['latency_cycles']} cycles")
+    click.echo(f"  report: {out / 'report.json'}")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"),
+              show_default=True)
+@click.option("--epochs", default=15, show_default=True)
+@click.option("--arch", default="tfc", show_default=True)
+@click.option("--sim/--no-sim", default=True, show_default=True)
+@click.pass_obj
+def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool) -> None:
+    """Train a small BNN on digits, export, build, simulate, and report."""
+    from onebit.flows.build import BuildConfig
+    from onebit.flows.inputs import resolve
+
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / f"{arch}-digits.pt"
+    _echo(o, f"[1/2] training {arch} on digits ({epochs} epochs)")
+    _train(o, arch, "digits", None, "ste", epochs, 64, 1e-2, 0, ckpt)
+    _echo(o, "[2/2] building")
+    inp = resolve(str(ckpt), vectors=64)
+    report = _run_build(o, inp, BuildConfig(out / "build", sim=sim, sim_frames=64, vectors=64))
+    _summary(o, report, out / "build")
+
+
+def main() -> None:
+    """Entry point: one line per error, non-zero exit."""
+    try:
+        cli(standalone_mode=False)
+    except OnebitError as e:
+        click.echo(f"onebit: error: {e}", err=True)
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("onebit: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)

@@ -14,16 +14,19 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.general import GiveUniqueNodeNames
 
 from onebit import __version__
 from onebit.boards import Board, get_board
 from onebit.errors import BuildError, OnebitError, UserInputError
 from onebit.export.qonnx import export_qonnx, run_qonnx
 from onebit.export.verify import torch_forward
+from onebit.flows.check import check_supported
 from onebit.verify import StageCheck, compare
 
 
@@ -114,11 +117,13 @@ def step_export(state: BuildState) -> None:
 
         model = load_onnx(inp.qonnx_path)
         _check_input_shape(model, inp.x)
+        check_supported(model)
         state.expected = run_qonnx(model, inp.x)
         state.save("qonnx", model)
         return
     shape = tuple(inp.x.shape[1:])
     model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx")
+    check_supported(model)
     state.expected = torch_forward(inp.torch_model, inp.x)
     state.save("qonnx", model)
     check_stage(state, "qonnx", model, reference="torch")
@@ -170,13 +175,19 @@ def step_fold(state: BuildState) -> None:
     from onebit.flows.folding import apply_folding_config, fold_for_fps, folding_of
     from onebit.flows.passes import run_passes
 
-    model = ModelWrapper(state.models["dataflow_golden"].model)
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+
+    from onebit.hw.codegen import prefer_rtl
+
+    model = prefer_rtl(ModelWrapper(deepcopy(state.models["dataflow_golden"].model)))
     model = run_passes(model, [SpecializeLayers(state.board.part)])
     if state.cfg.folding is not None:
         model = apply_folding_config(model, state.cfg.folding)
     else:
         fps = state.cfg.target_fps or default_target_fps(state)
         model = fold_for_fps(model, fps, state.board.clock_mhz)
+    model = prefer_rtl(run_passes(model, [InsertDWC()]))
+    model = run_passes(model, [SpecializeLayers(state.board.part), GiveUniqueNodeNames()])
     state.save("dataflow_folded", model)
     (state.out / "folding.json").write_text(json.dumps(folding_of(model), indent=1))
 
@@ -194,6 +205,66 @@ def step_estimate(state: BuildState) -> None:
                                         state.board.clock_mhz)
 
 
+def golden_contexts(parent: ModelWrapper, dataflow: ModelWrapper, x: np.ndarray):
+    """Per vector: the dataflow partition's input and FINN's full execution context of it."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    sdp = next(n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition")
+    iname = parent.graph.input[0].name
+    ishape = parent.get_tensor_shape(iname)
+    xin, ctxs = [], []
+    for v in np.asarray(x, dtype=np.float32):
+        pctx = execute_onnx(parent, {iname: v.reshape(ishape)}, return_full_exec_context=True)
+        d_in = pctx[sdp.input[0]]
+        xin.append(d_in)
+        ctxs.append(execute_onnx(dataflow, {dataflow.graph.input[0].name: d_in},
+                                 return_full_exec_context=True))
+    return np.stack(xin), ctxs
+
+
+def step_rtlsim(state: BuildState) -> None:
+    """Generate RTL, size FIFOs, stitch, simulate in Verilator; bit-exact vs FINN's golden."""
+    from onebit.errors import VerificationError
+    from onebit.hw.accelerator import (
+        frame_timing,
+        locate_mismatch,
+        make_layers,
+        run_frames,
+        size_fifos,
+    )
+    from onebit.hw.stitch import stitch
+
+    folded = state.models["dataflow_folded"]
+    golden_model = state.models["dataflow_golden"]
+    n = min(state.cfg.sim_frames, len(state.inp.x))
+    xin, golden = golden_contexts(state.models["hw_layers"], golden_model, state.inp.x[:n])
+    rtl = state.out / "rtl"
+    layers = make_layers(folded, rtl)
+    depths = size_fifos(layers, xin[: min(n, 4)], rtl)
+    top = stitch([la.inst for la in layers], depths, rtl)
+    oname = golden_model.graph.output[0].name
+    expected = np.stack([g[oname] for g in golden]).reshape(n, -1)
+    out, res = run_frames(top, layers, xin, seed=state.cfg.seed,
+                          backpressure=state.cfg.backpressure, run_dir=rtl)
+    try:
+        check = compare("rtlsim", expected, out, reference="finn_golden", layer=oname)
+    except VerificationError:
+        locate_mismatch(layers, folded, golden, rtl / "per_layer")
+        raise
+    state.record("rtlsim", check)
+    timing = frame_timing(res, layers[-1].out_words, n)
+    est = (state.report.get("estimate") or {}).get("cycles_per_frame")
+    state.report["sim"] = {
+        "bit_exact": True,
+        "frames": n,
+        "backpressure": state.cfg.backpressure,
+        **timing,
+        "ratio_to_estimate": timing["cycles_per_frame"] / est if est else None,
+        "fifo_depths": {la.name: d for la, d in zip(layers, depths)},
+        "sim_cycles_per_s": res.cycles_per_s,
+    }
+
+
 STEPS: dict[str, Callable[[BuildState], None]] = {
     "export": step_export,
     "finn": step_finn,
@@ -201,6 +272,7 @@ STEPS: dict[str, Callable[[BuildState], None]] = {
     "hw_layers": step_hw_layers,
     "fold": step_fold,
     "estimate": step_estimate,
+    "rtlsim": step_rtlsim,
 }
 
 
@@ -222,7 +294,7 @@ def build(inp: BuildInput, cfg: BuildConfig, steps: list[str] | None = None,
     if report_path.exists():
         report_path.unlink()
     state = BuildState(cfg, inp, board)
-    steps = steps or list(STEPS)
+    steps = steps or [s for s in STEPS if cfg.sim or s != "rtlsim"]
     t_all = time.perf_counter()
     failed = None
     try:

@@ -26,7 +26,7 @@ def fold_for_fps(model: ModelWrapper, target_fps: float, clock_mhz: float) -> Mo
     from finn.transformation.fpgadataflow.set_folding import SetFolding
 
     return run_passes(model, [SetFolding(target_cycles(target_fps, clock_mhz),
-                                         mvau_wwidth_max=10_000, two_pass_relaxation=True)])
+                                         mvau_wwidth_max=8191, two_pass_relaxation=True)])
 
 
 def apply_folding_config(model: ModelWrapper, config: dict | Path) -> ModelWrapper:

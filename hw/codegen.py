@@ -1,0 +1,59 @@
+"""FINN HW node -> RtlInstance: the registry of onebit's RTL generators.
+
+Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding, width converters,
+FIFOs) use FINN's own HDL generation; nodes FINN only has as HLS (the MVAU, pooling, label
+select) get onebit's SystemVerilog.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+
+from onebit.errors import UnsupportedOpError
+from onebit.hw.instance import RtlInstance
+
+GENERATORS = {
+    "MVAU": "onebit.hw.mvau",
+    "MVAU_hls": "onebit.hw.mvau",
+    "MVAU_rtl": "onebit.hw.mvau",
+    "Pool_hls": "onebit.hw.pool",
+    "StreamingMaxPool_hls": "onebit.hw.pool",
+    "LabelSelect_hls": "onebit.hw.labelselect",
+    "Thresholding_rtl": "onebit.hw.finn_rtl",
+    "ConvolutionInputGenerator_rtl": "onebit.hw.finn_rtl",
+    "FMPadding_rtl": "onebit.hw.finn_rtl",
+    "StreamingDataWidthConverter_rtl": "onebit.hw.finn_rtl",
+    "StreamingFIFO_rtl": "onebit.hw.finn_rtl",
+}
+
+PREFER_RTL = ("Thresholding", "ConvolutionInputGenerator", "FMPadding",
+              "StreamingDataWidthConverter", "StreamingFIFO")
+"""FINN ops whose RTL variant onebit simulates: SpecializeLayers is asked for it."""
+
+
+def generate(node, model: ModelWrapper, out_dir: Path) -> RtlInstance:
+    """Generate the RTL of one HW node into `out_dir/<node name>/`."""
+    mod = GENERATORS.get(node.op_type)
+    if mod is None:
+        raise UnsupportedOpError(
+            node.name, node.op_type,
+            "no onebit RTL for it (supported: " + ", ".join(sorted(GENERATORS)) + ")",
+        )
+    d = Path(out_dir) / node.name
+    d.mkdir(parents=True, exist_ok=True)
+    inst = importlib.import_module(mod).generate(node, model, d)
+    inst.op_type = node.op_type
+    return inst
+
+
+def prefer_rtl(model: ModelWrapper) -> ModelWrapper:
+    """Ask SpecializeLayers for the RTL variant of every node that has one onebit simulates."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    for node in model.graph.node:
+        if node.op_type in PREFER_RTL:
+            getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
+    return model
