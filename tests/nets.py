@@ -1,0 +1,53 @@
+"""Small binary networks with random BatchNorm statistics, for flow tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from brevitas.nn import QuantConv2d, QuantLinear
+from torch import nn
+
+from onebit.models.quant import BipolarPad, OnebitBinaryWeight, binary_act
+
+
+def _fc(i, o):
+    return QuantLinear(i, o, bias=False, weight_quant=OnebitBinaryWeight, input_quant=None)
+
+
+def _conv(i, o, padding=0):
+    return QuantConv2d(i, o, 3, padding=padding, bias=False, weight_quant=OnebitBinaryWeight,
+                       input_quant=None)
+
+
+def randomize_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """BatchNorm statistics that put thresholds inside the accumulator range."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.rand(c, generator=g) * 40 - 20)
+            m.running_var.copy_(torch.rand(c, generator=g) * 45 + 5)
+            m.weight.data.copy_(torch.rand(c, generator=g) * 2 - 1)
+            m.bias.data.copy_(torch.rand(c, generator=g) * 2 - 1)
+    return model.eval()
+
+
+def mlp(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return randomize_bn(nn.Sequential(
+        nn.Flatten(), _fc(64, 32), nn.BatchNorm1d(32), binary_act(),
+        _fc(32, 32), nn.BatchNorm1d(32), binary_act(), _fc(32, 10)), seed)
+
+
+def cnn(seed: int = 0, bipolar_zero_pad: bool = False) -> nn.Module:
+    """conv(8-bit in, zero pad) -> sign -> [pad -1] conv -> sign -> maxpool -> fc."""
+    torch.manual_seed(seed)
+    pad = [] if bipolar_zero_pad else [BipolarPad(1, -1.0)]
+    return randomize_bn(nn.Sequential(
+        _conv(1, 8, padding=1), nn.BatchNorm2d(8), binary_act(),
+        *pad, _conv(8, 16, padding=1 if bipolar_zero_pad else 0), nn.BatchNorm2d(16),
+        binary_act(), nn.MaxPool2d(2), nn.Flatten(), _fc(16 * 16, 10)), seed)
+
+
+def pixels(n: int, shape=(1, 8, 8), seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(n, *shape)).astype(np.float32)

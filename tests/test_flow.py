@@ -1,0 +1,138 @@
+"""The build flow: each stage verified bit-exactly, bad input refused by name."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from nets import cnn, mlp, pixels
+from onnx import TensorProto, helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+from onebit.errors import (
+    ModelFormatError,
+    UnsupportedOpError,
+    UserInputError,
+    VerificationError,
+)
+from onebit.flows.build import BuildConfig, BuildInput, BuildState, build, check_stage
+from onebit.flows.inputs import resolve
+
+NO_SIM = ["export", "finn", "streamline", "hw_layers", "fold", "estimate"]
+
+
+def _build(tmp_path, net, x, **kw):
+    return build(BuildInput("net", x, torch_model=net), BuildConfig(tmp_path / "b", **kw),
+                 steps=NO_SIM)
+
+
+def test_mlp_every_stage_bit_exact(tmp_path):
+    r = _build(tmp_path, mlp(), pixels(8))
+    assert r["status"] == "ok"
+    assert set(r["stages"]) == {"qonnx", "finn", "streamline", "hw_layers"}
+    for s in r["stages"].values():
+        assert s["verified"] and s["max_abs_diff"] == 0.0 and s["vectors"] == 8
+    e = r["estimate"]
+    assert e["cycles_per_frame"] > 0 and e["fps"] > 0 and e["luts"] > 0
+    on_disk = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert on_disk["status"] == "ok" and on_disk["part"] == "xc7z020clg400-1"
+    assert (tmp_path / "b" / "intermediate" / "02_finn.onnx").exists()
+
+
+def test_cnn_with_bipolar_padding_is_exact(tmp_path):
+    """The -1 padding is absorbed into the sliding window; a wrong absorption breaks equality."""
+    r = _build(tmp_path, cnn(), pixels(6))
+    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
+    hw = ModelWrapper(str(tmp_path / "b" / "intermediate" / "05_dataflow_golden.onnx"))
+    ops = [n.op_type for n in hw.graph.node]
+    assert ops.count("FMPadding") == 2 and "Pad" not in ops
+
+
+def test_zero_padded_bipolar_conv_is_refused(tmp_path):
+    with pytest.raises(UnsupportedOpError, match="zero-pads a bipolar"):
+        _build(tmp_path, cnn(bipolar_zero_pad=True), pixels(2))
+    r = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert r["status"] == "failed" and r["failed_step"] == "finn"
+
+
+def test_corrupted_model_fails_verification(tmp_path):
+    x = pixels(8)
+    _build(tmp_path, mlp(), x)
+    d = tmp_path / "b" / "intermediate"
+    good = ModelWrapper(str(d / "03_streamline.onnx"))
+    state = BuildState(BuildConfig(tmp_path / "c"), BuildInput("net", x), None)
+    from onebit.export.qonnx import run_qonnx
+
+    state.expected = run_qonnx(ModelWrapper(str(d / "01_qonnx.onnx")), x)
+    check_stage(state, "streamline", good, reference="qonnx")
+    bad = ModelWrapper(str(d / "03_streamline.onnx"))
+    mm = next(n for n in bad.graph.node if n.op_type == "MatMul")
+    w = bad.get_initializer(mm.input[1]).copy()
+    w[:, 0] = -w[:, 0]
+    bad.set_initializer(mm.input[1], w)
+    with pytest.raises(VerificationError, match="stage 'streamline'.*first mismatch at index"):
+        check_stage(state, "streamline", bad, reference="qonnx")
+
+
+def _onnx_file(tmp_path, nodes, inits, shape=(1, 4)):
+    g = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    p = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g), p)
+    return p
+
+
+def _build_file(tmp_path, path, shape=(4,)):
+    x = np.ones((2, *shape), dtype=np.float32)
+    return build(BuildInput("f", x, qonnx_path=path), BuildConfig(tmp_path / "b"), steps=NO_SIM)
+
+
+def test_garbage_file_is_one_line_error(tmp_path):
+    p = tmp_path / "g.onnx"
+    p.write_bytes(b"\x00not an onnx model at all")
+    with pytest.raises(ModelFormatError, match="not a valid ONNX model"):
+        _build_file(tmp_path, p)
+
+
+def test_unsupported_op_named(tmp_path):
+    p = _onnx_file(tmp_path, [helper.make_node("Sigmoid", ["x"], ["y"], name="act0")], [])
+    with pytest.raises(UnsupportedOpError, match="'act0' \\(Sigmoid\\)"):
+        _build_file(tmp_path, p)
+
+
+def test_non_binary_weights_refused(tmp_path):
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], [0.5, -0.25, 1, 1, 1, 1, 1, 1])
+    p = _onnx_file(tmp_path, [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc0")], [w])
+    with pytest.raises(UnsupportedOpError, match="'fc0'.*non-binary weights"):
+        _build_file(tmp_path, p)
+
+
+def test_wrong_input_shape(tmp_path):
+    w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], [1, -1] * 4)
+    p = _onnx_file(tmp_path, [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc0")], [w])
+    with pytest.raises(UserInputError, match="expects input shape"):
+        _build_file(tmp_path, p, shape=(5,))
+
+
+def test_unknown_board(tmp_path):
+    with pytest.raises(UserInputError, match="unknown board 'zedboard'"):
+        build(BuildInput("n", pixels(1), torch_model=mlp()),
+              BuildConfig(tmp_path / "b", board="zedboard"))
+
+
+def test_bnn_pynq_tfc_builds_verified(tmp_path):
+    inp = resolve("bnn_pynq:tfc", vectors=4)
+    r = build(inp, BuildConfig(tmp_path / "b", target_fps=5000), steps=NO_SIM)
+    assert r["status"] == "ok" and len(r["stages"]) == 4
+    assert all(s["verified"] for s in r["stages"].values())
+    assert r["estimate"]["cycles_per_frame"] <= 100e6 / 5000
+
+
+@pytest.mark.slow
+def test_bnn_pynq_cnv_builds_verified(tmp_path):
+    inp = resolve("bnn_pynq:cnv", vectors=2)
+    r = build(inp, BuildConfig(tmp_path / "b", target_fps=3000), steps=NO_SIM)
+    assert all(s["verified"] for s in r["stages"].values())
