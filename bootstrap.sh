@@ -46,16 +46,20 @@ setup_venv() {
     fi
     log "creating $venv (first run: ~2 min)"
     [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-    local pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt)
+    local pip=(pipq install -q --disable-pip-version-check -c constraints.txt)
     "${pip[@]}" "torch==2.13.0" "setuptools<81" wheel
     # finn-plus pins brevitas==0.13.0, which conflicts with torch 2.13: install both without deps.
     "${pip[@]}" --no-deps finn-plus brevitas
     # finn-plus's runtime dependencies (declared or not), from the pinned set.
-    grep -v -E '^(#|torch==|finn-plus==|brevitas==|$)' constraints.txt | cut -d= -f1 \
-        | xargs "${pip[@]}" "torch==2.13.0"
+    local deps
+    mapfile -t deps < <(grep -v -E '^(#|torch==|finn-plus==|brevitas==|$)' constraints.txt | cut -d= -f1)
+    "${pip[@]}" "torch==2.13.0" "${deps[@]}"
     "${pip[@]}" --no-deps --no-build-isolation -e .
     echo "$want" > "$stamp"
 }
+
+# pip, without the machine's notes about index locations that do not exist.
+pipq() { "$venv/bin/python" -m pip "$@" 2> >(grep -v "is ignored: it is neither" >&2); }
 
 cmd="${1:-demo}"
 [ $# -gt 0 ] && shift
