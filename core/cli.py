@@ -71,7 +71,7 @@ def train(o: _Ctx, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed
 def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out) -> dict:
     from onebit import data
     from onebit.models import build as build_model
-    from onebit.models.train import save_checkpoint, train_model
+    from onebit.models.train import save_checkpoint, train as train_model
 
     if recipe != "ste":
         raise OnebitError(f"recipe '{recipe}' is not implemented yet (available: ste)")
@@ -79,9 +79,7 @@ def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out
     model = build_model(arch, ds.input_shape, ds.num_classes)
     result = train_model(model, ds, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                          progress=not o.quiet)
-    meta = {"arch": arch, "dataset": ds.name, "recipe": recipe, "epochs": epochs, "seed": seed,
-            "test_accuracy": result.test_accuracy, "input_shape": list(ds.input_shape),
-            "num_classes": ds.num_classes}
+    meta = result.meta()
     save_checkpoint(out, model, meta)
     return meta
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import warnings
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -31,8 +33,8 @@ def export_qonnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Pat
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(), torch.no_grad(), redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # torch.onnx narrates its passes on stdout
             brevitas_export(model, input_t=example, export_path=tmp)
         wrapped = cleanup_model(ModelWrapper(tmp))
         wrapped.set_tensor_datatype(wrapped.graph.input[0].name, input_datatype)

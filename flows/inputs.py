@@ -36,7 +36,8 @@ def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=Non
             raise UserInputError(
                 f"unknown bnn_pynq model '{name}' (known: {', '.join(sorted(BNN_PYNQ))})"
             )
-        model, shape = bnn_pynq(name, weights=weights, seed=seed)
+        model = bnn_pynq(name, weights=weights, seed=seed)
+        shape = model.input_shape
         meta = {"source": spec, "weights": str(weights) if weights else f"random (seed {seed})"}
         if dataset:
             ds = datasets.load(dataset, data_dir)
