@@ -1,0 +1,95 @@
+"""onebit_label_select against FINN's Python execution of LabelSelect (ONNX TopK), ties included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.util.basic import qonnx_make_model
+
+from onebit.errors import UnsupportedOpError
+from onebit.hw import labelselect, packing, sim, verilator
+
+PART = "xczu3eg-sbva484-1-e"
+STALLS = [(0, 1.0, 1.0), (1, 0.6, 0.5), (2, 0.3, 0.9), (3, 0.9, 0.25)]
+
+
+def labelselect_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, odt: str = ""):
+    """One LabelSelect node as InferLabelSelectLayer writes it (PE then folded)."""
+    attrs = {"outputDataType": odt} if odt else {}
+    node = helper.make_node(
+        "LabelSelect", ["inp"], ["out"], domain="finn.custom_op.fpgadataflow",
+        backend="fpgadataflow", Labels=labels, PE=pe, K=k, inputDataType=dt.name,
+        numInputVectors=[nvec], name="LabelSelect_0", **attrs,
+    )
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [nvec, labels])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [nvec, k])],
+    )
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_tensor_datatype("inp", dt)
+    return model
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize(
+    "dt, lo, hi, labels, pe, k",
+    [
+        ("INT8", -3, 3, 10, 2, 3),       # few distinct scores: many ties
+        ("UINT3", 0, 7, 8, 4, 8),        # full sort
+    ],
+)
+def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, tmp_path, vcache):
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    dt, nvec = DataType[dt], 12
+    rng = np.random.default_rng(labels)
+    x = rng.integers(lo, hi + 1, size=(nvec, labels)).astype(np.float32)
+    x[0] = lo  # all equal
+    x[1] = np.arange(labels)[::-1] % (hi - lo + 1) + lo
+    model = labelselect_model(dt, labels, pe, k, nvec)
+    golden = execute_onnx(model, {"inp": x})["out"]
+    spec = model.transform(SpecializeLayers(PART))
+    node = spec.graph.node[0]
+    assert node.op_type == "LabelSelect_hls"
+    inst = labelselect.generate(node, spec, tmp_path)
+    odt = DataType["UINT8"]
+    assert inst.out_width == 8 and inst.params["OUT_BITS"] == 8
+    words = packing.pack(x, dt, pe)
+    want = packing.pack(golden, odt, 1)
+    exe = sim.build_stream_sim(
+        inst.sources, inst.module, in_width=inst.in_width, out_width=inst.out_width,
+        params=inst.params, cache_dir=vcache,
+    )
+    for seed, pv, pr in STALLS:
+        res = sim.run_stream_sim(
+            exe, words, len(want), in_width=inst.in_width, out_width=inst.out_width,
+            seed=seed, p_valid=pv, p_ready=pr,
+        )
+        bad = np.flatnonzero((res.out_words != want).any(axis=1))
+        assert bad.size == 0, f"seed {seed}: first wrong output word {bad[:1]}"
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("params", [
+    {"PE": 1, "ELEM_BITS": 1, "SIGNED": 0, "LABELS": 2, "K": 1, "OUT_BITS": 8},
+    {"PE": 5, "ELEM_BITS": 16, "SIGNED": 1, "LABELS": 10, "K": 10, "OUT_BITS": 16},
+])
+def test_lint_clean(params):
+    assert verilator.lint([labelselect.rtl_source()], labelselect.MODULE, params) == ""
+
+
+@pytest.mark.verilator
+def test_invalid_parameters_rejected():
+    with pytest.raises(verilator.VerilatorError):
+        verilator.lint([labelselect.rtl_source()], labelselect.MODULE, {"PE": 3, "LABELS": 10})
+
+
+def test_narrow_output_rejected(tmp_path):
+    model = labelselect_model(DataType["INT4"], 20, 1, 1, 1, odt="UINT4")
+    with pytest.raises(UnsupportedOpError, match="LabelSelect_0.*UINT4"):
+        labelselect.generate(model.graph.node[0], model, tmp_path)

@@ -1,0 +1,106 @@
+"""onebit_pool against FINN's Python execution of the MaxPool `Pool` node."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.util.basic import qonnx_make_model
+
+from onebit.errors import UnsupportedOpError
+from onebit.hw import packing, pool, sim, verilator
+
+PART = "xczu3eg-sbva484-1-e"
+STALLS = [(0, 1.0, 1.0), (1, 0.6, 0.5), (2, 0.3, 0.9), (3, 0.9, 0.25)]
+
+
+def pool_model(dt: DataType, ch: int, pe: int, k: int, odim: int, fxn="MaxPool") -> ModelWrapper:
+    """One Pool node with the attributes InferPool gives it (PE then folded)."""
+    node = helper.make_node(
+        "Pool", ["inp"], ["out"], domain="finn.custom_op.fpgadataflow", backend="fpgadataflow",
+        InputDataType=dt.name, OutputDataType=dt.name, Channels=ch, PE=pe, KernelSize=[k, k],
+        Function=fxn, OutImgDims=[odim, odim], AccumBits=0, Size=0, BatchSize=1,
+        cpp_interface="hls_vector", name="Pool_0",
+    )
+    graph = helper.make_graph(
+        [node], "g",
+        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, odim, odim, k * k * ch])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, odim, odim, ch])],
+    )
+    model = ModelWrapper(qonnx_make_model(graph))
+    model.set_tensor_datatype("inp", dt)
+    model.set_tensor_datatype("out", dt)
+    return model
+
+
+def random_values(rng, dt: DataType, shape) -> np.ndarray:
+    if dt == DataType["BIPOLAR"]:
+        return rng.choice([-1.0, 1.0], size=shape, p=[0.7, 0.3]).astype(np.float32)
+    return rng.integers(int(dt.min()), int(dt.max()) + 1, size=shape).astype(np.float32)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize(
+    "dt, ch, pe, k",
+    [("BIPOLAR", 8, 4, 2), ("INT8", 6, 2, 3)],
+)
+def test_maxpool_matches_finn(dt, ch, pe, k, tmp_path, vcache):
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    dt, odim = DataType[dt], 3
+    rng = np.random.default_rng(ch)
+    model = pool_model(dt, ch, pe, k, odim)
+    x = random_values(rng, dt, (1, odim, odim, k * k * ch))
+    golden = execute_onnx(model, {"inp": x})["out"]
+    spec = model.transform(SpecializeLayers(PART))
+    node = spec.graph.node[0]
+    assert node.op_type == "Pool_hls"
+    inst = pool.generate(node, spec, tmp_path)
+    assert inst.params == {
+        "PE": pe, "ELEM_BITS": dt.bitwidth(), "SIGNED": int(dt == DataType["INT8"]), "K": k * k
+    }
+    words = packing.pack(pool.window_stream_order(x, k * k, ch, pe), dt, pe)
+    want = packing.pack(golden, dt, pe)
+    exe = sim.build_stream_sim(
+        inst.sources, inst.module, in_width=inst.in_width, out_width=inst.out_width,
+        params=inst.params, cache_dir=vcache,
+    )
+    for seed, pv, pr in STALLS:
+        res = sim.run_stream_sim(
+            exe, words, len(want), in_width=inst.in_width, out_width=inst.out_width,
+            seed=seed, p_valid=pv, p_ready=pr,
+        )
+        bad = np.flatnonzero((res.out_words != want).any(axis=1))
+        assert bad.size == 0, f"seed {seed}: first wrong output word {bad[:1]}"
+        if pv == 1.0 and pr == 1.0:  # one word per cycle, one cycle of latency
+            assert res.cycles == len(words) + 1
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("params", [
+    {"PE": 1, "ELEM_BITS": 1, "SIGNED": 0, "K": 1},
+    {"PE": 4, "ELEM_BITS": 8, "SIGNED": 1, "K": 9},
+])
+def test_lint_clean(params):
+    assert verilator.lint([pool.rtl_source()], pool.MODULE, params) == ""
+
+
+@pytest.mark.verilator
+def test_invalid_parameters_rejected():
+    with pytest.raises(verilator.VerilatorError):
+        verilator.lint([pool.rtl_source()], pool.MODULE, {"PE": 1, "ELEM_BITS": 1, "K": 0})
+
+
+def test_avgpool_rejected(tmp_path):
+    model = pool_model(DataType["UINT4"], 2, 1, 2, 2, fxn="AvgPool")
+    with pytest.raises(UnsupportedOpError, match="Pool_0.*AvgPool"):
+        pool.generate(model.graph.node[0], model, tmp_path)
+
+
+def test_window_stream_order():
+    # (pixel, K=2, C=4) with PE=2 -> (pixel, C/PE=2, K=2, PE=2)
+    x = np.arange(8).reshape(1, 8)
+    assert pool.window_stream_order(x, 2, 4, 2).tolist() == [0, 1, 4, 5, 2, 3, 6, 7]
