@@ -53,7 +53,9 @@ def read_idx_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
     """IDX images (N, H, W) and labels (N,) as uint8 (N, 1, H, W) and int64 (N,)."""
     x, y = read_idx(images), read_idx(labels)
     if x.ndim != 3 or x.dtype != np.uint8:
-        raise UserInputError(f"'{images}': expected uint8 images (N, H, W), got {x.dtype} {x.shape}")
+        raise UserInputError(
+            f"'{images}': expected uint8 images (N, H, W), got {x.dtype} {x.shape}"
+        )
     if y.ndim != 1 or len(y) != len(x):
         raise UserInputError(f"'{labels}': expected {len(x)} labels, got shape {y.shape}")
     return x[:, None, :, :], y.astype(np.int64)
@@ -95,7 +97,9 @@ def read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     data = np.asarray(batch["data"])
     labels = np.asarray(batch["labels"], dtype=np.int64)
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-        raise UserInputError(f"'{path}': expected uint8 data (N, 3072), got {data.dtype} {data.shape}")
+        raise UserInputError(
+            f"'{path}': expected uint8 data (N, 3072), got {data.dtype} {data.shape}"
+        )
     if labels.shape != (data.shape[0],):
         raise UserInputError(f"'{path}': {data.shape[0]} images but {labels.size} labels")
     return data.reshape(-1, 3, 32, 32), labels

@@ -1,12 +1,10 @@
 """Named dataset sources: where each dataset's files are looked for and how they are read.
 
-| name            | files                                                  | default location |
-|-----------------|--------------------------------------------------------|------------------|
-| `digits`        | scikit-learn's embedded copy (8x8, 1797 images)        | always available |
-| `fashion-mnist` | IDX files, gz or not                                   | Debian package `dataset-fashion-mnist` |
-| `mnist`         | IDX files, gz or not                                   | `--data-dir` only |
-| `cifar10`       | python batches (`cifar-10-batches-py/`)                | `--data-dir` only |
-| `imagefolder`   | `<class>/*.png|jpg`, or `train/<class>/`+`test/<class>/` | `--data-dir` only |
+- `digits`: scikit-learn's embedded copy (8x8, 1797 images), always available;
+- `fashion-mnist`: IDX files, gz or not; Debian package `dataset-fashion-mnist` or `--data-dir`;
+- `mnist`: IDX files, gz or not, in `--data-dir`;
+- `cifar10`: python batches (`cifar-10-batches-py/`) in `--data-dir`;
+- `imagefolder`: `<class>/*.png|jpg` (or `train/<class>/`, `test/<class>/`) in `--data-dir`.
 
 Nothing is ever downloaded.
 """
@@ -210,8 +208,13 @@ _SOURCES: dict[str, _Source] = {
         "pass --data-dir DIR holding DIR/<class>/*.png (or DIR/train/<class>/, DIR/test/<class>/)",
     ),
 }
-_ALIASES = {"fashion_mnist": "fashion-mnist", "fashionmnist": "fashion-mnist", "cifar-10": "cifar10",
-            "image-folder": "imagefolder", "image_folder": "imagefolder"}  # fmt: skip
+_ALIASES = {
+    "fashion_mnist": "fashion-mnist",
+    "fashionmnist": "fashion-mnist",
+    "cifar-10": "cifar10",
+    "image-folder": "imagefolder",
+    "image_folder": "imagefolder",
+}
 
 
 def dataset_names() -> list[str]:

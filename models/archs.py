@@ -3,7 +3,8 @@
 Layer pattern (what the export and FINN flows expect):
 
     input: float (N, C, H, W) holding integer pixels 0..255 (graph input annotated UINT8)
-    hidden: binary-weight QuantLinear/QuantConv2d (scale 1, no bias) -> BatchNorm -> sign [-> MaxPool]
+    hidden: binary-weight QuantLinear/QuantConv2d (scale 1, no bias) -> BatchNorm -> sign
+            [-> MaxPool]
     output: binary-weight QuantLinear, no BN, no activation: integer accumulators as logits
 
 The first layer has no input quantizer (`input_quant=None`): its accumulator is an exact integer

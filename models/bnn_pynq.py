@@ -27,7 +27,12 @@ from onebit.errors import ModelFormatError, UserInputError
 from .quant import PixelScale
 
 BNN_PYNQ_MODELS = ("tfc", "sfc", "lfc", "cnv")
-DEFAULT_INPUT_SHAPES = {"tfc": (1, 28, 28), "sfc": (1, 28, 28), "lfc": (1, 28, 28), "cnv": (3, 32, 32)}
+DEFAULT_INPUT_SHAPES = {
+    "tfc": (1, 28, 28),
+    "sfc": (1, 28, 28),
+    "lfc": (1, 28, 28),
+    "cnv": (3, 32, 32),
+}
 
 
 class BnnPynqNet(nn.Module):
@@ -78,7 +83,9 @@ def bnn_pynq(
     if len(shape) != 3:
         raise UserInputError(f"input shape must be (C, H, W), got {shape}")
     cfg = get_model_cfg(f"{key}_1w1a")
-    bits = {k: cfg.getint("QUANT", k) for k in ("WEIGHT_BIT_WIDTH", "ACT_BIT_WIDTH", "IN_BIT_WIDTH")}
+    bits = {
+        k: cfg.getint("QUANT", k) for k in ("WEIGHT_BIT_WIDTH", "ACT_BIT_WIDTH", "IN_BIT_WIDTH")
+    }
     with torch.random.fork_rng(devices=[]):
         if seed is not None:  # None: draw from the caller's RNG (build() seeds it)
             torch.manual_seed(seed)
@@ -118,6 +125,6 @@ def _load_weights(model: BnnPynqNet, path: Path) -> None:
     result = target.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise ModelFormatError(
-            f"weights '{path}' do not fit bnn_pynq {model.arch}: missing {result.missing_keys[:3]}, "
-            f"unexpected {result.unexpected_keys[:3]}"
+            f"weights '{path}' do not fit bnn_pynq {model.arch}: missing "
+            f"{result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}"
         )

@@ -20,9 +20,11 @@ REQUIRED_META = ("arch", "arch_kwargs", "input_shape", "num_classes")
 
 def model_meta(model: nn.Module) -> dict:
     """What `build` needs to rebuild `model`, plus the input convention and onebit's version."""
-    missing = [a for a in ("arch", "arch_kwargs", "input_shape", "num_classes") if not hasattr(model, a)]
+    missing = [a for a in REQUIRED_META if not hasattr(model, a)]
     if missing:
-        raise UserInputError(f"model has no {', '.join(missing)}: build it with onebit.models.build")
+        raise UserInputError(
+            f"model has no {', '.join(missing)}: build it with onebit.models.build"
+        )
     return {
         "arch": model.arch,
         "arch_kwargs": dict(model.arch_kwargs),
@@ -63,20 +65,26 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
     except Exception as e:  # torch raises many types for a file that is not a checkpoint
         raise ModelFormatError(f"'{path}' is not a onebit checkpoint: {e}") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ModelFormatError(f"'{path}' is not a onebit checkpoint (no '{CHECKPOINT_FORMAT}' tag)")
+        raise ModelFormatError(
+            f"'{path}' is not a onebit checkpoint (no '{CHECKPOINT_FORMAT}' tag)"
+        )
     if payload.get("version") != CHECKPOINT_VERSION:
         raise ModelFormatError(
-            f"checkpoint '{path}' has version {payload.get('version')}, expected {CHECKPOINT_VERSION}"
+            f"checkpoint '{path}' has version {payload.get('version')}, "
+            f"expected {CHECKPOINT_VERSION}"
         )
     meta = payload["meta"]
     missing = [k for k in REQUIRED_META if k not in meta]
     if missing:
         raise ModelFormatError(f"checkpoint '{path}' lacks meta {', '.join(missing)}")
-    model = build(meta["arch"], tuple(meta["input_shape"]), meta["num_classes"], **meta["arch_kwargs"])
+    shape, kwargs = tuple(meta["input_shape"]), meta["arch_kwargs"]
+    model = build(meta["arch"], shape, meta["num_classes"], **kwargs)
     try:
         model.load_state_dict(payload["state_dict"], strict=True)
     except RuntimeError as e:
         first = str(e).splitlines()[0]
-        raise ModelFormatError(f"checkpoint '{path}' does not fit {meta['arch']}: {first}") from None
+        raise ModelFormatError(
+            f"checkpoint '{path}' does not fit {meta['arch']}: {first}"
+        ) from None
     model.eval()
     return model, meta

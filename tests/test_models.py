@@ -185,7 +185,8 @@ def test_harden_respects_a_finer_accumulator_grid():
 
 
 @pytest.mark.parametrize(
-    "name, shape", [("tfc", (1, 28, 28)), ("sfc", (1, 28, 28)), ("lfc", (1, 28, 28)), ("cnv", (3, 32, 32))]
+    "name, shape",
+    [("tfc", (1, 28, 28)), ("sfc", (1, 28, 28)), ("lfc", (1, 28, 28)), ("cnv", (3, 32, 32))],
 )
 def test_bnn_pynq_models_take_pixels(name, shape):
     net = models.bnn_pynq(name, seed=0).eval()
