@@ -1,0 +1,238 @@
+"""RTL generation for FINN's MVAU (matrix-vector-activation) nodes with single-bit weights.
+
+`generate` maps an `MVAU`/`MVAU_hls` node onto `hw/rtl/onebit_mvau.sv`: it derives the module
+parameters, writes the weight and threshold memory files (layout in the module header) and
+returns the `RtlInstance`. Supported arithmetic (the same as FINN's python `execute_node`):
+
+- `binaryXnorMode=1` with BINARY input and weights, or BIPOLAR input and weights:
+  acc = popcount(xnor(x, w)) in [0, MW];
+- integer (UINTn/INTn/BINARY) or BIPOLAR input with BIPOLAR weights (acc = sum of +-x) or
+  BINARY weights (acc = sum of x where w = 1).
+
+Then thresholds (out = #{t: acc >= thr_t} + ActVal; BIPOLAR output: bit 1 = +1) or, with
+`noActivation=1`, the accumulator in `outputDataType`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from onnx import NodeProto
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+
+from onebit.errors import UnsupportedOpError
+from onebit.hw.instance import RtlInstance
+from onebit.hw.packing import pack, to_hex
+
+MODULE = "onebit_mvau"
+LATENCY = 4
+"""Cycles from issuing the last (nf, sf) step of a vector to its last output handshake."""
+
+
+def rtl_sources() -> list[Path]:
+    """The SystemVerilog files of `onebit_mvau` (the module and its output FIFO)."""
+    rtl = resources.files("onebit.hw") / "rtl"
+    return [Path(str(rtl / "onebit_mvau.sv")), Path(str(rtl / "onebit_fifo.sv"))]
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    """Smallest two's complement width holding every integer in [lo, hi]."""
+    b = 1
+    while not (-(1 << (b - 1)) <= lo and hi <= (1 << (b - 1)) - 1):
+        b += 1
+    return b
+
+
+def _acc_range(idt: DataType, wdt: DataType, xnor: bool, mw: int) -> tuple[int, int]:
+    """Bounds of every partial and final accumulator value (each term's range contains 0)."""
+    if xnor:
+        return 0, mw
+    xlo, xhi = (-1, 1) if idt == DataType["BIPOLAR"] else (int(idt.min()), int(idt.max()))
+    if wdt == DataType["BIPOLAR"]:
+        tlo, thi = min(xlo, -xhi), max(xhi, -xlo)
+    else:
+        tlo, thi = min(0, xlo), max(0, xhi)
+    return mw * tlo, mw * thi
+
+
+def _fail(node: NodeProto, why: str) -> UnsupportedOpError:
+    return UnsupportedOpError(node.name, node.op_type, why)
+
+
+def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
+    """Check `node` and compute the module parameters plus the integer weights/thresholds.
+
+    Returns a dict with `params` (module parameters without file names), `weights` (MH, MW)
+    weight codes, `thresholds` (MH, T) int64 or None, `n_vectors`, and the stream datatypes.
+    """
+    from finn.util.basic import getHWCustomOp
+
+    if not node.op_type.startswith("MVAU") or node.op_type == "MVAU_rtl":
+        raise _fail(node, "onebit_mvau implements MVAU / MVAU_hls nodes only")
+    op = getHWCustomOp(node)
+    g = op.get_nodeattr
+    mw, mh, simd, pe = g("MW"), g("MH"), g("SIMD"), g("PE")
+    if simd < 1 or pe < 1 or mw % simd or mh % pe:
+        raise _fail(node, f"folding MW={mw} SIMD={simd} MH={mh} PE={pe}: need MW % SIMD == 0 "
+                    "and MH % PE == 0")
+    mem_mode = g("mem_mode")
+    if mem_mode not in ("internal_embedded", "internal_decoupled"):
+        raise _fail(node, f"mem_mode={mem_mode!r}: expected internal_embedded or "
+                    "internal_decoupled (weights live in the module)")
+    if g("runtime_writeable_weights"):
+        raise _fail(node, "runtime_writeable_weights=1 is not supported")
+    if "TH" in op.get_nodeattr_types() and g("TH") != 1:
+        raise _fail(node, f"TH={g('TH')}: expected 1")
+
+    idt, wdt, odt = (DataType[g(a)] for a in ("inputDataType", "weightDataType", "outputDataType"))
+    one_bit = (DataType["BINARY"], DataType["BIPOLAR"])
+    if wdt not in one_bit:
+        raise _fail(node, f"weightDataType={wdt.name}: expected BINARY or BIPOLAR")
+    if not idt.is_integer():
+        raise _fail(node, f"inputDataType={idt.name}: expected an integer or bipolar type")
+    xnor_attr = bool(g("binaryXnorMode"))
+    if xnor_attr and (idt != DataType["BINARY"] or wdt != DataType["BINARY"]):
+        raise _fail(node, f"binaryXnorMode=1 with {idt.name} x {wdt.name}: expected BINARY "
+                    "input and weights")
+    both_bipolar = idt == DataType["BIPOLAR"] and wdt == DataType["BIPOLAR"]
+    xnor = xnor_attr or both_bipolar
+
+    w = model.get_initializer(node.input[1])
+    if w is None or tuple(w.shape) != (mw, mh):
+        raise _fail(node, f"weights {node.input[1]}: expected an initializer of shape ({mw}, {mh})")
+    if not (np.isin(w, [-1, 1]) if wdt == DataType["BIPOLAR"] else np.isin(w, [0, 1])).all():
+        raise _fail(node, f"weights {node.input[1]} hold values outside {wdt.name}")
+    wcodes = (np.asarray(w) > 0).astype(np.uint8).T  # (MH, MW), code 1 = +1 or 1
+
+    acc_lo, acc_hi = _acc_range(idt, wdt, xnor, mw)
+    no_act = bool(g("noActivation"))
+    thr = None
+    if no_act:
+        if not (odt.min() <= acc_lo and acc_hi <= odt.max()):
+            raise _fail(node, f"outputDataType={odt.name} cannot hold accumulators in "
+                        f"[{acc_lo}, {acc_hi}]")
+        n_thres, out_bits, out_bias = 0, odt.bitwidth(), 0
+        acc_bits = _signed_bits(acc_lo, acc_hi)
+    else:
+        t = model.get_initializer(node.input[2]) if len(node.input) > 2 else None
+        if t is None or t.ndim != 2 or t.shape[0] not in (1, mh) or t.shape[1] < 1:
+            raise _fail(node, f"thresholds: expected an initializer of shape ({mh}, T) or (1, T)")
+        t = np.broadcast_to(np.asarray(t, dtype=np.float64), (mh, t.shape[1]))
+        if np.isnan(t).any():
+            raise _fail(node, "thresholds contain NaN")
+        # integer accumulators: acc >= thr <=> acc >= ceil(thr); clamping to [lo, hi + 1]
+        # keeps every comparison's result.
+        thr = np.ceil(np.clip(t, acc_lo, acc_hi + 1)).astype(np.int64)
+        n_thres = t.shape[1]
+        if odt == DataType["BIPOLAR"]:
+            if n_thres != 1:
+                raise _fail(node, f"BIPOLAR output with {n_thres} thresholds: expected 1")
+            out_bits, out_bias = 1, 0
+        else:
+            out_bias = int(g("ActVal"))
+            if not odt.is_integer() or not (odt.min() <= out_bias and out_bias + n_thres
+                                            <= odt.max()):
+                raise _fail(node, f"outputDataType={odt.name} cannot hold outputs in "
+                            f"[{out_bias}, {out_bias + n_thres}]")
+            out_bits = odt.bitwidth()
+        acc_bits = _signed_bits(min(acc_lo, int(thr.min())), max(acc_hi + 1, int(thr.max())))
+    acc_bits = max(acc_bits, 2)
+    if acc_bits > 64:
+        raise _fail(node, f"accumulators need {acc_bits} bits, onebit_mvau supports 64")
+
+    params = {
+        "MW": mw,
+        "MH": mh,
+        "SIMD": simd,
+        "PE": pe,
+        "IN_BITS": idt.bitwidth(),
+        "IN_SIGNED": int(idt.signed() and idt != DataType["BIPOLAR"]),
+        "IN_BIPOLAR": int(idt == DataType["BIPOLAR"]),
+        "W_BIPOLAR": int(wdt == DataType["BIPOLAR"]),
+        "XNOR": int(xnor),
+        "ACC_BITS": acc_bits,
+        "N_THRES": n_thres,
+        "OUT_BITS": out_bits,
+        "OUT_BIAS": out_bias,
+    }
+    return {
+        "params": params,
+        "weights": wcodes,
+        "thresholds": thr,
+        "n_vectors": int(np.prod(g("numInputVectors"))),
+        "idt": idt,
+        "odt": odt,
+    }
+
+
+def weight_words(wcodes: np.ndarray, simd: int, pe: int) -> np.ndarray:
+    """(MH, MW) weight codes to the weight memory: (NF*SF, PE*SIMD) bit matrix."""
+    mh, mw = wcodes.shape
+    nf, sf = mh // pe, mw // simd
+    w = wcodes.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3)
+    return w.reshape(nf * sf, pe * simd).astype(np.uint8)
+
+
+def threshold_words(thr: np.ndarray, pe: int, acc_bits: int) -> np.ndarray:
+    """(MH, T) integer thresholds to the threshold memory: (NF, PE*T*ACC_BITS) bit matrix."""
+    mh, t = thr.shape
+    return pack(thr.reshape(-1), DataType[f"INT{acc_bits}"], pe * t).reshape(mh // pe, -1)
+
+
+def _write_mem(path: Path, words: np.ndarray) -> None:
+    path.write_text("".join(w + "\n" for w in to_hex(words)))
+
+
+def generate(
+    node: NodeProto, model: ModelWrapper, out_dir: Path | str, *, absolute_paths: bool = True
+) -> RtlInstance:
+    """Write the memory files of MVAU `node` into `out_dir` and return its `RtlInstance`.
+
+    Memory files are `<node>_weights.mem` and (with thresholds) `<node>_thres.mem`. With
+    `absolute_paths=False` the parameters name them relative to `out_dir` (simulate with
+    `run_dir=out_dir`), so an identical layer in another directory reuses cached builds.
+    Raises `UnsupportedOpError` for attribute combinations onebit_mvau cannot honour.
+    """
+    info = mvau_params(node, model)
+    p = dict(info["params"])
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "".join(c if c.isalnum() or c in "_-" else "_" for c in node.name) or "mvau"
+    wfile = out / f"{stem}_weights.mem"
+    _write_mem(wfile, weight_words(info["weights"], p["SIMD"], p["PE"]))
+
+    def ref(f: Path) -> str:
+        return str(f.resolve()) if absolute_paths else f.name
+
+    p["WEIGHT_FILE"] = ref(wfile)
+    if info["thresholds"] is not None:
+        tfile = out / f"{stem}_thres.mem"
+        _write_mem(tfile, threshold_words(info["thresholds"], p["PE"], p["ACC_BITS"]))
+        p["THRES_FILE"] = ref(tfile)
+    width_in = p["SIMD"] * p["IN_BITS"]
+    width_out = p["PE"] * p["OUT_BITS"]
+    return RtlInstance(
+        name=node.name,
+        module=MODULE,
+        sources=rtl_sources(),
+        in_width=width_in,
+        out_width=width_out,
+        in_bits=width_in,
+        out_bits=width_out,
+        params=p,
+        op_type=node.op_type,
+    )
+
+
+def cycles_per_vector(inst: RtlInstance) -> int:
+    """Steady-state cycles per input vector: NF * SF."""
+    p = inst.params
+    return (int(p["MH"]) // int(p["PE"])) * (int(p["MW"]) // int(p["SIMD"]))
+
+
+def expected_cycles(inst: RtlInstance, n_vectors: int = 1) -> int:
+    """Cycles from reset release to the last output handshake without stalls."""
+    return n_vectors * cycles_per_vector(inst) + LATENCY

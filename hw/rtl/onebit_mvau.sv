@@ -1,0 +1,246 @@
+// onebit_mvau: binary matrix-vector-activation unit (FINN's MVAU semantics), folded and streaming.
+//
+// Computes, for every input vector x of MW elements, the MH outputs
+//   acc[r] = sum_c  x[c] (*) w[r][c]        then   y[r] = #{t : acc[r] >= thr[r][t]} + OUT_BIAS
+// (or y[r] = acc[r] when N_THRES == 0), where the element product (*) is
+//   XNOR = 1:                     1 if x == w else 0 (x, w single bits: acc = popcount(xnor))
+//   W_BIPOLAR = 1 (w code 1/0):   +x / -x
+//   W_BIPOLAR = 0 (w in {0, 1}):  x / 0
+// and x is a bipolar (IN_BIPOLAR: code 1 = +1, code 0 = -1), signed (IN_SIGNED) or unsigned
+// integer of IN_BITS bits. Weights are single bits. Accumulators and thresholds are signed
+// ACC_BITS-bit integers; outputs are OUT_BITS-bit codes (two's complement of y, truncated; with
+// N_THRES == 0 the accumulator sign-extended or truncated to OUT_BITS).
+//
+// Folding: NF = MH / PE neuron folds, SF = MW / SIMD synapse folds. Each cycle without stall
+// performs one (nf, sf) step: PE rows x SIMD columns. An input vector arrives as SF words of
+// SIMD elements (element 0 in the LSBs), is read from the stream once (during nf = 0) and kept
+// in a buffer for nf = 1..NF-1; the result leaves as NF words of PE elements. A vector takes
+// NF*SF cycles; the unit runs on over consecutive vectors forever.
+//
+// Memories ($readmemh, one hex word per line, most significant digit first):
+//   WEIGHT_FILE: NF*SF words of PE*SIMD bits; word nf*SF+sf holds at bit pe*SIMD+s the weight
+//                code of row nf*PE+pe, column sf*SIMD+s.
+//   THRES_FILE:  NF words of PE*N_THRES*ACC_BITS bits; word nf holds thr[nf*PE+pe][t] at bits
+//                [((pe*N_THRES)+t)*ACC_BITS +: ACC_BITS], two's complement. Unused if N_THRES=0.
+//
+// Pipeline: issue (memory reads) -> SIMD dot products -> accumulate -> threshold -> output FIFO.
+// A step that completes an output word is only issued with a credit for a free FIFO slot, so
+// the datapath never stalls and s_axis_tready is a function of registers only (no
+// combinational path from m_axis_tready). Steady state: one step per cycle; latency from the
+// last input word of a vector to its last output word: 4 cycles plus (NF-1)*SF.
+module onebit_mvau #(
+  parameter int unsigned MW = 16,
+  parameter int unsigned MH = 8,
+  parameter int unsigned SIMD = 4,
+  parameter int unsigned PE = 2,
+  parameter int unsigned IN_BITS = 1,
+  parameter bit IN_SIGNED = 1'b0,
+  parameter bit IN_BIPOLAR = 1'b0,
+  parameter bit W_BIPOLAR = 1'b1,
+  parameter bit XNOR = 1'b1,
+  parameter int unsigned ACC_BITS = 16,
+  parameter int unsigned N_THRES = 1,
+  parameter int unsigned OUT_BITS = 1,
+  parameter int OUT_BIAS = 0,
+  parameter string WEIGHT_FILE = "",
+  parameter string THRES_FILE = ""
+) (
+  input  logic                     clk,
+  input  logic                     rst_n,
+  input  logic [SIMD*IN_BITS-1:0]  s_axis_tdata,
+  input  logic                     s_axis_tvalid,
+  output logic                     s_axis_tready,
+  output logic [PE*OUT_BITS-1:0]   m_axis_tdata,
+  output logic                     m_axis_tvalid,
+  input  logic                     m_axis_tready
+);
+  localparam int unsigned NF = MH / PE;
+  localparam int unsigned SF = MW / SIMD;
+  localparam int unsigned IN_W = SIMD * IN_BITS;
+  localparam int unsigned OUT_W = PE * OUT_BITS;
+  localparam int unsigned NT = N_THRES > 0 ? N_THRES : 1;
+  localparam int unsigned THR_W = PE * NT * ACC_BITS;
+  localparam int unsigned NF_W = NF > 1 ? $clog2(NF) : 1;
+  localparam int unsigned SF_W = SF > 1 ? $clog2(SF) : 1;
+  localparam int unsigned WA_W = NF * SF > 1 ? $clog2(NF * SF) : 1;
+  localparam int unsigned LATENCY = 3;  // issue edge to FIFO write edge
+  localparam int unsigned FIFO_DEPTH = LATENCY + 3;  // credits for one result per cycle
+  localparam int unsigned CR_W = $clog2(FIFO_DEPTH + 1);
+  localparam int unsigned CNT_W = $clog2(NT + 1);
+
+  // ---- elaboration checks -------------------------------------------------------------------
+  if (SIMD < 1 || PE < 1 || MW % SIMD != 0) begin : g_bad_simd
+    $error("onebit_mvau: MW (%0d) must be a multiple of SIMD (%0d)", MW, SIMD);
+  end
+  if (MH % PE != 0) begin : g_bad_pe
+    $error("onebit_mvau: MH (%0d) must be a multiple of PE (%0d)", MH, PE);
+  end
+  if ((XNOR || IN_BIPOLAR) && IN_BITS != 1) begin : g_bad_in_bits
+    $error("onebit_mvau: XNOR and IN_BIPOLAR need IN_BITS = 1, got %0d", IN_BITS);
+  end
+  if (ACC_BITS < 2 || ACC_BITS > 64 || OUT_BITS < 1) begin : g_bad_widths
+    $error("onebit_mvau: ACC_BITS (%0d) must lie in [2, 64], OUT_BITS (%0d) >= 1",
+           ACC_BITS, OUT_BITS);
+  end
+
+  typedef logic signed [ACC_BITS-1:0] acc_t;
+
+  // ---- memories -----------------------------------------------------------------------------
+  logic [PE*SIMD-1:0] wmem [NF*SF];
+  logic [IN_W-1:0]    ibuf [SF];
+  initial $readmemh(WEIGHT_FILE, wmem);
+
+  // ---- stage 0: issue one (nf, sf) step ------------------------------------------------------
+  logic [NF_W-1:0] nf;
+  logic [SF_W-1:0] sf;
+  logic [WA_W-1:0] waddr;
+  logic [CR_W-1:0] credits;
+  logic            fifo_s_ready, fifo_m_valid;
+
+  wire is_last = 32'(sf) == SF - 1;
+  wire can_go  = !is_last || credits != '0;
+  wire go      = can_go && (nf != '0 || s_axis_tvalid);
+  wire s_fire  = go && nf == '0;
+  wire m_fire  = fifo_m_valid && m_axis_tready;
+  assign s_axis_tready = can_go && nf == '0;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      nf      <= '0;
+      sf      <= '0;
+      waddr   <= '0;
+      credits <= CR_W'(FIFO_DEPTH);
+    end else begin
+      if (go) begin
+        sf    <= is_last ? '0 : sf + 1'b1;
+        waddr <= 32'(waddr) == NF * SF - 1 ? '0 : waddr + 1'b1;
+        if (is_last) nf <= 32'(nf) == NF - 1 ? '0 : nf + 1'b1;
+      end
+      credits <= credits - CR_W'(go && is_last) + CR_W'(m_fire);
+    end
+  end
+
+  // ---- stage 1: operands ---------------------------------------------------------------------
+  logic              v1, first1, last1, from_stream1;
+  logic [NF_W-1:0]   nf1;
+  logic [IN_W-1:0]   x_stream1, x_buf1;
+  logic [PE*SIMD-1:0] w1;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) v1 <= 1'b0;
+    else v1 <= go;
+  end
+  always_ff @(posedge clk) begin
+    if (go) begin
+      first1       <= sf == '0;
+      last1        <= is_last;
+      from_stream1 <= nf == '0;
+      nf1          <= nf;
+      w1           <= wmem[waddr];
+      x_buf1       <= ibuf[sf];
+    end
+    if (s_fire) begin
+      x_stream1 <= s_axis_tdata;
+      if (NF > 1) ibuf[sf] <= s_axis_tdata;
+    end
+  end
+
+  wire [IN_W-1:0] x1 = from_stream1 ? x_stream1 : x_buf1;
+
+  function automatic acc_t product(logic [IN_BITS-1:0] x, logic w);
+    acc_t v;
+    if (IN_BIPOLAR) v = x[0] ? acc_t'(1) : -acc_t'(1);
+    else if (IN_SIGNED) v = acc_t'($signed(x));
+    else v = acc_t'($unsigned(x));
+    if (W_BIPOLAR) return w ? v : -v;
+    return w ? v : '0;
+  endfunction
+
+  acc_t dot1 [PE];
+  always_comb begin
+    for (int p = 0; p < PE; p++) begin
+      dot1[p] = '0;
+      for (int s = 0; s < SIMD; s++) begin
+        if (XNOR) dot1[p] = dot1[p] + acc_t'({x1[s] ~^ w1[p*SIMD+s]});
+        else dot1[p] = dot1[p] + product(x1[s*IN_BITS +: IN_BITS], w1[p*SIMD+s]);
+      end
+    end
+  end
+
+  // ---- stage 2: accumulate -------------------------------------------------------------------
+  logic            v2, first2, last2;
+  // nf2 addresses the threshold memory only: unused (by design) when N_THRES == 0.
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [NF_W-1:0] nf2;
+  /* verilator lint_on UNUSEDSIGNAL */
+  acc_t            dot2 [PE];
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) v2 <= 1'b0;
+    else v2 <= v1;
+  end
+  always_ff @(posedge clk) begin
+    first2 <= first1;
+    last2  <= last1;
+    nf2    <= nf1;
+    dot2   <= dot1;
+  end
+
+  // ---- stage 3: activation -------------------------------------------------------------------
+  logic v3;
+  acc_t acc3 [PE];
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) v3 <= 1'b0;
+    else v3 <= v2 && last2;
+  end
+  always_ff @(posedge clk) begin
+    if (v2) begin
+      for (int p = 0; p < PE; p++) acc3[p] <= (first2 ? acc_t'(0) : acc3[p]) + dot2[p];
+    end
+  end
+
+  logic [OUT_W-1:0] y3;
+  if (N_THRES == 0) begin : g_no_act
+    always_comb begin
+      for (int p = 0; p < PE; p++) y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(acc3[p]);
+    end
+  end else begin : g_thres
+    logic [THR_W-1:0] tmem [NF];
+    logic [THR_W-1:0] thr3;
+    initial $readmemh(THRES_FILE, tmem);
+    always_ff @(posedge clk) thr3 <= tmem[nf2];
+    always_comb begin
+      for (int p = 0; p < PE; p++) begin
+        logic [CNT_W-1:0] cnt;
+        cnt = '0;
+        for (int t = 0; t < NT; t++) begin
+          if (acc3[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS])) cnt = cnt + 1'b1;
+        end
+        y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt) + OUT_BIAS);
+      end
+    end
+  end
+
+  // ---- output FIFO ---------------------------------------------------------------------------
+  onebit_fifo #(
+    .WIDTH(OUT_W),
+    .DEPTH(FIFO_DEPTH)
+  ) u_out (
+    .clk          (clk),
+    .rst_n        (rst_n),
+    .s_axis_tdata (y3),
+    .s_axis_tvalid(v3),
+    .s_axis_tready(fifo_s_ready),
+    .m_axis_tdata (m_axis_tdata),
+    .m_axis_tvalid(fifo_m_valid),
+    .m_axis_tready(m_axis_tready)
+  );
+  assign m_axis_tvalid = fifo_m_valid;
+
+`ifndef SYNTHESIS
+  always_ff @(posedge clk) begin
+    if (rst_n && v3 && !fifo_s_ready) $error("onebit_mvau: output FIFO overflow (credit bug)");
+  end
+`endif
+endmodule

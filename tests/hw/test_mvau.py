@@ -1,0 +1,216 @@
+"""onebit_mvau against FINN's MVAU python execution: bit-exact, random stalls, cycle counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.util.basic import qonnx_make_model
+
+from onebit.errors import UnsupportedOpError
+from onebit.hw import mvau, sim, verilator
+from onebit.hw.packing import pack, unpack
+
+BIN, BIP = DataType["BINARY"], DataType["BIPOLAR"]
+
+
+def make_mvau(mw, mh, simd, pe, idt, wdt, odt, *, w=None, thr=None, xnor=0, act_val=0,
+              n_vec=(1,), seed=0, **attrs):
+    """A one-node model holding an MVAU with random weights (unless given)."""
+    rng = np.random.default_rng(seed)
+    if w is None:
+        w = rng.integers(0, 2, (mw, mh)).astype(np.float32)
+        if wdt == BIP:
+            w = 2 * w - 1
+    no_act = thr is None
+    ishape = [*n_vec, mw]
+    oshape = [*n_vec, mh]
+    inp = helper.make_tensor_value_info("inp", TensorProto.FLOAT, ishape)
+    outp = helper.make_tensor_value_info("outp", TensorProto.FLOAT, oshape)
+    inputs = ["inp", "weights"] + ([] if no_act else ["thresh"])
+    node = helper.make_node(
+        "MVAU", inputs, ["outp"], name="mvau0", domain="finn.custom_op.fpgadataflow",
+        backend="fpgadataflow", MW=mw, MH=mh, SIMD=simd, PE=pe,
+        inputDataType=idt.name, weightDataType=wdt.name, outputDataType=odt.name,
+        ActVal=act_val, binaryXnorMode=xnor, noActivation=int(no_act),
+        numInputVectors=list(n_vec), **attrs)
+    graph = helper.make_graph([node], "mvau", [inp], [outp])
+    model = ModelWrapper(qonnx_make_model(graph, producer_name="onebit-test"))
+    model.set_tensor_datatype("inp", idt)
+    model.set_tensor_datatype("outp", odt)
+    model.set_tensor_datatype("weights", wdt)
+    model.set_initializer("weights", np.asarray(w, dtype=np.float32))
+    if not no_act:
+        model.set_tensor_datatype("thresh", DataType["FLOAT32"])
+        model.set_initializer("thresh", np.asarray(thr, dtype=np.float32))
+    return model
+
+
+def random_input(model, rng):
+    idt = model.get_tensor_datatype("inp")
+    shape = model.get_tensor_shape("inp")
+    if idt == BIP:
+        return (2 * rng.integers(0, 2, shape) - 1).astype(np.float32)
+    return rng.integers(int(idt.min()), int(idt.max()) + 1, shape).astype(np.float32)
+
+
+def golden(model, x):
+    return execute_onnx(model, {"inp": x})["outp"]
+
+
+def run_rtl(model, x, tmp_path, vcache, **kw):
+    node = model.graph.node[0]
+    inst = mvau.generate(node, model, tmp_path, absolute_paths=False)
+    p = inst.params
+    idt = model.get_tensor_datatype("inp")
+    odt = model.get_tensor_datatype("outp")
+    words = pack(x, idt, p["SIMD"])
+    n_vec = x.size // p["MW"]
+    n_out = n_vec * p["MH"] // p["PE"]
+    res = sim.simulate_instance(inst, words, n_out, run_dir=tmp_path, cache_dir=vcache, **kw)
+    y = unpack(res.out_words, odt, p["PE"])
+    return y.reshape(model.get_tensor_shape("outp")), res, inst
+
+
+def thresholds(lo, hi, rows, t, rng):
+    """Sorted random thresholds around [lo, hi], half of them exact integers (tests >=)."""
+    thr = rng.uniform(lo - 1, hi + 1, (rows, t))
+    thr = np.where(rng.random((rows, t)) < 0.5, np.round(thr), thr)
+    return np.sort(thr, axis=1).astype(np.float32)
+
+
+STALLS = [(1, 1.0, 1.0), (2, 0.6, 0.4), (3, 0.3, 0.9)]
+
+# name: (MW, MH, SIMD, PE, idt, wdt, odt, thresholds (acc_lo, acc_hi, T, shared) or None,
+#        extra attributes, numInputVectors)
+CASES = {
+    "xnor_bipolar_out": (16, 8, 4, 2, BIN, BIN, BIP, (0, 16, 1, False),
+                         {"binaryXnorMode": 1}, (3,)),
+    "xnor_noact_full_fold": (16, 8, 16, 8, BIN, BIN, DataType["UINT5"], None,
+                             {"binaryXnorMode": 1}, (2,)),
+    "uint8_x_bipolar": (12, 6, 3, 3, DataType["UINT8"], BIP, BIP, (-1000, 1000, 1, False),
+                        {}, (1, 2, 2)),
+    "int4_x_bipolar_int2_out": (6, 4, 1, 1, DataType["INT4"], BIP, DataType["INT2"],
+                                (-30, 30, 3, False), {"ActVal": -2}, (2,)),
+    "bipolar_x_binary_noact": (8, 4, 2, 4, BIP, BIN, DataType["INT8"], None, {}, (3,)),
+    "and_popcount_shared_thr": (8, 4, 8, 1, BIN, BIN, DataType["UINT2"], (0, 8, 3, True),
+                                {}, (2,)),
+    "bipolar_x_bipolar": (8, 4, 2, 2, BIP, BIP, BIP, (-8, 8, 1, False), {}, (2,)),
+}
+
+
+def build_case(name, seed=0):
+    mw, mh, simd, pe, idt, wdt, odt, th, attrs, n_vec = CASES[name]
+    rng = np.random.default_rng(seed)
+    thr = None
+    if th is not None:
+        lo, hi, t, shared = th
+        thr = thresholds(lo, hi, 1 if shared else mh, t, rng)
+    attrs = dict(attrs)
+    act_val = attrs.pop("ActVal", 0)
+    return make_mvau(mw, mh, simd, pe, idt, wdt, odt, thr=thr, act_val=act_val, n_vec=n_vec,
+                     seed=seed, **{k: v for k, v in attrs.items() if k != "binaryXnorMode"},
+                     xnor=attrs.get("binaryXnorMode", 0))
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("name", list(CASES))
+def test_mvau_matches_finn(name, tmp_path, vcache):
+    model = build_case(name)
+    rng = np.random.default_rng(1)
+    for seed, pv, pr in STALLS:
+        x = random_input(model, rng)
+        want = golden(model, x)
+        got, res, inst = run_rtl(model, x, tmp_path, vcache, seed=seed, p_valid=pv, p_ready=pr)
+        assert np.array_equal(got, want), f"{name} seed {seed}: first mismatch at " \
+            f"{np.flatnonzero(got.reshape(-1) != want.reshape(-1))[:1]}"
+        if pv == 1.0 and pr == 1.0:
+            n_vec = x.size // inst.params["MW"]
+            assert res.cycles == mvau.expected_cycles(inst, n_vec)
+
+
+@pytest.mark.verilator
+def test_mvau_steady_state_throughput(tmp_path, vcache):
+    model = build_case("xnor_bipolar_out")
+    # same parameters as in test_mvau_matches_finn, so the build is reused; 200 vectors
+    x = (np.random.default_rng(5).integers(0, 2, (200, 16))).astype(np.float32)
+    node = model.graph.node[0]
+    inst = mvau.generate(node, model, tmp_path, absolute_paths=False)
+    words = pack(x, BIN, 4)
+    res = sim.simulate_instance(inst, words, 200 * 4, run_dir=tmp_path, cache_dir=vcache)
+    per_vec = np.diff(res.out_cycles[3::4]).mean()  # last output word of each vector
+    assert per_vec == pytest.approx(mvau.cycles_per_vector(inst), rel=0.02)
+    assert res.cycles == mvau.expected_cycles(inst, 200)
+    exec_model = make_mvau(16, 8, 4, 2, BIN, BIN, BIP, xnor=1, n_vec=(200,),
+                           w=model.get_initializer("weights"),
+                           thr=model.get_initializer("thresh"))
+    want = golden(exec_model, x)
+    assert np.array_equal(unpack(res.out_words, BIP, 2).reshape(200, 8), want)
+
+
+@pytest.mark.verilator
+def test_mvau_corrupted_weights_detected(tmp_path, vcache):
+    model = build_case("xnor_bipolar_out")
+    x = random_input(model, np.random.default_rng(2))
+    want = golden(model, x)
+    got, _, inst = run_rtl(model, x, tmp_path, vcache)
+    assert np.array_equal(got, want)
+    # flip every weight of row 0 (word 0.., bits pe=0): its accumulator becomes MW - acc
+    wfile = tmp_path / inst.params["WEIGHT_FILE"]
+    words = [int(line, 16) for line in wfile.read_text().split()]
+    words = [w ^ 0xF if i < 4 else w for i, w in enumerate(words)]
+    wfile.write_text("".join(f"{w:02x}\n" for w in words))
+    p = inst.params
+    res = sim.simulate_instance(inst, pack(x, BIN, p["SIMD"]), 3 * 4, run_dir=tmp_path,
+                                cache_dir=vcache)
+    bad = unpack(res.out_words, BIP, p["PE"]).reshape(want.shape)
+    assert not np.array_equal(bad, want)
+
+
+@pytest.mark.verilator
+def test_mvau_lint_clean(tmp_path):
+    for name in ("xnor_bipolar_out", "uint8_x_bipolar", "bipolar_x_binary_noact"):
+        model = build_case(name)
+        inst = mvau.generate(model.graph.node[0], model, tmp_path)
+        assert verilator.lint(inst.sources, inst.module, inst.params) == ""
+
+
+@pytest.mark.verilator
+def test_mvau_rtl_rejects_bad_folding():
+    with pytest.raises(verilator.VerilatorError, match="multiple of SIMD"):
+        verilator.lint(mvau.rtl_sources(), "onebit_mvau", {"MW": 6, "SIMD": 4})
+
+
+def test_generate_writes_memory_layout(tmp_path):
+    model = build_case("xnor_bipolar_out")
+    inst = mvau.generate(model.graph.node[0], model, tmp_path)
+    w = model.get_initializer("weights")  # (MW, MH)
+    lines = (tmp_path / "mvau0_weights.mem").read_text().split()
+    assert len(lines) == (8 // 2) * (16 // 4)
+    # row r = nf*PE+pe, column c = sf*SIMD+s at word nf*SF+sf, bit pe*SIMD+s
+    nf, pe, sf, s = 2, 1, 3, 2
+    bit = (int(lines[nf * 4 + sf], 16) >> (pe * 4 + s)) & 1
+    assert bit == int(w[sf * 4 + s, nf * 2 + pe])
+    assert inst.in_width == 4 and inst.out_width == 2 and inst.params["XNOR"] == 1
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"wdt": DataType["INT2"]}, "weightDataType"),
+        ({"mem_mode": "external"}, "mem_mode"),
+        ({"idt": BIP, "xnor": 1}, "binaryXnorMode"),
+    ],
+)
+def test_generate_rejects_unsupported(change, match, tmp_path):
+    wdt = change.get("wdt", BIN)
+    w = np.random.default_rng(0).integers(-2, 2, (8, 4)) if wdt != BIN else None
+    extra = {"mem_mode": change["mem_mode"]} if "mem_mode" in change else {}
+    model = make_mvau(8, 4, 2, 2, change.get("idt", BIN), wdt, DataType["UINT4"], w=w,
+                      xnor=change.get("xnor", 0), **extra)
+    with pytest.raises(UnsupportedOpError, match=match) as err:
+        mvau.generate(model.graph.node[0], model, tmp_path)
+    assert "mvau0" in str(err.value)
