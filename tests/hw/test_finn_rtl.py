@@ -110,7 +110,12 @@ def test_thresholding(idt, odt, ch, pe, steps, tmp_path, vcache):
 @pytest.mark.verilator
 @pytest.mark.parametrize(
     "dt, ifm, ch, simd, k, stride, depthwise",
-    [("UINT4", 5, 2, 1, 3, 1, 0), ("BIPOLAR", 6, 4, 2, 2, 2, 1)],
+    [
+        ("UINT4", 5, 2, 1, 3, 1, 0),
+        ("BIPOLAR", 6, 4, 2, 2, 2, 1),
+        pytest.param("INT8", 7, 4, 4, 3, 2, 0, marks=pytest.mark.slow),
+        pytest.param("BIPOLAR", 5, 6, 3, 3, 1, 1, marks=pytest.mark.slow),
+    ],
 )
 def test_swg(dt, ifm, ch, simd, k, stride, depthwise, tmp_path, vcache):
     rng = np.random.default_rng(ifm)

@@ -41,6 +41,8 @@ def labelselect_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, odt
     [
         ("INT8", -3, 3, 10, 2, 3),       # few distinct scores: many ties
         ("UINT3", 0, 7, 8, 4, 8),        # full sort
+        pytest.param("INT16", -40000, 40000, 10, 10, 1, marks=pytest.mark.slow),
+        pytest.param("BIPOLAR", -1, 1, 6, 3, 4, marks=pytest.mark.slow),
     ],
 )
 def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, tmp_path, vcache):
@@ -48,9 +50,13 @@ def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, tmp_path, vcache):
 
     dt, nvec = DataType[dt], 12
     rng = np.random.default_rng(labels)
-    x = rng.integers(lo, hi + 1, size=(nvec, labels)).astype(np.float32)
+    if dt == DataType["BIPOLAR"]:
+        x = rng.choice([-1.0, 1.0], size=(nvec, labels)).astype(np.float32)
+    else:
+        lo, hi = max(lo, int(dt.min())), min(hi, int(dt.max()))
+        x = rng.integers(lo, hi + 1, size=(nvec, labels)).astype(np.float32)
+        x[1] = np.arange(labels)[::-1] % (hi - lo + 1) + lo
     x[0] = lo  # all equal
-    x[1] = np.arange(labels)[::-1] % (hi - lo + 1) + lo
     model = labelselect_model(dt, labels, pe, k, nvec)
     golden = execute_onnx(model, {"inp": x})["out"]
     spec = model.transform(SpecializeLayers(PART))

@@ -45,7 +45,12 @@ def random_values(rng, dt: DataType, shape) -> np.ndarray:
 @pytest.mark.verilator
 @pytest.mark.parametrize(
     "dt, ch, pe, k",
-    [("BIPOLAR", 8, 4, 2), ("INT8", 6, 2, 3)],
+    [
+        ("BIPOLAR", 8, 4, 2),
+        ("INT8", 6, 2, 3),
+        pytest.param("UINT4", 3, 3, 1, marks=pytest.mark.slow),    # 1x1 window, PE = C
+        pytest.param("BINARY", 4, 1, 3, marks=pytest.mark.slow),
+    ],
 )
 def test_maxpool_matches_finn(dt, ch, pe, k, tmp_path, vcache):
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
@@ -60,7 +65,8 @@ def test_maxpool_matches_finn(dt, ch, pe, k, tmp_path, vcache):
     assert node.op_type == "Pool_hls"
     inst = pool.generate(node, spec, tmp_path)
     assert inst.params == {
-        "PE": pe, "ELEM_BITS": dt.bitwidth(), "SIGNED": int(dt == DataType["INT8"]), "K": k * k
+        "PE": pe, "ELEM_BITS": dt.bitwidth(), "SIGNED": int(dt.signed() and dt.bitwidth() > 1),
+        "K": k * k,
     }
     words = packing.pack(pool.window_stream_order(x, k * k, ch, pe), dt, pe)
     want = packing.pack(golden, dt, pe)
