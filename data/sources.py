@@ -128,7 +128,7 @@ def _read_cifar10(folder: Path) -> Dataset:
 
 
 def _read_imagefolder(root: Path) -> Dataset:
-    name = f"imagefolder:{root.name}"
+    name = "imagefolder"  # what load() takes back (meta["dataset"] of checkpoints)
     if (root / "train").is_dir() and (root / "test").is_dir():
         x_tr, y_tr, classes = read_image_folder(root / "train")
         x_te, y_te, test_classes = read_image_folder(root / "test")
