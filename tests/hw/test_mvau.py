@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -214,3 +216,40 @@ def test_generate_rejects_unsupported(change, match, tmp_path):
     with pytest.raises(UnsupportedOpError, match=match) as err:
         mvau.generate(model.graph.node[0], model, tmp_path)
     assert "mvau0" in str(err.value)
+
+
+@st.composite
+def mvau_configs(draw):
+    simd, sf = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+    pe, nf = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    mode = draw(st.sampled_from(["xnor", "int_bip", "bip_bin", "bin_bin"]))
+    idt, wdt, xnor = {
+        "xnor": (BIN, BIN, 1),
+        "int_bip": (draw(st.sampled_from([DataType["UINT3"], DataType["INT4"]])), BIP, 0),
+        "bip_bin": (BIP, BIN, 0),
+        "bin_bin": (BIN, BIN, 0),
+    }[mode]
+    n_thres = draw(st.sampled_from([0, 1, 3]))
+    return simd * sf, pe * nf, simd, pe, idt, wdt, xnor, n_thres, draw(st.integers(0, 2**16))
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+@settings(max_examples=10, deadline=None, derandomize=True)
+@given(cfg=mvau_configs())
+def test_mvau_sweep(cfg, tmp_path_factory, vcache):
+    mw, mh, simd, pe, idt, wdt, xnor, n_thres, seed = cfg
+    rng = np.random.default_rng(seed)
+    lo, hi = mvau._acc_range(idt, wdt, bool(xnor), mw)
+    if n_thres == 0:
+        odt, thr, act = DataType[f"INT{mvau._signed_bits(lo, hi)}"], None, 0
+    elif n_thres == 1:
+        odt, thr, act = BIP, thresholds(lo, hi, mh, 1, rng), 0
+    else:
+        odt, thr, act = DataType["INT2"], thresholds(lo, hi, mh, 3, rng), -2
+    model = make_mvau(mw, mh, simd, pe, idt, wdt, odt, thr=thr, xnor=xnor, act_val=act,
+                      n_vec=(3,), seed=seed)
+    x = random_input(model, rng)
+    got, _, _ = run_rtl(model, x, tmp_path_factory.mktemp("sweep"), vcache, seed=seed,
+                        p_valid=0.7, p_ready=0.6)
+    assert np.array_equal(got, golden(model, x))
