@@ -240,7 +240,8 @@ def step_rtlsim(state: BuildState) -> None:
     xin, golden = golden_contexts(state.models["hw_layers"], golden_model, state.inp.x[:n])
     rtl = state.out / "rtl"
     layers = make_layers(folded, rtl)
-    depths = size_fifos(layers, xin[: min(n, 4)], rtl)
+    est = state.report["estimate"]["cycles_per_frame"]
+    depths = size_fifos(layers, xin[: min(n, 4)], rtl, est)
     top = stitch([la.inst for la in layers], depths, rtl)
     oname = golden_model.graph.output[0].name
     expected = np.stack([g[oname] for g in golden]).reshape(n, -1)
@@ -253,13 +254,12 @@ def step_rtlsim(state: BuildState) -> None:
         raise
     state.record("rtlsim", check)
     timing = frame_timing(res, layers[-1].out_words, n)
-    est = (state.report.get("estimate") or {}).get("cycles_per_frame")
     state.report["sim"] = {
         "bit_exact": True,
         "frames": n,
         "backpressure": state.cfg.backpressure,
         **timing,
-        "ratio_to_estimate": timing["cycles_per_frame"] / est if est else None,
+        "ratio_to_estimate": timing["cycles_per_frame"] / est,
         "fifo_depths": {la.name: d for la, d in zip(layers, depths)},
         "sim_cycles_per_s": res.cycles_per_s,
     }

@@ -79,14 +79,20 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
 
 
 def run_frames(top: RtlInstance, layers: list[Layer], x: np.ndarray, *, seed: int = 0,
-               backpressure: bool = False, run_dir: Path | None = None,
+               backpressure: bool = False, p_valid: float | None = None,
+               run_dir: Path | None = None,
                cache_dir: Path | None = None) -> tuple[np.ndarray, SimResult]:
-    """Stream `x` (N frames of the dataflow input) through the stitched design."""
+    """Stream `x` (N frames of the dataflow input) through the stitched design.
+
+    `backpressure`: the source stalls and the sink refuses words at random (60% duty).
+    `p_valid` overrides the source's duty (used to offer input at the design's own rate).
+    """
     first, last = layers[0], layers[-1]
     n = len(x)
     words = pack_frames(x, first.in_dt, first.in_epw)
     p = 0.6 if backpressure else 1.0
-    res = simulate_instance(top, words, n * last.out_words, seed=seed, p_valid=p, p_ready=p,
+    res = simulate_instance(top, words, n * last.out_words, seed=seed,
+                            p_valid=p if p_valid is None else p_valid, p_ready=p,
                             watchdog=_watchdog(layers), run_dir=run_dir, cache_dir=cache_dir)
     out = unpack_frames(res.out_words[:, : last.inst.out_bits], last.out_dt, last.out_epw, n)
     return out, res
@@ -113,18 +119,21 @@ def frame_timing(res: SimResult, out_words_per_frame: int, n: int) -> dict:
     return {"latency_cycles": latency, "cycles_per_frame": cpf, "total_cycles": int(res.cycles)}
 
 
-def size_fifos(layers: list[Layer], x: np.ndarray, out_dir: Path, *, probe_depth: int = 0,
-               cache_dir: Path | None = None) -> list[int]:
-    """FIFO depths from a full-throughput simulation: peak occupancy + 1, at least 2.
+def size_fifos(layers: list[Layer], x: np.ndarray, out_dir: Path, cycles_per_frame: float, *,
+               probe_depth: int = 0, cache_dir: Path | None = None) -> list[int]:
+    """FIFO depths from a simulation at the design's throughput: peak occupancy + 1, at least 2.
 
     Layers are first connected through deep FIFOs (`probe_depth`, default: one frame of the
-    producer's words) so that no layer is throttled by its successor; the peak number of words
-    each FIFO held is what it needs to keep every layer running at its own rate.
+    producer's words) so that no layer is throttled by its successor, and input is offered at
+    the bottleneck's rate (`cycles_per_frame`): offered faster, every FIFO in front of the
+    bottleneck would just fill up. The peak number of words each FIFO held is then what it
+    needs to absorb the layers' burstiness (window buffers filling, neuron folds).
     """
     probe = [probe_depth or max(16, layer.out_words + 2) for layer in layers]
     top = stitch([la.inst for la in layers], probe, out_dir / "sizing", monitor=True)
     run_dir = out_dir / "sizing"
-    run_frames(top, layers, x, run_dir=run_dir, cache_dir=cache_dir)
+    rate = min(1.0, layers[0].in_words / max(1.0, cycles_per_frame))
+    run_frames(top, layers, x, p_valid=rate, run_dir=run_dir, cache_dir=cache_dir)
     peaks = dict.fromkeys(range(len(layers)), 0)
     for line in (run_dir / "fifo_occupancy.txt").read_text().split("\n"):
         if line.strip():
