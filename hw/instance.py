@@ -7,6 +7,10 @@ from pathlib import Path
 
 # Canonical port roles of a single-input, single-output streaming block.
 PORT_ROLES = ("clk", "rst_n", "s_tdata", "s_tvalid", "s_tready", "m_tdata", "m_tvalid", "m_tready")
+# Extra roles of two-input (AddStreams: second input `s1_*`) and two-output (DuplicateStreams:
+# second output `m1_*`) blocks; `s_*`/`m_*` are then input 0 / output 0.
+PORT_ROLES_IN1 = ("s1_tdata", "s1_tvalid", "s1_tready")
+PORT_ROLES_OUT1 = ("m1_tdata", "m1_tvalid", "m1_tready")
 
 ONEBIT_PORTS = {
     "clk": "clk",
