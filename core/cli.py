@@ -153,9 +153,9 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, d
 def _run_build(o: _Ctx, inp, cfg) -> dict:
     from rich.progress import Progress
 
-    from onebit.flows.build import STEPS, build
+    from onebit.flows.build import SIM_STEPS, STEPS, build
 
-    steps = [s for s in STEPS if cfg.sim or s != "rtlsim"]
+    steps = [s for s in STEPS if cfg.sim or s not in SIM_STEPS]
     with Progress(disable=o.quiet, transient=True) as bar:
         task = bar.add_task("build", total=len(steps))
 

@@ -205,7 +205,8 @@ def step_estimate(state: BuildState) -> None:
                                         state.board.clock_mhz)
 
 
-def golden_contexts(parent: ModelWrapper, dataflow: ModelWrapper, x: np.ndarray):
+def golden_contexts(parent: ModelWrapper, dataflow: ModelWrapper, x: np.ndarray,
+                    with_context: bool = True):
     """Per vector: the dataflow partition's input and FINN's full execution context of it."""
     from qonnx.core.onnx_exec import execute_onnx
 
@@ -217,49 +218,67 @@ def golden_contexts(parent: ModelWrapper, dataflow: ModelWrapper, x: np.ndarray)
         pctx = execute_onnx(parent, {iname: v.reshape(ishape)}, return_full_exec_context=True)
         d_in = pctx[sdp.input[0]]
         xin.append(d_in)
-        ctxs.append(execute_onnx(dataflow, {dataflow.graph.input[0].name: d_in},
-                                 return_full_exec_context=True))
+        if with_context:
+            ctxs.append(execute_onnx(dataflow, {dataflow.graph.input[0].name: d_in},
+                                     return_full_exec_context=True))
     return np.stack(xin), ctxs
 
 
-def step_rtlsim(state: BuildState) -> None:
-    """Generate RTL, size FIFOs, stitch, simulate in Verilator; bit-exact vs FINN's golden."""
-    from onebit.errors import VerificationError
-    from onebit.hw.accelerator import (
-        frame_timing,
-        locate_mismatch,
-        make_layers,
-        run_frames,
-        size_fifos,
-    )
+def step_rtl(state: BuildState) -> None:
+    """Generate each layer's RTL, size the FIFOs in simulation, stitch the accelerator top."""
+    from onebit.hw.accelerator import make_layers, save_manifest, size_fifos
     from onebit.hw.stitch import stitch
 
-    folded = state.models["dataflow_folded"]
-    golden_model = state.models["dataflow_golden"]
-    n = min(state.cfg.sim_frames, len(state.inp.x))
-    xin, golden = golden_contexts(state.models["hw_layers"], golden_model, state.inp.x[:n])
+    n = min(state.cfg.sim_frames, len(state.inp.x), 4)
+    xin, _ = golden_contexts(state.models["hw_layers"], state.models["dataflow_golden"],
+                             state.inp.x[:n], with_context=False)
     rtl = state.out / "rtl"
-    layers = make_layers(folded, rtl)
-    est = state.report["estimate"]["cycles_per_frame"]
-    depths = size_fifos(layers, xin[: min(n, 4)], rtl, est)
+    layers = make_layers(state.models["dataflow_folded"], rtl)
+    depths = size_fifos(layers, xin, rtl)
     top = stitch([la.inst for la in layers], depths, rtl)
+    save_manifest(rtl, layers, top, depths)
+
+
+def step_rtlsim(state: BuildState) -> None:
+    """Simulate the stitched accelerator in Verilator; bit-exact against FINN's golden."""
+    state.report["sim"] = simulate_build(
+        state.out, state.models["hw_layers"], state.models["dataflow_golden"],
+        state.models["dataflow_folded"], state.inp.x, state.cfg.sim_frames,
+        state.report["estimate"]["cycles_per_frame"], seed=state.cfg.seed,
+        backpressure=state.cfg.backpressure, on_check=lambda c: state.record("rtlsim", c))
+
+
+def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
+                   folded: ModelWrapper, x: np.ndarray, frames: int, est_cycles: float, *,
+                   seed: int = 0, backpressure: bool = False, on_check=None) -> dict:
+    """Stream `frames` frames (cycling over the vectors `x`) through `<out>/rtl`'s design."""
+    from onebit.errors import VerificationError
+    from onebit.hw.accelerator import frame_timing, load_manifest, locate_mismatch, run_frames
+
+    rtl = Path(out) / "rtl"
+    layers, top, depths = load_manifest(rtl)
+    distinct = min(frames, len(x))
+    xin, golden = golden_contexts(parent, golden_model, x[:distinct])
+    order = np.arange(frames) % distinct
     oname = golden_model.graph.output[0].name
-    expected = np.stack([g[oname] for g in golden]).reshape(n, -1)
-    out, res = run_frames(top, layers, xin, seed=state.cfg.seed,
-                          backpressure=state.cfg.backpressure, run_dir=rtl)
+    expected = np.stack([g[oname] for g in golden]).reshape(distinct, -1)[order]
+    out_vals, res = run_frames(top, layers, xin[order], seed=seed, backpressure=backpressure,
+                               run_dir=rtl)
     try:
-        check = compare("rtlsim", expected, out, reference="finn_golden", layer=oname)
+        check = compare("rtlsim", expected, out_vals, reference="finn_golden", layer=oname)
     except VerificationError:
         locate_mismatch(layers, folded, golden, rtl / "per_layer")
         raise
-    state.record("rtlsim", check)
-    timing = frame_timing(res, layers[-1].out_words, n)
-    state.report["sim"] = {
+    if on_check:
+        on_check(check)
+    timing = frame_timing(res, layers[-1].out_words, frames)
+    return {
         "bit_exact": True,
-        "frames": n,
-        "backpressure": state.cfg.backpressure,
+        "frames": frames,
+        "distinct_vectors": distinct,
+        "backpressure": backpressure,
         **timing,
-        "ratio_to_estimate": timing["cycles_per_frame"] / est,
+        "ratio_to_estimate": timing["cycles_per_frame"] / est_cycles,
         "fifo_depths": {la.name: d for la, d in zip(layers, depths)},
         "sim_cycles_per_s": res.cycles_per_s,
     }
@@ -272,8 +291,12 @@ STEPS: dict[str, Callable[[BuildState], None]] = {
     "hw_layers": step_hw_layers,
     "fold": step_fold,
     "estimate": step_estimate,
+    "rtl": step_rtl,
     "rtlsim": step_rtlsim,
 }
+
+
+SIM_STEPS = ("rtl", "rtlsim")
 
 
 def accuracy(state: BuildState) -> float | None:
@@ -294,7 +317,7 @@ def build(inp: BuildInput, cfg: BuildConfig, steps: list[str] | None = None,
     if report_path.exists():
         report_path.unlink()
     state = BuildState(cfg, inp, board)
-    steps = steps or [s for s in STEPS if cfg.sim or s != "rtlsim"]
+    steps = steps or [s for s in STEPS if cfg.sim or s not in SIM_STEPS]
     t_all = time.perf_counter()
     failed = None
     try:

@@ -9,7 +9,8 @@ names the first layer that differs and the first differing element.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,10 @@ DEFAULT_FIFO_DEPTH = 2
 class Layer:
     """One node of the dataflow graph with its RTL and stream geometry."""
 
-    node: object
+    name: str
+    op_type: str
+    in_tensor: str
+    out_tensor: str
     inst: RtlInstance
     in_dt: DataType
     out_dt: DataType
@@ -39,9 +43,21 @@ class Layer:
     in_words: int  # words per frame
     out_words: int
 
-    @property
-    def name(self) -> str:
-        return self.node.name
+    def to_json(self) -> dict:
+        d = {k: getattr(self, k) for k in ("name", "op_type", "in_tensor", "out_tensor",
+                                            "in_epw", "out_epw", "in_words", "out_words")}
+        d["in_dt"], d["out_dt"] = self.in_dt.name, self.out_dt.name
+        d["inst"] = {**asdict(self.inst), "sources": [str(p) for p in self.inst.sources]}
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> Layer:
+        inst = dict(d["inst"])
+        inst["sources"] = [Path(p) for p in inst["sources"]]
+        kw = {k: d[k] for k in ("name", "op_type", "in_tensor", "out_tensor", "in_epw",
+                                "out_epw", "in_words", "out_words")}
+        return cls(inst=RtlInstance(**inst), in_dt=DataType[d["in_dt"]],
+                   out_dt=DataType[d["out_dt"]], **kw)
 
 
 def _hw(node, model):
@@ -62,7 +78,8 @@ def make_layers(model: ModelWrapper, out_dir: Path) -> list[Layer]:
         op = _hw(node, model)
         fin, fout = op.get_folded_input_shape(), op.get_folded_output_shape()
         layers.append(Layer(
-            node, codegen.generate(node, model, out_dir),
+            node.name, node.op_type, node.input[0], node.output[0],
+            codegen.generate(node, model, out_dir),
             model.get_tensor_datatype(node.input[0]), model.get_tensor_datatype(node.output[0]),
             int(fin[-1]), int(fout[-1]), int(np.prod(fin[:-1])), int(np.prod(fout[:-1])),
         ))
@@ -79,20 +96,18 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
 
 
 def run_frames(top: RtlInstance, layers: list[Layer], x: np.ndarray, *, seed: int = 0,
-               backpressure: bool = False, p_valid: float | None = None,
-               run_dir: Path | None = None,
+               backpressure: bool = False, run_dir: Path | None = None,
                cache_dir: Path | None = None) -> tuple[np.ndarray, SimResult]:
     """Stream `x` (N frames of the dataflow input) through the stitched design.
 
     `backpressure`: the source stalls and the sink refuses words at random (60% duty).
-    `p_valid` overrides the source's duty (used to offer input at the design's own rate).
     """
     first, last = layers[0], layers[-1]
     n = len(x)
     words = pack_frames(x, first.in_dt, first.in_epw)
     p = 0.6 if backpressure else 1.0
     res = simulate_instance(top, words, n * last.out_words, seed=seed,
-                            p_valid=p if p_valid is None else p_valid, p_ready=p,
+                            p_valid=p, p_ready=p,
                             watchdog=_watchdog(layers), run_dir=run_dir, cache_dir=cache_dir)
     out = unpack_frames(res.out_words[:, : last.inst.out_bits], last.out_dt, last.out_epw, n)
     return out, res
@@ -119,27 +134,48 @@ def frame_timing(res: SimResult, out_words_per_frame: int, n: int) -> dict:
     return {"latency_cycles": latency, "cycles_per_frame": cpf, "total_cycles": int(res.cycles)}
 
 
-def size_fifos(layers: list[Layer], x: np.ndarray, out_dir: Path, cycles_per_frame: float, *,
-               probe_depth: int = 0, cache_dir: Path | None = None) -> list[int]:
-    """FIFO depths from a simulation at the design's throughput: peak occupancy + 1, at least 2.
+def size_fifos(layers: list[Layer], x: np.ndarray, out_dir: Path, *, probe_depth: int = 0,
+               tolerance: float = 0.005, cache_dir: Path | None = None) -> list[int]:
+    """Smallest FIFO depths that keep the simulated throughput of deep FIFOs.
 
-    Layers are first connected through deep FIFOs (`probe_depth`, default: one frame of the
-    producer's words) so that no layer is throttled by its successor, and input is offered at
-    the bottleneck's rate (`cycles_per_frame`): offered faster, every FIFO in front of the
-    bottleneck would just fill up. The peak number of words each FIFO held is then what it
-    needs to absorb the layers' burstiness (window buffers filling, neuron folds).
+    One simulation-only top connects the layers through deep FIFOs (`probe_depth`, default one
+    frame of the producer's words) whose fill level is capped at run time by
+    `fifo_limits.hex`. With every cap at the probe depth the design runs at its own
+    bottleneck rate (input offered as fast as it is taken); then, FIFO by FIFO, a binary
+    search finds the smallest cap that keeps the steady-state cycles/frame within
+    `tolerance` of that. Each probe is a run of the same executable, not a rebuild.
     """
     probe = [probe_depth or max(16, layer.out_words + 2) for layer in layers]
-    top = stitch([la.inst for la in layers], probe, out_dir / "sizing", monitor=True)
-    run_dir = out_dir / "sizing"
-    rate = min(1.0, layers[0].in_words / max(1.0, cycles_per_frame))
-    run_frames(top, layers, x, p_valid=rate, run_dir=run_dir, cache_dir=cache_dir)
-    peaks = dict.fromkeys(range(len(layers)), 0)
-    for line in (run_dir / "fifo_occupancy.txt").read_text().split("\n"):
-        if line.strip():
-            i, peak = line.split()
-            peaks[int(i)] = int(peak)
-    return [max(DEFAULT_FIFO_DEPTH, peaks[i] + 1) for i in range(len(layers))]
+    run_dir = Path(out_dir) / "sizing"
+    top = stitch([la.inst for la in layers], probe, run_dir, monitor=True)
+    frames = max(4, len(x))
+    xs = np.asarray(x)[np.arange(frames) % len(x)]
+
+    def cycles_per_frame(limits: list[int]) -> tuple[float, list[int]]:
+        (run_dir / "fifo_limits.hex").write_text("".join(f"{v:x}\n" for v in limits))
+        _, res = run_frames(top, layers, xs, run_dir=run_dir, cache_dir=cache_dir)
+        peaks = [0] * len(layers)
+        for line in (run_dir / "fifo_occupancy.txt").read_text().split("\n"):
+            if line.strip():
+                i, peak = line.split()
+                peaks[int(i)] = int(peak)
+        return frame_timing(res, layers[-1].out_words, frames)["cycles_per_frame"], peaks
+
+    limits = list(probe)
+    best, peaks = cycles_per_frame(limits)
+    budget = best * (1 + tolerance)
+    limits = [max(DEFAULT_FIFO_DEPTH, p + 1) for p in peaks]
+    for i in range(len(layers)):
+        lo, hi = DEFAULT_FIFO_DEPTH, limits[i]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            trial = limits[:i] + [mid] + limits[i + 1 :]
+            if cycles_per_frame(trial)[0] <= budget:
+                hi = mid
+            else:
+                lo = mid + 1
+        limits[i] = lo
+    return limits
 
 
 def golden_tensor(model: ModelWrapper, ctx: dict, name: str) -> np.ndarray:
@@ -156,10 +192,10 @@ def locate_mismatch(layers: list[Layer], model: ModelWrapper, golden: list[dict]
                     out_dir: Path, cache_dir: Path | None = None) -> None:
     """Simulate layers one by one on golden inputs; raise naming the first wrong layer."""
     for layer in layers:
-        if layer.node.op_type.startswith(PASS_THROUGH):
+        if layer.op_type.startswith(PASS_THROUGH):
             continue
-        xin = np.stack([golden_tensor(model, g, layer.node.input[0]) for g in golden])
-        want = np.stack([golden_tensor(model, g, layer.node.output[0]) for g in golden])
+        xin = np.stack([golden_tensor(model, g, layer.in_tensor) for g in golden])
+        want = np.stack([golden_tensor(model, g, layer.out_tensor) for g in golden])
         words = pack_frames(xin, layer.in_dt, layer.in_epw)
         res = simulate_instance(layer.inst, words, len(golden) * layer.out_words,
                                 watchdog=_watchdog([layer]), run_dir=out_dir / layer.name,
@@ -173,3 +209,25 @@ def locate_mismatch(layers: list[Layer], model: ModelWrapper, golden: list[dict]
             raise VerificationError(
                 "rtlsim", f"frame {f}: got {got[f, i]:g}, FINN golden {want[f, i]:g} "
                 f"({len(bad)} of {want.size} values differ)", layer.name, (f, i))
+
+
+MANIFEST = "accelerator.json"
+
+
+def save_manifest(out_dir: Path, layers: list[Layer], top: RtlInstance, depths: list[int]) -> Path:
+    """Record the generated accelerator so it can be re-simulated (`onebit sim`)."""
+    path = Path(out_dir) / MANIFEST
+    path.write_text(json.dumps({
+        "top": {**asdict(top), "sources": [str(p) for p in top.sources]},
+        "fifo_depths": depths,
+        "layers": [la.to_json() for la in layers],
+    }, indent=1))
+    return path
+
+
+def load_manifest(out_dir: Path) -> tuple[list[Layer], RtlInstance, list[int]]:
+    """Inverse of `save_manifest`."""
+    d = json.loads((Path(out_dir) / MANIFEST).read_text())
+    top = dict(d["top"])
+    top["sources"] = [Path(p) for p in top["sources"]]
+    return [Layer.from_json(x) for x in d["layers"]], RtlInstance(**top), d["fifo_depths"]

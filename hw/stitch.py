@@ -79,23 +79,27 @@ def stitch(chain: list[RtlInstance], fifo_depths: list[int], out_dir: Path,
         depth = fifo_depths[i]
         if depth:
             f = f"f{i}"
+            in_valid, in_ready = cur[1], cur[2]
+            if monitor:
+                # the FIFO takes words only while below its run-time limit (sizing search)
+                body.append(_monitor(i, cur[1], cur[2], f"{f}_tvalid", f"{f}_tready"))
+                in_valid, in_ready = f"{f}_s_tvalid", f"{f}_s_tready"
             body.append(
                 f"  logic [{inst.out_bits - 1}:0] {f}_tdata;\n  logic {f}_tvalid, {f}_tready;\n"
                 f"  onebit_fifo #(.WIDTH({inst.out_bits}), .DEPTH({depth})) u_fifo_{i} (\n"
                 f"    .clk(clk), .rst_n(rst_n),\n"
-                f"    .s_axis_tdata({cur[0]}), .s_axis_tvalid({cur[1]}), "
-                f".s_axis_tready({cur[2]}),\n"
+                f"    .s_axis_tdata({cur[0]}), .s_axis_tvalid({in_valid}), "
+                f".s_axis_tready({in_ready}),\n"
                 f"    .m_axis_tdata({f}_tdata), .m_axis_tvalid({f}_tvalid), "
                 f".m_axis_tready({f}_tready)\n  );"
             )
-            if monitor:
-                body.append(_monitor(i, cur[1], cur[2], f"{f}_tvalid", f"{f}_tready"))
             cur = (f"{f}_tdata", f"{f}_tvalid", f"{f}_tready")
         prev = cur
     body.append(f"  assign m_axis_tdata = {prev[0]};\n  assign m_axis_tvalid = {prev[1]};\n"
                 f"  assign {prev[2]} = m_axis_tready;")
     if monitor:
         n = len(chain)
+        body.insert(0, f"  int limit [{n}];\n  initial $readmemh(\"fifo_limits.hex\", limit);")
         body.append(
             "  // synthesis translate_off\n  final begin\n    int fd;\n"
             '    fd = $fopen("fifo_occupancy.txt", "w");\n'
@@ -115,11 +119,17 @@ def stitch(chain: list[RtlInstance], fifo_depths: list[int], out_dir: Path,
                        last.out_bits, {}, dict(ONEBIT_PORTS), "accelerator")
 
 
-def _monitor(i: int, in_v: str, in_r: str, out_v: str, out_r: str) -> str:
+def _monitor(i: int, up_v: str, up_r: str, out_v: str, out_r: str) -> str:
+    """Occupancy counter, peak and run-time limit of FIFO `i` (simulation-only sizing top)."""
+    f = f"f{i}"
     return (
         f"  int occ_{i} = 0, peak_{i} = 0;\n"
+        f"  logic {f}_s_tvalid, {f}_s_tready;\n"
+        f"  wire {f}_open = occ_{i} < limit[{i}];\n"
+        f"  assign {f}_s_tvalid = {up_v} && {f}_open;\n"
+        f"  assign {up_r} = {f}_s_tready && {f}_open;\n"
         f"  always_ff @(posedge clk) if (rst_n) begin\n"
-        f"    occ_{i} <= occ_{i} + int'({in_v} && {in_r}) - int'({out_v} && {out_r});\n"
+        f"    occ_{i} <= occ_{i} + int'({f}_s_tvalid && {f}_s_tready) - int'({out_v} && {out_r});\n"
         f"    if (occ_{i} > peak_{i}) peak_{i} <= occ_{i};\n"
         f"  end"
     )
