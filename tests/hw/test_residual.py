@@ -202,11 +202,12 @@ def test_residual_graph_from_finn_transforms(tmp_path, vcache):
     spec = model.transform(SpecializeLayers(PART))
     assert [n.op_type for n in spec.graph.node] == [
         "DuplicateStreams_hls", "ElementwiseAdd_hls", "ElementwiseAdd_hls"]
+    def packed(names):
+        return [packing.pack(ctx[t], spec.get_tensor_datatype(t), pe) for t in names]
+
     for node in spec.graph.node:
         inst = residual.generate(node, spec, tmp_path)
-        dts = lambda names: [DataType[spec.get_tensor_datatype(t).name] for t in names]  # noqa: E731
-        ins = [packing.pack(ctx[t], d, pe) for t, d in zip(node.input, dts(node.input))]
-        wants = [packing.pack(ctx[t], d, pe) for t, d in zip(node.output, dts(node.output))]
+        ins, wants = packed(node.input), packed(node.output)
         check_runs(inst, ins, wants, vcache, STALLS[1:3])
 
 
