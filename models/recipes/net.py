@@ -1,0 +1,250 @@
+"""`rnet`: the network family every recipe trains, and `fold`, which turns a trained recipe
+network into the exact hardware network (binary weights with scale 1, BatchNorm thresholds).
+
+Layer pattern (plain, `residual=False`, like onebit's `cnv`/`tfc`):
+
+    conv0 (pixels, zero pad `padding`) -> [scale0] -> bn0 -> [prelu0] -> act0 -> [pool0]
+    pad_i (-1, `pad_inner`) -> conv_i (groups) -> [scale_i] -> bn_i -> [prelu_i] -> act_i -> [pool_i]
+    flatten -> fc_j -> [scale] -> bn -> [prelu] -> act -> out
+
+With `residual=True` (Bi-Real Net) the conv part carries an integer stream h (int8, scale 1):
+conv0 -> bn0 -> q0, then per stage a transition `BiRealBlock` (no shortcut, when the width
+changes) and `blocks` shortcut blocks h + q(bn(conv(sign h))), then [pool]; the head starts
+with a sign of h. `channels=()` gives an MLP (the `tfc` shape).
+
+Optional training-only modules (`fprelu`, `rescale`) are absent from the deployed network:
+`fold` moves them into the BatchNorms.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from onebit.errors import UserInputError
+
+from ..archs import OnebitNet
+from ..harden import harden_thresholds
+from ..quant import BipolarPad
+from .layers import (
+    BiRealBlock,
+    ChannelGate,
+    ChannelScale,
+    FPReLU,
+    RecipeAct,
+    RecipeConv2d,
+    RecipeLinear,
+    Tap,
+    int_stream,
+)
+
+RESCALE = ("none", "static", "gated")
+STREAM_BN_GAMMA = 8.0  # initial gamma of BNs feeding an int8 stream: ~N(0, 8^2) integers
+
+
+def rnet(
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    channels: Sequence[int] = (16, 32),
+    fc: Sequence[int] = (64,),
+    kernel: int = 3,
+    padding: int = 1,
+    pad_inner: int | None = None,
+    pool: bool = True,
+    weights: str = "bipolar",
+    residual: bool = False,
+    blocks: int = 1,
+    groups: int = 1,
+    fprelu: bool = False,
+    fprelu_min_slope: float | None = 0.0,
+    rescale: str = "none",
+    dropout: float = 0.0,
+) -> OnebitNet:
+    """Recipe network: binary CNN/MLP, optionally Bi-Real residual, FPReLU, re-scaling, groups."""
+    channels = [int(c) for c in channels]
+    fc = [int(f) for f in fc]
+    inner = padding if pad_inner is None else int(pad_inner)
+    if weights not in ("bipolar", "binary01"):
+        raise UserInputError(f"weights must be 'bipolar' or 'binary01', got '{weights}'")
+    if rescale not in RESCALE:
+        raise UserInputError(f"rescale must be one of {', '.join(RESCALE)}, got '{rescale}'")
+    if residual and not channels:
+        raise UserInputError("a residual rnet needs conv channels")
+    if residual and (fprelu or rescale == "gated"):
+        raise UserInputError("residual rnet supports neither fprelu nor gated rescaling")
+    if any(c % groups for c in channels[1:]):
+        raise UserInputError(f"channels {channels[1:]} must be divisible by groups={groups}")
+    c, h, w = input_shape
+    L: OrderedDict[str, nn.Module] = OrderedDict()
+    units: list[tuple[str, ...]] = []  # (linear, scale|'', bn, prelu|'') folding groups
+    points: list[str] = []  # attention-matching points (real-valued block outputs)
+    prev_tap: Tap | None = None
+
+    def extras(i: str, ch: int, in_ch: int, dims: int) -> tuple[str, str]:
+        s = p = ""
+        if rescale == "static":
+            L[f"scale{i}"] = ChannelScale(ch)
+            s = f"scale{i}"
+        elif rescale == "gated" and prev_tap is not None and dims == 4:
+            L[f"gate{i}"] = ChannelGate(prev_tap, in_ch, ch, scale=1 / 255 if i == "0" else 1.0)
+        L[f"bn{i}"] = nn.BatchNorm2d(ch) if dims == 4 else nn.BatchNorm1d(ch)
+        if fprelu:
+            L[f"prelu{i}"] = FPReLU(ch, min_slope=fprelu_min_slope)
+            p = f"prelu{i}"
+        return s, p
+
+    if residual:
+        L["conv0"] = RecipeConv2d(c, channels[0], kernel, padding, 1, weights)
+        L["bn0"] = nn.BatchNorm2d(channels[0])
+        L["q0"] = int_stream()
+        units.append(("conv0", "", "bn0", ""))
+        points.append("q0")
+        h, w = h + 2 * padding - kernel + 1, w + 2 * padding - kernel + 1
+        c = channels[0]
+        for i, out_ch in enumerate(channels):
+            names = []
+            if out_ch != c:
+                names.append((f"trans{i}", BiRealBlock(c, out_ch, kernel, padding, False, weights,
+                                                      groups, scale=rescale == "static")))
+            names += [(f"block{i}_{j}", BiRealBlock(out_ch, out_ch, kernel, padding, True,
+                                                    weights, groups, scale=rescale == "static"))
+                      for j in range(blocks)]  # fmt: skip
+            for name, blk in names:
+                L[name] = blk
+                units.append((f"{name}.conv", f"{name}.scale" if rescale == "static" else "",
+                              f"{name}.bn", ""))  # fmt: skip
+                points.append(name)
+            c = out_ch
+            if pool:
+                h, w = _pool_dims(input_shape, channels, i, h, w)
+                L[f"pool{i}"] = nn.MaxPool2d(2)
+        L["act_h"] = RecipeAct()
+    else:
+        tap0 = None
+        if rescale == "gated" and channels:
+            L["tap_in"] = tap0 = Tap()
+        prev_tap = tap0
+        for i, out_ch in enumerate(channels):
+            if i == 0:
+                L["conv0"] = RecipeConv2d(c, out_ch, kernel, padding, 1, weights)
+            else:
+                if inner:
+                    L[f"pad{i}"] = BipolarPad(inner, -1.0)
+                L[f"conv{i}"] = RecipeConv2d(c, out_ch, kernel, 0, groups, weights)
+            p = padding if i == 0 else inner
+            h, w = h + 2 * p - kernel + 1, w + 2 * p - kernel + 1
+            s, p = extras(str(i), out_ch, c, 4)
+            units.append((f"conv{i}", s, f"bn{i}", p))
+            points.append(p or f"bn{i}")
+            if rescale == "gated":
+                L[f"tap{i}"] = prev_tap = Tap()
+            L[f"act{i}"] = RecipeAct()
+            if pool:
+                h, w = _pool_dims(input_shape, channels, i, h, w)
+                L[f"pool{i}"] = nn.MaxPool2d(2)
+            c = out_ch
+    if h < 1 or w < 1:
+        raise UserInputError(f"rnet: input {tuple(input_shape)} is too small")
+    L["flatten"] = nn.Flatten()
+    fan_in = c * h * w
+    for j, width in enumerate(fc):
+        i = f"fc{j}"
+        L[f"fc{j}"] = RecipeLinear(fan_in, width, weights)
+        prev_tap = None
+        s, p = extras(i, width, fan_in, 2)
+        units.append((f"fc{j}", s, f"bn{i}", p))
+        points.append(p or f"bn{i}")
+        L[f"act{i}"] = RecipeAct()
+        if dropout > 0:
+            L[f"drop{i}"] = nn.Dropout(dropout)
+        fan_in = width
+    L["out"] = RecipeLinear(fan_in, num_classes, weights)
+    kwargs = {"channels": channels, "fc": fc, "kernel": kernel, "padding": padding,
+              "pad_inner": pad_inner, "pool": pool,
+              "weights": weights, "residual": residual, "blocks": blocks, "groups": groups,
+              "fprelu": fprelu, "fprelu_min_slope": fprelu_min_slope, "rescale": rescale,
+              "dropout": dropout}  # fmt: skip
+    temp = (fan_in if weights == "bipolar" else fan_in / 2) ** 0.5
+    net = OnebitNet(L, "rnet", kwargs, input_shape, num_classes, temp)
+    net.fold_units = units
+    net.attention_points = points
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, BiRealBlock):
+                m.bn.weight.fill_(STREAM_BN_GAMMA)
+        if residual:
+            net.layers.bn0.weight.fill_(STREAM_BN_GAMMA)
+    return net
+
+
+def _pool_dims(shape, channels, i, h, w):
+    if h < 2 or w < 2:
+        raise UserInputError(
+            f"rnet: input {tuple(shape)} is too small for {len(channels)} conv+pool stages "
+            f"(map is {h}x{w} before pool {i})"
+        )
+    return h // 2, w // 2
+
+
+DEPLOY_OVERRIDES = {"fprelu": False, "rescale": "none"}
+
+
+def deploy_kwargs(kwargs: dict) -> dict:
+    """The architecture options of the deployed (hardware) network of a recipe network."""
+    return {**kwargs, **DEPLOY_OVERRIDES}
+
+
+def _module(net: nn.Module, name: str) -> nn.Module:
+    return net.get_submodule(f"layers.{name}")
+
+
+@torch.no_grad()
+def fold(net: OnebitNet) -> OnebitNet:
+    """The hardware network computing what `net` (eval mode, recipe binarizers attached)
+    computes: binary codes as weights (scale 1), every per-channel scale (magnitude-aware,
+    Libra-PB power of 2, static re-scaling) and FPReLU folded into the next BatchNorm, then
+    thresholds hardened. `net` is left unchanged.
+
+    BN(alpha * y) = BN'(y) with mean' = mean / alpha, gamma' = gamma * alpha; sign(FPReLU(u)) =
+    [u >= c] becomes beta' = beta - c (exact for slope >= 0).
+    """
+    kw = dict(net.arch_kwargs)
+    if kw.get("rescale") == "gated":
+        raise UserInputError(
+            "an input-dependent channel gate has no exact threshold form: train with "
+            "rescale='static' (recipe real2bin) for hardware"
+        )
+    if kw.get("fprelu") and kw.get("fprelu_min_slope") is None:
+        slopes = [float(_module(net, u[3]).slope.min()) for u in net.fold_units if u[3]]
+        if min(slopes) < 0:
+            raise UserInputError(
+                f"FPReLU slope {min(slopes):.3g} < 0: sign(FPReLU) is then not one threshold; "
+                "train with fprelu_min_slope=0 (recipe ftbnn) for hardware"
+            )
+    dep = rnet(net.input_shape, net.num_classes, **deploy_kwargs(kw))
+    src = net.state_dict()
+    dst = dep.state_dict()
+    dep.load_state_dict({k: src[k] for k in dst}, strict=True)
+    for lin, scale, bn_name, prelu in net.fold_units:
+        layer = _module(net, lin)
+        b = layer.binarizer
+        if b is None:
+            continue  # already a hardware layer
+        alpha = b.scale(layer.weight).double()
+        if scale:
+            alpha = alpha * _module(net, scale).scale.double()
+        bn = _module(dep, bn_name)
+        bn.running_mean.copy_((bn.running_mean.double() / alpha).float())
+        bn.weight.copy_((bn.weight.double() * alpha).float())
+        if prelu:
+            c = _module(net, prelu).sign_threshold()
+            bn.bias.copy_((bn.bias.double() - c).float())
+        _module(dep, lin).weight.copy_(b.code(layer.weight))
+    out = _module(net, "out")
+    if out.binarizer is not None:
+        _module(dep, "out").weight.copy_(out.binarizer.code(out.weight))
+    harden_thresholds(dep.eval())
+    return dep
