@@ -203,7 +203,7 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int) ->
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"),
               show_default=True)
-@click.option("--epochs", default=15, show_default=True)
+@click.option("--epochs", default=30, show_default=True)
 @click.option("--arch", default="tfc", show_default=True)
 @click.option("--sim/--no-sim", default=True, show_default=True)
 @click.pass_obj
@@ -224,6 +224,9 @@ def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool) -> None:
 
 def main() -> None:
     """Entry point: one line per error, non-zero exit."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="fast_hadamard_transform")
     try:
         cli(standalone_mode=False)
     except OnebitError as e:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tempfile
 import warnings
@@ -33,9 +34,15 @@ def export_qonnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Pat
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
-        with warnings.catch_warnings(), torch.no_grad(), redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")  # torch.onnx narrates its passes on stdout
-            brevitas_export(model, input_t=example, export_path=tmp)
+        onnx_log = logging.getLogger("torch.onnx")
+        level = onnx_log.level
+        onnx_log.setLevel(logging.ERROR)  # "torchvision is not installed" and the like
+        try:
+            with warnings.catch_warnings(), torch.no_grad(), redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")  # torch.onnx narrates its passes on stdout
+                brevitas_export(model, input_t=example, export_path=tmp)
+        finally:
+            onnx_log.setLevel(level)
         wrapped = cleanup_model(ModelWrapper(tmp))
         wrapped.set_tensor_datatype(wrapped.graph.input[0].name, input_datatype)
         wrapped.save(tmp)
