@@ -1,0 +1,309 @@
+"""onebit.models.recipes: estimators against their formulas, binarizers, folding, and every
+recipe trained a few steps, exported and built (verified) through the HW layers."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from onebit import data
+from onebit.errors import UnsupportedOpError, UserInputError
+from onebit.flows.build import BuildConfig, BuildInput, build
+from onebit.models.recipes import (
+    ApproxSign,
+    EDESign,
+    FPReLU,
+    SignSTE,
+    attention_loss,
+    ede_schedule,
+    fold,
+    libra_pb,
+    rnet,
+    siman_code,
+    train_recipe,
+)
+from onebit.models.recipes.estimators import LibraPBWeight, MagnitudeAwareWeight, SiMaNWeight
+
+TO_HW = ["export", "finn", "streamline", "hw_layers", "fold", "estimate"]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+def _grad(fn, x, *args):
+    x = x.clone().requires_grad_(True)
+    y = fn(x, *args)
+    y.sum().backward()
+    return y.detach(), x.grad
+
+
+X = torch.tensor([-2.0, -1.0, -0.75, -0.25, 0.0, 0.25, 0.75, 0.999, 1.0, 1.5])
+
+
+def test_forward_is_hardware_sign_for_every_estimator():
+    want = torch.where(X >= 0, 1.0, -1.0)
+    for y in (SignSTE.apply(X), ApproxSign.apply(X), EDESign.apply(X, 3.0, 0.5)):
+        assert torch.equal(y, want)
+
+
+def test_ste_gradient_is_clipped_identity():
+    _, g = _grad(SignSTE.apply, X)
+    assert torch.equal(g, (X.abs() <= 1).float())
+
+
+def test_approxsign_gradient():
+    _, g = _grad(ApproxSign.apply, X)
+    want = torch.where((X >= -1) & (X < 0), 2 + 2 * X,
+                       torch.where((X >= 0) & (X < 1), 2 - 2 * X, torch.zeros_like(X)))
+    assert torch.allclose(g, want)
+
+
+def test_ede_gradient_and_schedule():
+    k, t = 1.7, 2.3
+    _, g = _grad(EDESign.apply, X, k, t)
+    assert torch.allclose(g, k * t * (1 - torch.tanh(t * X) ** 2))
+    assert ede_schedule(0.0) == pytest.approx((10.0, 0.1))
+    assert ede_schedule(1.0) == pytest.approx((1.0, 10.0))
+    k5, t5 = ede_schedule(0.5)
+    assert t5 == pytest.approx(1.0) and k5 == pytest.approx(1.0)
+    k25, t25 = ede_schedule(0.25)
+    assert t25 == pytest.approx(10 ** -0.5) and k25 == pytest.approx(10 ** 0.5)
+
+
+def test_libra_pb_balances_standardises_and_scales_by_a_power_of_two():
+    w = torch.randn(6, 3, 3, 3, generator=torch.Generator().manual_seed(0)) * 0.3 + 0.2
+    std, s = libra_pb(w)
+    f = std.reshape(6, -1)
+    assert torch.allclose(f.mean(1), torch.zeros(6), atol=1e-6)
+    assert torch.allclose(f.std(1), torch.ones(6), atol=1e-5)
+    e = torch.log2(s)
+    assert torch.equal(e, torch.round(e))
+    assert torch.equal(e, torch.round(torch.log2(f.abs().mean(1))))
+    b = LibraPBWeight()
+    assert torch.equal(b.code(w), torch.where(std >= 0, 1.0, -1.0))
+    assert torch.allclose(b.train_weight(w), b.code(w) * s.reshape(-1, 1, 1, 1))
+
+
+def test_magnitude_aware_weight_and_its_gradient():
+    w = (torch.rand(4, 5, generator=torch.Generator().manual_seed(1)) - 0.5).requires_grad_(True)
+    b = MagnitudeAwareWeight()
+    alpha = w.detach().abs().mean(1)
+    tw = b.train_weight(w)
+    assert torch.allclose(tw, torch.sign(w.detach()) * alpha[:, None])
+    assert torch.allclose(b.scale(w), alpha)
+    tw.sum().backward()
+    n = w.shape[1]
+    s = torch.sign(w.detach())
+    want = alpha[:, None] + s * s.sum(1, keepdim=True) / n  # d/dw_ij of sum_k alpha_i sign(w_ik)
+    assert torch.allclose(w.grad, want, atol=1e-6)
+
+
+def test_siman_code_is_the_angle_aligned_top_k_per_channel():
+    g = torch.Generator().manual_seed(2)
+    w = torch.randn(5, 7, generator=g)
+    code = siman_code(w)
+    assert set(code.unique().tolist()) <= {0.0, 1.0}
+    for row, c in zip(w, code, strict=True):
+        a = row.abs()
+        k = int(c.sum())
+        assert a[c == 1].min() >= a[c == 0].max() if k < len(a) else True  # top-k magnitudes
+        best = max(range(1, len(a) + 1),
+                   key=lambda j: float(torch.sort(a, descending=True).values[:j].sum()) / j**0.5)
+        assert k == best
+        # brute force over all {0,1} vectors: the code maximises cos(|w|, b)
+        cos = float(a @ c) / (float(a.norm()) * k**0.5)
+        for m in range(1, 2 ** len(a)):
+            b = torch.tensor([(m >> i) & 1 for i in range(len(a))], dtype=a.dtype)
+            assert float(a @ b) / (float(a.norm()) * float(b.sum()) ** 0.5) <= cos + 1e-6
+    tw = SiMaNWeight().train_weight(w.requires_grad_(True))
+    assert torch.equal(tw.detach(), code)
+    tw.sum().backward()
+    assert torch.equal(w.grad, torch.sign(w.detach()))
+
+
+def test_fprelu_shape_params_and_threshold():
+    f = FPReLU(3)
+    assert [tuple(p.shape) for p in f.parameters()] == [(3,), (3,), (3,)]
+    with torch.no_grad():
+        f.slope.copy_(torch.tensor([0.25, 0.0, 2.0]))
+        f.shift_in.copy_(torch.tensor([0.5, -1.0, 1.0]))
+        f.shift_out.copy_(torch.tensor([0.2, 0.3, -0.4]))
+    x = torch.linspace(-5, 5, 2001)
+    y = f(x[:, None].expand(-1, 3).contiguous())
+    c = f.sign_threshold().float()
+    assert torch.equal(y >= 0, x[:, None] >= c[None, :])
+    assert f(torch.zeros(2, 3, 4, 4)).shape == (2, 3, 4, 4)
+
+
+def test_attention_loss_toy_values():
+    a = torch.zeros(2, 3, 2, 2)
+    a[:, :, 0, 0] = 1.0
+    b = torch.zeros(2, 3, 2, 2)
+    b[:, :, 1, 1] = 2.0
+    assert float(attention_loss([a], [a * 5])) == pytest.approx(0.0, abs=1e-6)
+    assert float(attention_loss([a, a], [b, a])) == pytest.approx(math.sqrt(2))
+
+
+def _check_build(tmp_path, net, ds, name, n=8):
+    x = ds.x_test[:n].astype(np.float32)
+    return build(BuildInput(name, x, torch_model=net), BuildConfig(tmp_path / name, sim=False),
+                 steps=TO_HW)
+
+
+@pytest.mark.parametrize("recipe, kw", [
+    ("ste", {}),
+    ("irnet", {}),
+    ("siman", {}),
+    ("real2bin", {}),
+    ("ftbnn", {}),
+    ("bireal", {"residual": False}),
+])  # fmt: skip
+def test_recipe_trains_folds_exports_and_builds_to_hw_layers(digits, tmp_path, recipe, kw):
+    net, r = train_recipe(recipe, digits, epochs=1, limit=192, progress=False, **kw)
+    assert r.deployed and r.fold_mismatches == 0
+    assert r.test_accuracy == r.torch_accuracy
+    rep = _check_build(tmp_path, net, digits, recipe)
+    assert rep["status"] == "ok"
+    assert set(rep["stages"]) == {"qonnx", "finn", "streamline", "hw_layers"}
+    assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
+
+
+def _trained_bireal(ds):
+    return train_recipe("bireal", ds, epochs=1, limit=192, progress=False)
+
+
+def test_bireal_residual_exports_exactly_and_stops_at_hw_layers(digits, tmp_path):
+    """The int8 residual stream exports bit-exactly (QONNX, FINN, streamline all verified);
+    onebit's HW-layer pass leaves the residual Add and its Transposes in software."""
+    net, r = _trained_bireal(digits)
+    assert r.fold_mismatches == 0
+    with pytest.raises(Exception, match="partition depends on itself"):
+        _check_build(tmp_path, net, digits, "bireal")
+    import json
+
+    rep = json.loads((tmp_path / "bireal" / "report.json").read_text())
+    assert rep["failed_step"] == "hw_layers"
+    assert set(rep["stages"]) == {"qonnx", "finn", "streamline"}
+    assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
+
+
+def test_bireal_residual_maps_with_finn_fork_and_add_layers(digits, tmp_path):
+    """With FINN's transpose-past-fork/add moves and DuplicateStreams/ElementwiseAdd inference
+    (not in onebit's flow yet) the residual net is one dataflow partition, exact vs QONNX."""
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
+        InferDuplicateStreamsLayer,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+        InferElementwiseBinaryOperation,
+    )
+    from finn.transformation.streamline.absorb import (
+        AbsorbConsecutiveTransposes,
+        AbsorbTransposeIntoMultiThreshold,
+    )
+    from finn.transformation.streamline.reorder import (
+        MoveTransposePastFork,
+        MoveTransposePastJoinAdd,
+    )
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.infer_data_layouts import InferDataLayouts
+
+    from onebit.export.qonnx import run_qonnx
+    from onebit.flows.finn_env import use_build_dir
+    from onebit.flows.hw_layers import partition, to_hw_layers
+    from onebit.flows.passes import run_passes
+
+    net, _ = _trained_bireal(digits)
+    with pytest.raises(Exception):
+        _check_build(tmp_path, net, digits, "b")
+    d = tmp_path / "b" / "intermediate"
+    use_build_dir(tmp_path / "b" / "finn")
+    m = ModelWrapper(str(d / "03_streamline.onnx"))
+    m = run_passes(m, [MoveTransposePastJoinAdd(), MoveTransposePastFork(),
+                       AbsorbConsecutiveTransposes(), AbsorbTransposeIntoMultiThreshold(),
+                       AbsorbConsecutiveTransposes(), InferDataLayouts()])  # fmt: skip
+    m = run_passes(to_hw_layers(m), [InferDuplicateStreamsLayer(),
+                                     InferElementwiseBinaryOperation()])  # fmt: skip
+    parent, dataflow = partition(m)
+    ops = [n.op_type for n in dataflow.graph.node]
+    assert ops.count("DuplicateStreams") == 2 and ops.count("ElementwiseAdd") >= 2  # 2 blocks
+    x = digits.x_test[:8].astype(np.float32)
+    q = ModelWrapper(str(d / "01_qonnx.onnx"))
+    assert np.array_equal(run_qonnx(parent, x), run_qonnx(q, x))
+
+
+def test_siman_with_bipolar_padding_stops_at_hw_layers(digits, tmp_path):
+    """{0,1} weights on a -1-padded bipolar map: the Pad is not absorbed (onebit's pass handles
+    XNOR-converted BINARY maps only), so hw_layers cannot form one partition."""
+    net, _ = train_recipe("siman", digits, epochs=1, limit=128, progress=False, pad_inner=1)
+    with pytest.raises(Exception, match="partition depends on itself"):
+        _check_build(tmp_path, net, digits, "siman_pad")
+
+
+def test_fold_is_exact_on_real_inputs_for_scaled_layers(digits):
+    """Magnitude-aware (Bi-Real), Libra-PB (IR-Net), static re-scaling and FPReLU fold into
+    the BatchNorm: torch before folding == torch after, on the whole digits test set."""
+    from onebit.models.recipes.trainer import _fold_mismatches
+
+    for recipe, kw in [("bireal", {}), ("irnet", {}), ("ftbnn", {}), ("real2bin", {})]:
+        net, r = train_recipe(recipe, digits, epochs=1, limit=256, progress=False, **kw)
+        assert r.fold_mismatches == 0, recipe
+
+
+def test_torch_only_variants_refuse_to_fold(digits):
+    net = rnet((1, 8, 8), 10, rescale="gated")
+    with pytest.raises(UserInputError, match="input-dependent"):
+        fold(net)
+
+
+def test_training_is_deterministic(digits):
+    _, a = train_recipe("irnet", digits, epochs=1, limit=128, progress=False, seed=3)
+    _, b = train_recipe("irnet", digits, epochs=1, limit=128, progress=False, seed=3)
+    assert a.train_loss == b.train_loss
+
+
+def test_checkpoint_reloads_the_hardware_network(digits, tmp_path):
+    from onebit.models.train import load_checkpoint
+
+    net, r = train_recipe("ftbnn", digits, epochs=1, limit=128, progress=False,
+                          out=tmp_path / "f.pt")  # fmt: skip
+    loaded, meta = load_checkpoint(tmp_path / "f.pt")
+    x = torch.from_numpy(digits.x_test[:64]).float()
+    assert torch.equal(net(x), loaded(x))
+    assert meta["recipe"] == "ftbnn" and meta["arch"] == "rnet"
+    assert (tmp_path / "f.binary.pt").is_file()
+    _, r2 = train_recipe("ftbnn", digits, epochs=1, limit=128, progress=False,
+                         out=tmp_path / "f.pt", resume=True)  # fmt: skip
+    assert r2.test_accuracy == r.test_accuracy
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes(tmp_path):
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29533", "-m",
+           "onebit.models.recipes", "--recipe", "irnet", "--epochs", "1", "--limit", "256",
+           "--out", str(tmp_path / "d.pt"), "--quiet"]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert '"world_size": 2' in res.stdout
+    from onebit.models.train import load_checkpoint
+
+    _, meta = load_checkpoint(tmp_path / "d.pt")
+    assert meta["world_size"] == 2 and meta["recipe"] == "irnet"
+
+
+def test_unknown_recipe_and_groups_finn_limit(digits, tmp_path):
+    with pytest.raises(UserInputError, match="unknown recipe"):
+        train_recipe("xnor", digits)
+    net, _ = train_recipe("ftbnn", digits, epochs=1, limit=64, progress=False, groups=2)
+    with pytest.raises((UnsupportedOpError, Exception)):
+        _check_build(tmp_path, net, digits, "groups")
