@@ -1,0 +1,71 @@
+"""The `onebit` command line: one-line errors with a non-zero exit, help everywhere."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+COMMANDS = ["datasets", "train", "export", "build", "sim", "demo"]
+
+
+def onebit(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    code = "from onebit.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def _one_line_error(r: subprocess.CompletedProcess, match: str) -> None:
+    assert r.returncode == 1, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("onebit: error: "), r.stderr
+    assert match in lines[0]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
+def test_help(cmd):
+    r = onebit(cmd, "--help")
+    assert r.returncode == 0 and "Usage:" in r.stdout
+
+
+def test_malformed_onnx(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_text("this is not protobuf")
+    r = onebit("build", str(bad), "--out", str(tmp_path / "b"), "--no-sim")
+    _one_line_error(r, "not a valid ONNX model")
+    report = tmp_path / "b" / "report.json"
+    assert not report.exists() or '"status": "failed"' in report.read_text()
+
+
+def test_unknown_board(tmp_path):
+    r = onebit("build", "bnn_pynq:tfc", "--out", str(tmp_path / "b"), "--board", "kc705")
+    _one_line_error(r, "unknown board 'kc705'")
+    assert not (tmp_path / "b").exists()
+
+
+def test_missing_dataset(tmp_path):
+    r = onebit("train", "--dataset", "mnist", "--data-dir", str(tmp_path), "--out",
+               str(tmp_path / "m.pt"))
+    _one_line_error(r, "dataset 'mnist' not found")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_unknown_model_spec(tmp_path):
+    r = onebit("build", "resnet50", "--out", str(tmp_path / "b"))
+    _one_line_error(r, "neither a file nor bnn_pynq")
+
+
+def test_train_export_roundtrip(tmp_path):
+    ckpt = tmp_path / "tfc.pt"
+    r = onebit("-q", "train", "--epochs", "2", "--out", str(ckpt))
+    assert r.returncode == 0, r.stderr
+    r = onebit("export", str(ckpt), "--out", str(tmp_path / "tfc.onnx"), "--vectors", "8")
+    assert r.returncode == 0, r.stderr
+    assert "QONNX equals torch on 8 test images" in r.stdout
+    assert (tmp_path / "tfc.onnx").exists()
+
+
+def test_sim_needs_a_build(tmp_path):
+    r = onebit("sim", str(tmp_path))
+    _one_line_error(r, "is not a onebit build with RTL")
