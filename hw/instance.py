@@ -56,3 +56,11 @@ class RtlInstance:
     params: dict[str, int | str] = field(default_factory=dict)
     ports: dict[str, str] = field(default_factory=lambda: dict(ONEBIT_PORTS))
     op_type: str = ""
+    in1_width: int = 0  # second input (`s1_*`) of a two-input block, 0 if none
+    out1_width: int = 0  # second output (`m1_*`) of a two-output block, 0 if none
+
+    def port_widths(self) -> tuple[list[int], list[int]]:
+        """tdata widths of the inputs (`s`, `s1`) and outputs (`m`, `m1`)."""
+        ins = [self.in_width] + ([self.in1_width] if self.in1_width else [])
+        outs = [self.out_width] + ([self.out1_width] if self.out1_width else [])
+        return ins, outs

@@ -13,10 +13,10 @@ operands on Versal). Both stream in the folded layout (..., C/PE, PE), element 0
   `s_*` (lhs) and `s1_*` (rhs), output `m_*`.
 
 The second port's role is `s1_*` / `m1_*` (`onebit.hw.instance.PORT_ROLES_IN1`/`_OUT1`);
-`port_widths` gives the tdata width of every port (an add's two inputs may differ).
+`RtlInstance.port_widths()` gives the tdata width of every port (an add's inputs may differ).
 
 >>> inst = generate(node, model, Path("build/rtl"))  # doctest: +SKIP
->>> inst.module, port_widths(inst)  # doctest: +SKIP
+>>> inst.module, inst.port_widths()  # doctest: +SKIP
 ('onebit_add_streams', ([32, 16], [36]))
 """
 
@@ -99,6 +99,7 @@ def _generate_duplicate(node: NodeProto, op) -> RtlInstance:
         params={"PE": pe, "ELEM_BITS": bits},
         ports=dict(DUP_PORTS),
         op_type=node.op_type,
+        out1_width=width,
     )
 
 
@@ -150,6 +151,7 @@ def _generate_add(node: NodeProto, op) -> RtlInstance:
         params=params,
         ports=dict(ADD_PORTS),
         op_type=node.op_type,
+        in1_width=pe * rhs.bitwidth(),
     )
 
 
@@ -169,17 +171,6 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
     if node.op_type in DUP_OP_TYPES:
         return _generate_duplicate(node, op)
     return _generate_add(node, op)
-
-
-def port_widths(inst: RtlInstance) -> tuple[list[int], list[int]]:
-    """tdata widths of the instance's inputs (`s`, `s1`) and outputs (`m`, `m1`)."""
-    p = inst.params
-    if inst.module == ADD_MODULE:
-        pe = int(p["PE"])
-        return [pe * int(p["IN0_BITS"]), pe * int(p["IN1_BITS"])], [pe * int(p["OUT_BITS"])]
-    if inst.module == DUP_MODULE:
-        return [inst.in_width], [inst.out_width, inst.out_width]
-    return [inst.in_width], [inst.out_width]
 
 
 def exp_cycles(inst: RtlInstance, n_words: int) -> int:

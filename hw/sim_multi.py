@@ -251,21 +251,6 @@ def simulate_multi(
                          **run_kw)
 
 
-def instance_widths(inst: RtlInstance) -> tuple[list[int], list[int]]:
-    """Port widths of `inst` when its second port has the width of its first.
-
-    Inputs: `in_width`, and again `in_width` when the port map has an `s1_tdata` role; outputs
-    likewise with `m1_tdata`. Blocks whose second input is narrower or wider (an add of two
-    datatypes) say so themselves (`onebit.hw.residual.port_widths`).
-    """
-    ins, outs = [inst.in_width], [inst.out_width]
-    if "s1_tdata" in inst.ports:
-        ins.append(inst.in_width)
-    if "m1_tdata" in inst.ports:
-        outs.append(inst.out_width)
-    return ins, outs
-
-
 def simulate_multi_instance(
     inst: RtlInstance,
     in_words: Sequence[np.ndarray],
@@ -275,8 +260,8 @@ def simulate_multi_instance(
     out_widths: Sequence[int] | None = None,
     **kw,
 ) -> MultiSimResult:
-    """`simulate_multi` for an `RtlInstance`; widths default to `instance_widths(inst)`."""
-    ins, outs = instance_widths(inst)
+    """`simulate_multi` for an `RtlInstance`; widths default to `inst.port_widths()`."""
+    ins, outs = inst.port_widths()
     return simulate_multi(inst.sources, inst.module, in_words, n_out,
                           in_widths=in_widths or ins, out_widths=out_widths or outs,
                           params=inst.params, ports=inst.ports, **kw)

@@ -91,7 +91,7 @@ def specialize_one(model: ModelWrapper, want: str):
 
 def check_runs(inst, ins, wants, vcache, stalls=STALLS):
     """Simulate `inst` under every stall pattern; outputs must equal `wants` bit for bit."""
-    in_w, out_w = residual.port_widths(inst)
+    in_w, out_w = inst.port_widths()
     exe = sim_multi.build_multi_sim(inst.sources, inst.module, in_widths=in_w, out_widths=out_w,
                                     params=inst.params, ports=inst.ports, cache_dir=vcache)
     for seed, pv, pr in stalls:
@@ -128,7 +128,7 @@ def test_add_matches_finn(lhs, rhs, out, ch, pe, tmp_path, vcache):
     inst = residual.generate(node, spec, tmp_path)
     odt = DataType[spec.get_tensor_datatype("out").name]
     assert inst.params["OUT_BITS"] == odt.bitwidth()
-    assert "s1_tdata" in inst.ports and residual.port_widths(inst)[0] == [
+    assert "s1_tdata" in inst.ports and inst.port_widths()[0] == [
         pe * lhs.bitwidth(), pe * rhs.bitwidth()]
     ins = [packing.pack(a, lhs, pe), packing.pack(b, rhs, pe)]
     check_runs(inst, ins, [packing.pack(golden, odt, pe)], vcache)
@@ -319,7 +319,7 @@ def test_harness_reports_hang_and_extra_words(tmp_path, vcache):
     model = add_model(DataType["INT4"], DataType["INT4"], None, (1, 1, 4, 2), 2)
     node, spec = specialize_one(model, "ElementwiseAdd_hls")
     inst = residual.generate(node, spec, tmp_path)
-    in_w, out_w = residual.port_widths(inst)
+    in_w, out_w = inst.port_widths()
     exe = sim_multi.build_multi_sim(inst.sources, inst.module, in_widths=in_w, out_widths=out_w,
                                     params=inst.params, ports=inst.ports, cache_dir=vcache)
     w = np.zeros((4, 8), dtype=np.uint8)
