@@ -285,11 +285,10 @@ def test_checkpoint_reloads_the_hardware_network(digits, tmp_path):
     assert r2.test_accuracy == r.test_accuracy
 
 
-@pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
     torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29533", "-m",
+    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m",
            "onebit.models.recipes", "--recipe", "irnet", "--epochs", "1", "--limit", "256",
            "--out", str(tmp_path / "d.pt"), "--quiet"]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
