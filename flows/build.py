@@ -230,17 +230,16 @@ def golden_contexts(parent: ModelWrapper, dataflow: ModelWrapper, x: np.ndarray,
 
 def step_rtl(state: BuildState) -> None:
     """Generate each layer's RTL, size the FIFOs in simulation, stitch the accelerator top."""
-    from onebit.hw.accelerator import make_layers, save_manifest, size_fifos
-    from onebit.hw.stitch import stitch
+    from onebit.hw.accelerator import make_layers, size_fifos
 
     n = min(state.cfg.sim_frames, len(state.inp.x), 4)
     xin, _ = golden_contexts(state.models["hw_layers"], state.models["dataflow_golden"],
                              state.inp.x[:n], with_context=False)
     rtl = state.out / "rtl"
-    layers = make_layers(state.models["dataflow_folded"], rtl)
-    depths = size_fifos(layers, xin, rtl)
-    top = stitch([la.inst for la in layers], depths, rtl)
-    save_manifest(rtl, layers, top, depths)
+    acc = make_layers(state.models["dataflow_folded"], rtl)
+    acc.depths = size_fifos(acc, xin, rtl)
+    acc.top = acc.stitch(rtl)
+    acc.save(rtl)
 
 
 def step_rtlsim(state: BuildState) -> None:
@@ -257,25 +256,25 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
                    seed: int = 0, backpressure: bool = False, on_check=None) -> dict:
     """Stream `frames` frames (cycling over the vectors `x`) through `<out>/rtl`'s design."""
     from onebit.errors import VerificationError
-    from onebit.hw.accelerator import frame_timing, load_manifest, locate_mismatch, run_frames
+    from onebit.hw.accelerator import Accelerator, frame_timing, locate_mismatch, run_frames
 
     rtl = Path(out) / "rtl"
-    layers, top, depths = load_manifest(rtl)
+    acc = Accelerator.load(rtl)
     distinct = min(frames, len(x))
     xin, golden = golden_contexts(parent, golden_model, x[:distinct])
     order = np.arange(frames) % distinct
     oname = golden_model.graph.output[0].name
     expected = np.stack([g[oname] for g in golden]).reshape(distinct, -1)[order]
-    out_vals, res = run_frames(top, layers, xin[order], seed=seed, backpressure=backpressure,
+    out_vals, res = run_frames(acc, acc.top, xin[order], seed=seed, backpressure=backpressure,
                                run_dir=rtl)
     try:
         check = compare("rtlsim", expected, out_vals, reference="finn_golden", layer=oname)
     except VerificationError:
-        locate_mismatch(layers, folded, golden, rtl / "per_layer")
+        locate_mismatch(acc, folded, golden, rtl / "per_layer")
         raise
     if on_check:
         on_check(check)
-    timing = frame_timing(res, layers[-1].out_words, frames)
+    timing = frame_timing(res, acc.last.words, frames)
     return {
         "bit_exact": True,
         "frames": frames,
@@ -283,7 +282,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         "backpressure": backpressure,
         **timing,
         "ratio_to_estimate": timing["cycles_per_frame"] / est_cycles,
-        "fifo_depths": {la.name: d for la, d in zip(layers, depths)},
+        "fifo_depths": {e.name: d for e, d in zip(acc.edges, acc.depths) if d},
         "sim_cycles_per_s": res.cycles_per_s,
     }
 

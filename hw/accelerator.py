@@ -1,10 +1,10 @@
 """Whole-accelerator RTL simulation, checked bit-exactly against FINN's golden execution.
 
-`build_accelerator` turns a folded, specialized FINN dataflow graph into RTL instances and a
-stitched top; `size_fifos` sets the inter-layer FIFO depths from a simulation (peak occupancy
-at full throughput); `run_frames` streams frames through the stitched design in Verilator.
-On a mismatch, `locate_mismatch` simulates the layers one by one on their golden inputs and
-names the first layer that differs and the first differing element.
+`make_layers` turns a folded, specialized FINN dataflow graph into RTL instances and the
+streams (edges) between them; `size_fifos` finds the smallest FIFO on every stream that keeps
+the simulated throughput; `stitch` (hw/stitch.py) writes the top; `run_frames` streams frames
+through it in Verilator. On a mismatch, `locate_mismatch` simulates the layers one by one on
+their golden inputs and names the first layer that differs and the first differing element.
 """
 
 from __future__ import annotations
@@ -21,69 +21,143 @@ from onebit.errors import VerificationError
 from onebit.hw import codegen, packing
 from onebit.hw.instance import RtlInstance
 from onebit.hw.sim import SimResult, simulate_instance
-from onebit.hw.stitch import stitch
+from onebit.hw.stitch import GRAPH, Edge, stitch
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
 DEFAULT_FIFO_DEPTH = 2
+MANIFEST = "accelerator.json"
+
+
+@dataclass
+class Port:
+    """One stream port of a layer: the FINN tensor it carries and its word geometry."""
+
+    tensor: str
+    dt: DataType
+    epw: int  # elements per word
+    words: int  # words per frame
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "dt": self.dt.name}
+
+    @classmethod
+    def from_json(cls, d: dict) -> Port:
+        return cls(**{**d, "dt": DataType[d["dt"]]})
 
 
 @dataclass
 class Layer:
-    """One node of the dataflow graph with its RTL and stream geometry."""
+    """One node of the dataflow graph with its RTL and its input/output ports."""
 
     name: str
     op_type: str
-    in_tensor: str
-    out_tensor: str
     inst: RtlInstance
-    in_dt: DataType
-    out_dt: DataType
-    in_epw: int  # elements per input word
-    out_epw: int
-    in_words: int  # words per frame
-    out_words: int
+    ins: list[Port]
+    outs: list[Port]
 
     def to_json(self) -> dict:
-        d = {k: getattr(self, k) for k in ("name", "op_type", "in_tensor", "out_tensor",
-                                            "in_epw", "out_epw", "in_words", "out_words")}
-        d["in_dt"], d["out_dt"] = self.in_dt.name, self.out_dt.name
-        d["inst"] = {**asdict(self.inst), "sources": [str(p) for p in self.inst.sources]}
-        return d
+        return {"name": self.name, "op_type": self.op_type,
+                "inst": {**asdict(self.inst), "sources": [str(p) for p in self.inst.sources]},
+                "ins": [p.to_json() for p in self.ins], "outs": [p.to_json() for p in self.outs]}
 
     @classmethod
     def from_json(cls, d: dict) -> Layer:
-        inst = dict(d["inst"])
-        inst["sources"] = [Path(p) for p in inst["sources"]]
-        kw = {k: d[k] for k in ("name", "op_type", "in_tensor", "out_tensor", "in_epw",
-                                "out_epw", "in_words", "out_words")}
-        return cls(inst=RtlInstance(**inst), in_dt=DataType[d["in_dt"]],
-                   out_dt=DataType[d["out_dt"]], **kw)
+        inst = {**d["inst"], "sources": [Path(p) for p in d["inst"]["sources"]]}
+        return cls(d["name"], d["op_type"], RtlInstance(**inst),
+                   [Port.from_json(p) for p in d["ins"]], [Port.from_json(p) for p in d["outs"]])
 
 
-def _hw(node, model):
+@dataclass
+class Accelerator:
+    """The generated design: layers, the streams between them, FIFO depths, the stitched top."""
+
+    layers: list[Layer]
+    edges: list[Edge]
+    depths: list[int]
+    top: RtlInstance | None = None
+
+    @property
+    def first(self) -> Port:
+        e = next(e for e in self.edges if e.src[0] == GRAPH)
+        return self.layers[e.dst[0]].ins[e.dst[1]]
+
+    @property
+    def last(self) -> Port:
+        e = next(e for e in self.edges if e.dst[0] == GRAPH)
+        return self.layers[e.src[0]].outs[e.src[1]]
+
+    @property
+    def last_bits(self) -> int:
+        e = next(e for e in self.edges if e.dst[0] == GRAPH)
+        inst = self.layers[e.src[0]].inst
+        return inst.out_bits if e.src[1] == 0 else inst.out1_width
+
+    def stitch(self, out_dir: Path, depths: list[int] | None = None,
+               monitor: bool = False) -> RtlInstance:
+        return stitch([la.inst for la in self.layers], self.edges, depths or self.depths,
+                      out_dir, monitor)
+
+    def save(self, out_dir: Path) -> Path:
+        """Record the design so it can be re-simulated (`onebit sim`)."""
+        path = Path(out_dir) / MANIFEST
+        path.write_text(json.dumps({
+            "top": {**asdict(self.top), "sources": [str(p) for p in self.top.sources]},
+            "depths": self.depths,
+            "edges": [asdict(e) for e in self.edges],
+            "layers": [la.to_json() for la in self.layers],
+        }, indent=1))
+        return path
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Accelerator:
+        d = json.loads((Path(out_dir) / MANIFEST).read_text())
+        top = {**d["top"], "sources": [Path(p) for p in d["top"]["sources"]]}
+        edges = [Edge(e["name"], tuple(e["src"]), tuple(e["dst"])) for e in d["edges"]]
+        return cls([Layer.from_json(x) for x in d["layers"]], edges, d["depths"],
+                   RtlInstance(**top))
+
+
+def _ports(op, node, model, which: str) -> list[Port]:
+    tensors = node.input if which == "in" else node.output
+    ports = []
+    for i, t in enumerate(tensors):
+        if model.get_initializer(t) is not None:
+            continue  # weights and thresholds are baked into the RTL
+        if which == "in":
+            shape, dt = op.get_folded_input_shape(i), op.get_input_datatype(i)
+        else:
+            shape, dt = op.get_folded_output_shape(i), op.get_output_datatype(i)
+        ports.append(Port(t, dt, int(shape[-1]), int(np.prod(shape[:-1]))))
+    return ports
+
+
+def make_layers(model: ModelWrapper, out_dir: Path) -> Accelerator:
+    """Generate the RTL of every node of a dataflow graph and the streams between them."""
     from finn.util.basic import getHWCustomOp
 
-    return getHWCustomOp(node)
-
-
-def make_layers(model: ModelWrapper, out_dir: Path) -> list[Layer]:
-    """Generate the RTL of every node of a linear dataflow graph, in stream order."""
     layers = []
-    expect = model.graph.input[0].name
     for node in model.graph.node:
-        if node.input[0] != expect:
-            raise VerificationError("rtlsim", "the dataflow graph is not a linear chain",
-                                    node.name)
-        expect = node.output[0]
-        op = _hw(node, model)
-        fin, fout = op.get_folded_input_shape(), op.get_folded_output_shape()
-        layers.append(Layer(
-            node.name, node.op_type, node.input[0], node.output[0],
-            codegen.generate(node, model, out_dir),
-            op.get_input_datatype(0), op.get_output_datatype(0),
-            int(fin[-1]), int(fout[-1]), int(np.prod(fin[:-1])), int(np.prod(fout[:-1])),
-        ))
-    return layers
+        op = getHWCustomOp(node)
+        layers.append(Layer(node.name, node.op_type, codegen.generate(node, model, out_dir),
+                            _ports(op, node, model, "in"), _ports(op, node, model, "out")))
+    consumers = {p.tensor: (i, k) for i, la in enumerate(layers) for k, p in enumerate(la.ins)}
+    gin, gout = model.graph.input[0].name, model.graph.output[0].name
+    if gin not in consumers:
+        raise VerificationError("rtlsim", f"no layer reads the graph input '{gin}'")
+    edges = [Edge(gin, (GRAPH, 0), consumers.pop(gin))]
+    for i, la in enumerate(layers):
+        for k, p in enumerate(la.outs):
+            if p.tensor == gout:
+                edges.append(Edge(p.tensor, (i, k), (GRAPH, 0)))
+            elif p.tensor in consumers:
+                edges.append(Edge(p.tensor, (i, k), consumers.pop(p.tensor)))
+            else:
+                raise VerificationError(
+                    "rtlsim", f"output '{p.tensor}' feeds no layer or several (fan-out needs "
+                    "DuplicateStreams)", la.name)
+    if consumers:
+        raise VerificationError("rtlsim", f"inputs without a producer: {sorted(consumers)}")
+    return Accelerator(layers, edges, [DEFAULT_FIFO_DEPTH] * len(edges))
 
 
 def pack_frames(frames: np.ndarray, dt: DataType, epw: int) -> np.ndarray:
@@ -95,28 +169,28 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
     return packing.unpack(words, dt, epw).reshape(n, -1)
 
 
-def run_frames(top: RtlInstance, layers: list[Layer], x: np.ndarray, *, seed: int = 0,
+def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int = 0,
                backpressure: bool = False, run_dir: Path | None = None,
                cache_dir: Path | None = None) -> tuple[np.ndarray, SimResult]:
-    """Stream `x` (N frames of the dataflow input) through the stitched design.
+    """Stream `x` (N frames of the dataflow input) through the stitched design `top`.
 
     `backpressure`: the source stalls and the sink refuses words at random (60% duty).
     """
-    first, last = layers[0], layers[-1]
+    first, last = acc.first, acc.last
     n = len(x)
-    words = pack_frames(x, first.in_dt, first.in_epw)
+    words = pack_frames(x, first.dt, first.epw)
     p = 0.6 if backpressure else 1.0
-    res = simulate_instance(top, words, n * last.out_words, seed=seed,
-                            p_valid=p, p_ready=p,
-                            watchdog=_watchdog(layers), run_dir=run_dir, cache_dir=cache_dir)
-    out = unpack_frames(res.out_words[:, : last.inst.out_bits], last.out_dt, last.out_epw, n)
+    res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
+                            watchdog=_watchdog(acc.layers), run_dir=run_dir,
+                            cache_dir=cache_dir)
+    out = unpack_frames(res.out_words[:, : acc.last_bits], last.dt, last.epw, n)
     return out, res
 
 
 def _watchdog(layers: list[Layer]) -> int:
     # The longest silent stretch of a sound design is bounded by a frame's worth of work of
     # the slowest layer (e.g. a sliding window filling its buffer); allow generously more.
-    return 10_000 + 4 * sum(max(layer.in_words, layer.out_words) * 8 for layer in layers)
+    return 10_000 + 32 * sum(max(p.words for p in la.ins + la.outs) for la in layers)
 
 
 def frame_timing(res: SimResult, out_words_per_frame: int, n: int) -> dict:
@@ -134,47 +208,49 @@ def frame_timing(res: SimResult, out_words_per_frame: int, n: int) -> dict:
     return {"latency_cycles": latency, "cycles_per_frame": cpf, "total_cycles": int(res.cycles)}
 
 
-def size_fifos(layers: list[Layer], x: np.ndarray, out_dir: Path, *, probe_depth: int = 0,
+def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: int = 0,
                tolerance: float = 0.005, cache_dir: Path | None = None) -> list[int]:
     """Smallest FIFO depths that keep the simulated throughput of deep FIFOs.
 
-    One simulation-only top connects the layers through deep FIFOs (`probe_depth`, default one
-    frame of the producer's words) whose fill level is capped at run time by
-    `fifo_limits.hex`. With every cap at the probe depth the design runs at its own
-    bottleneck rate (input offered as fast as it is taken); then, FIFO by FIFO, a binary
-    search finds the smallest cap that keeps the steady-state cycles/frame within
-    `tolerance` of that. Each probe is a run of the same executable, not a rebuild.
+    One simulation-only top connects the layers through deep FIFOs (`probe_depth`, default
+    one frame of the stream's words: always enough, even for a residual shortcut) whose fill
+    level is capped at run time by `fifo_limits.hex`. With every cap at the probe depth the
+    design runs at its own bottleneck rate (input offered as fast as it is taken); then,
+    FIFO by FIFO, a binary search finds the smallest cap that keeps the steady-state
+    cycles/frame within `tolerance` of that. Each probe is a run of the same executable.
     """
-    probe = [probe_depth or max(16, layer.out_words + 2) for layer in layers]
+    sized = [e.src[0] != GRAPH for e in acc.edges]
+    probe = [probe_depth or max(16, acc.layers[e.src[0]].outs[e.src[1]].words + 2)
+             if s else 0 for e, s in zip(acc.edges, sized)]
     run_dir = Path(out_dir) / "sizing"
-    top = stitch([la.inst for la in layers], probe, run_dir, monitor=True)
+    top = acc.stitch(run_dir, probe, monitor=True)
     frames = max(4, len(x))
     xs = np.asarray(x)[np.arange(frames) % len(x)]
 
     def cycles_per_frame(limits: list[int]) -> tuple[float, list[int]]:
         (run_dir / "fifo_limits.hex").write_text("".join(f"{v:x}\n" for v in limits))
-        _, res = run_frames(top, layers, xs, run_dir=run_dir, cache_dir=cache_dir)
-        peaks = [0] * len(layers)
+        _, res = run_frames(acc, top, xs, run_dir=run_dir, cache_dir=cache_dir)
+        peaks = [0] * len(acc.edges)
         for line in (run_dir / "fifo_occupancy.txt").read_text().split("\n"):
             if line.strip():
-                i, peak = line.split()
-                peaks[int(i)] = int(peak)
-        return frame_timing(res, layers[-1].out_words, frames)["cycles_per_frame"], peaks
+                k, peak = line.split()
+                peaks[int(k)] = int(peak)
+        return frame_timing(res, acc.last.words, frames)["cycles_per_frame"], peaks
 
-    limits = list(probe)
-    best, peaks = cycles_per_frame(limits)
+    best, peaks = cycles_per_frame(probe)
     budget = best * (1 + tolerance)
-    limits = [max(DEFAULT_FIFO_DEPTH, p + 1) for p in peaks]
-    for i in range(len(layers)):
-        lo, hi = DEFAULT_FIFO_DEPTH, limits[i]
+    limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized)]
+    for k in range(len(acc.edges)):
+        if not sized[k]:
+            continue
+        lo, hi = DEFAULT_FIFO_DEPTH, limits[k]
         while lo < hi:
             mid = (lo + hi) // 2
-            trial = limits[:i] + [mid] + limits[i + 1 :]
-            if cycles_per_frame(trial)[0] <= budget:
+            if cycles_per_frame(limits[:k] + [mid] + limits[k + 1 :])[0] <= budget:
                 hi = mid
             else:
                 lo = mid + 1
-        limits[i] = lo
+        limits[k] = lo
     return limits
 
 
@@ -188,48 +264,34 @@ def golden_tensor(model: ModelWrapper, ctx: dict, name: str) -> np.ndarray:
     return ctx[name]
 
 
-def locate_mismatch(layers: list[Layer], model: ModelWrapper, golden: list[dict],
-                    out_dir: Path, cache_dir: Path | None = None) -> None:
+def locate_mismatch(acc: Accelerator, model: ModelWrapper, golden: list[dict], out_dir: Path,
+                    cache_dir: Path | None = None) -> None:
     """Simulate layers one by one on golden inputs; raise naming the first wrong layer."""
-    for layer in layers:
+    from onebit.hw.sim_multi import simulate_multi_instance
+
+    n = len(golden)
+    for layer in acc.layers:
         if layer.op_type.startswith(PASS_THROUGH):
             continue
-        xin = np.stack([golden_tensor(model, g, layer.in_tensor) for g in golden])
-        want = np.stack([golden_tensor(model, g, layer.out_tensor) for g in golden])
-        words = pack_frames(xin, layer.in_dt, layer.in_epw)
+        ins = [pack_frames(np.stack([golden_tensor(model, g, p.tensor) for g in golden]),
+                           p.dt, p.epw) for p in layer.ins]
         run_dir = Path(out_dir) / layer.name
         run_dir.mkdir(parents=True, exist_ok=True)
-        res = simulate_instance(layer.inst, words, len(golden) * layer.out_words,
-                                watchdog=_watchdog([layer]), run_dir=run_dir,
-                                cache_dir=cache_dir)
-        got = unpack_frames(res.out_words[:, : layer.inst.out_bits], layer.out_dt,
-                            layer.out_epw, len(golden))
-        want = want.reshape(len(golden), -1)
-        bad = np.argwhere(got != want)
-        if len(bad):
-            f, i = (int(v) for v in bad[0])
-            raise VerificationError(
-                "rtlsim", f"frame {f}: got {got[f, i]:g}, FINN golden {want[f, i]:g} "
-                f"({len(bad)} of {want.size} values differ)", layer.name, (f, i))
-
-
-MANIFEST = "accelerator.json"
-
-
-def save_manifest(out_dir: Path, layers: list[Layer], top: RtlInstance, depths: list[int]) -> Path:
-    """Record the generated accelerator so it can be re-simulated (`onebit sim`)."""
-    path = Path(out_dir) / MANIFEST
-    path.write_text(json.dumps({
-        "top": {**asdict(top), "sources": [str(p) for p in top.sources]},
-        "fifo_depths": depths,
-        "layers": [la.to_json() for la in layers],
-    }, indent=1))
-    return path
-
-
-def load_manifest(out_dir: Path) -> tuple[list[Layer], RtlInstance, list[int]]:
-    """Inverse of `save_manifest`."""
-    d = json.loads((Path(out_dir) / MANIFEST).read_text())
-    top = dict(d["top"])
-    top["sources"] = [Path(p) for p in top["sources"]]
-    return [Layer.from_json(x) for x in d["layers"]], RtlInstance(**top), d["fifo_depths"]
+        kw = {"watchdog": _watchdog([layer]), "run_dir": run_dir, "cache_dir": cache_dir}
+        if len(layer.ins) == 1 and len(layer.outs) == 1:
+            outs = [simulate_instance(layer.inst, ins[0], n * layer.outs[0].words,
+                                      **kw).out_words]
+        else:
+            outs = simulate_multi_instance(layer.inst, ins, [n * p.words for p in layer.outs],
+                                           **kw).out_words
+        for k, (p, words) in enumerate(zip(layer.outs, outs)):
+            bits = layer.inst.out_bits if k == 0 else layer.inst.out1_width
+            got = unpack_frames(words[:, :bits], p.dt, p.epw, n)
+            want = np.stack([golden_tensor(model, g, p.tensor) for g in golden]).reshape(n, -1)
+            bad = np.argwhere(got != want)
+            if len(bad):
+                f, i = (int(v) for v in bad[0])
+                raise VerificationError(
+                    "rtlsim", f"output {k}, frame {f}: got {got[f, i]:g}, FINN golden "
+                    f"{want[f, i]:g} ({len(bad)} of {want.size} values differ)", layer.name,
+                    (f, i))

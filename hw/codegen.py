@@ -2,7 +2,7 @@
 
 Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding, width converters,
 FIFOs) use FINN's own HDL generation; nodes FINN only has as HLS (the MVAU, pooling, label
-select) get onebit's SystemVerilog.
+select, residual forks and adds) get onebit's SystemVerilog.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ GENERATORS = {
     "FMPadding_rtl": "onebit.hw.finn_rtl",
     "StreamingDataWidthConverter_rtl": "onebit.hw.finn_rtl",
     "StreamingFIFO_rtl": "onebit.hw.finn_rtl",
+    "DuplicateStreams": "onebit.hw.residual",
+    "DuplicateStreams_hls": "onebit.hw.residual",
+    "ElementwiseAdd": "onebit.hw.residual",
+    "ElementwiseAdd_hls": "onebit.hw.residual",
 }
 
 PREFER_RTL = ("Thresholding", "ConvolutionInputGenerator", "FMPadding",

@@ -1,7 +1,13 @@
-"""Stitch a chain of RtlInstances into one accelerator top with FIFOs between the layers."""
+"""Stitch RtlInstances into one accelerator top: a FIFO on every edge of the dataflow graph.
+
+The graph is given as instances plus edges; an edge runs from an output port of one instance
+(or the top's input) to an input port of another (or the top's output). Port 0 of an instance
+is its `s_*`/`m_*` roles, port 1 its `s1_*`/`m1_*` roles (residual forks and adds).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -9,6 +15,16 @@ from onebit.errors import BuildError
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
 
 TOP = "onebit_accel"
+GRAPH = -1  # the top level's own port, in place of an instance index
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A stream from (instance, output port) to (instance, input port); GRAPH = the top."""
+
+    name: str
+    src: tuple[int, int]
+    dst: tuple[int, int]
 
 
 def fifo_source() -> Path:
@@ -19,7 +35,116 @@ def _param(v: int | str) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
+def out_bits(inst: RtlInstance, port: int) -> int:
+    """Meaningful bits of an output port (FINN wrappers pad port 0 to bytes)."""
+    return inst.out_bits if port == 0 else inst.out1_width
+
+
+def in_bits(inst: RtlInstance, port: int) -> tuple[int, int]:
+    """(meaningful, declared) bits of an input port."""
+    return (inst.in_bits, inst.in_width) if port == 0 else (inst.in1_width, inst.in1_width)
+
+
+def chain_edges(n: int) -> list[Edge]:
+    """The edges of a linear chain of `n` instances."""
+    return [Edge(f"e{i}", (i - 1, 0) if i else (GRAPH, 0), (i, 0) if i < n else (GRAPH, 0))
+            for i in range(n + 1)]
+
+
+def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], out_dir: Path,
+           monitor: bool = False) -> RtlInstance:
+    """Write `onebit_accel.sv` connecting `insts` along `edges`, one FIFO per edge.
+
+    `fifo_depths[k]` is the depth of edge k's FIFO (0: a direct connection; the edge from the
+    top's input is always direct). With `monitor`, a simulation-only top: each FIFO's fill
+    level is capped at run time by `fifo_limits.hex` (one hex word per edge) and a `final`
+    block writes each FIFO's peak occupancy to `fifo_occupancy.txt`.
+    """
+    if len(fifo_depths) != len(edges):
+        raise BuildError("stitch", f"{len(edges)} edges but {len(fifo_depths)} FIFO depths")
+    first = next(e for e in edges if e.src[0] == GRAPH)
+    last = next(e for e in edges if e.dst[0] == GRAPH)
+    top_in = in_bits(insts[first.dst[0]], first.dst[1])[1]
+    top_out = out_bits(insts[last.src[0]], last.src[1])
+    conns: list[dict[str, str]] = [{"clk": "clk", "rst_n": "rst_n"} for _ in insts]
+    body = [f"  int limit [{len(edges)}];\n  initial $readmemh(\"fifo_limits.hex\", limit);"
+            ] if monitor else []
+    for k, e in enumerate(edges):
+        if e.src[0] == GRAPH:
+            src = ("s_axis_tdata", "s_axis_tvalid", "s_axis_tready")
+            bits = top_in
+        else:
+            inst = insts[e.src[0]]
+            bits = out_bits(inst, e.src[1])
+            w = inst.port_widths()[1][e.src[1]]
+            p = f"e{k}_p"
+            body.append(f"  logic [{w - 1}:0] {p}_tdata;\n  logic {p}_tvalid, {p}_tready;")
+            role = "m" if e.src[1] == 0 else "m1"
+            conns[e.src[0]].update({f"{role}_tdata": f"{p}_tdata", f"{role}_tvalid": f"{p}_tvalid",
+                                    f"{role}_tready": f"{p}_tready"})
+            src = (f"{p}_tdata[{bits - 1}:0]", f"{p}_tvalid", f"{p}_tready")
+        dst = src
+        if fifo_depths[k] and e.src[0] != GRAPH:
+            body.append(_fifo(k, bits, fifo_depths[k], src, monitor))
+            dst = (f"e{k}_c_tdata", f"e{k}_c_tvalid", f"e{k}_c_tready")
+        if e.dst[0] == GRAPH:
+            body.append(f"  assign m_axis_tdata = {dst[0]};\n  assign m_axis_tvalid = {dst[1]};\n"
+                        f"  assign {dst[2]} = m_axis_tready;")
+            continue
+        inst = insts[e.dst[0]]
+        need, declared = in_bits(inst, e.dst[1])
+        if need != bits:
+            raise BuildError("stitch", f"edge {e.name}: '{inst.name}' takes {need}-bit words, "
+                             f"its producer emits {bits} bits (a width converter is missing)")
+        data = dst[0]
+        if declared > bits:
+            body.append(f"  wire [{declared - 1}:0] e{k}_in = {{{declared - bits}'b0, {dst[0]}}};")
+            data = f"e{k}_in"
+        role = "s" if e.dst[1] == 0 else "s1"
+        conns[e.dst[0]].update({f"{role}_tdata": data, f"{role}_tvalid": dst[1],
+                                f"{role}_tready": dst[2]})
+    for inst, c in zip(insts, conns):
+        body.append(f"  // {inst.name} ({inst.op_type or inst.module})\n" + _instance(inst, c))
+    if monitor:
+        body.append(
+            "  // synthesis translate_off\n  final begin\n    int fd;\n"
+            '    fd = $fopen("fifo_occupancy.txt", "w");\n'
+            + "".join(f'    $fdisplay(fd, "{k} %0d", peak_{k});\n'
+                      for k, e in enumerate(edges) if fifo_depths[k] and e.src[0] != GRAPH)
+            + "    $fclose(fd);\n  end\n  // synthesis translate_on"
+        )
+    lines = [
+        f"// {TOP}: generated by onebit; {len(insts)} blocks, {len(edges)} streams.",
+        f"module {TOP} (",
+        "  input  logic clk,",
+        "  input  logic rst_n,",
+        f"  input  logic [{top_in - 1}:0] s_axis_tdata,",
+        "  input  logic s_axis_tvalid,",
+        "  output logic s_axis_tready,",
+        f"  output logic [{top_out - 1}:0] m_axis_tdata,",
+        "  output logic m_axis_tvalid,",
+        "  input  logic m_axis_tready",
+        ");",
+        *body,
+        "endmodule",
+        "",
+    ]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    top = out_dir / f"{TOP}.sv"
+    top.write_text("\n".join(lines))
+    sources = [fifo_source()]
+    for inst in insts:
+        sources += [s for s in inst.sources if s not in sources]
+    return RtlInstance(TOP, TOP, sources + [top], top_in, top_out,
+                       in_bits(insts[first.dst[0]], first.dst[1])[0], top_out, {},
+                       dict(ONEBIT_PORTS), "accelerator")
+
+
 def _instance(inst: RtlInstance, conns: dict[str, str]) -> str:
+    missing = [r for r in inst.ports if r not in conns]
+    if missing:
+        raise BuildError("stitch", f"'{inst.name}' has unconnected ports: {', '.join(missing)}")
     params = ""
     if inst.params:
         params = " #(\n" + ",\n".join(
@@ -28,108 +153,29 @@ def _instance(inst: RtlInstance, conns: dict[str, str]) -> str:
     return f"  {inst.module}{params} u_{inst.name} (\n{ports}\n  );\n"
 
 
-def stitch(chain: list[RtlInstance], fifo_depths: list[int], out_dir: Path,
-           monitor: bool = False) -> RtlInstance:
-    """Write `onebit_accel.sv`: chain[0] -> fifo -> chain[1] -> ... -> chain[-1].
-
-    `fifo_depths[i]` is the depth of the FIFO after chain[i] (0: direct connection; the last
-    entry is the output FIFO). With `monitor`, a simulation-only `final` block writes each
-    FIFO's peak occupancy to `fifo_occupancy.txt` (read by the FIFO sizing pass).
-    """
-    if len(fifo_depths) != len(chain):
-        raise BuildError("stitch", f"{len(chain)} layers but {len(fifo_depths)} FIFO depths")
-    for a, b in zip(chain, chain[1:]):
-        if a.out_bits != b.in_bits:
-            raise BuildError(
-                "stitch",
-                f"'{a.name}' emits {a.out_bits}-bit words but '{b.name}' takes {b.in_bits} "
-                "bits (a data width converter is missing)",
-            )
-    first, last = chain[0], chain[-1]
-    lines = [
-        f"// {TOP}: generated by onebit; {len(chain)} layers.",
-        f"module {TOP} (",
-        "  input  logic clk,",
-        "  input  logic rst_n,",
-        f"  input  logic [{first.in_width - 1}:0] s_axis_tdata,",
-        "  input  logic s_axis_tvalid,",
-        "  output logic s_axis_tready,",
-        f"  output logic [{last.out_bits - 1}:0] m_axis_tdata,",
-        "  output logic m_axis_tvalid,",
-        "  input  logic m_axis_tready",
-        ");",
-    ]
-    body = []
-    prev = ("s_axis_tdata", "s_axis_tvalid", "s_axis_tready")
-    for i, inst in enumerate(chain):
-        o = f"l{i}"
-        body.append(f"  logic [{inst.out_width - 1}:0] {o}_tdata;\n  logic {o}_tvalid, {o}_tready;")
-        in_data = prev[0]
-        if i > 0 and inst.in_width != chain[i - 1].out_bits:
-            pad = inst.in_width - chain[i - 1].out_bits
-            body.append(f"  wire [{inst.in_width - 1}:0] {o}_in = {{{pad}'b0, {prev[0]}}};")
-            in_data = f"{o}_in"
-        body.append(f"  // layer {i}: {inst.name} ({inst.op_type or inst.module})")
-        body.append(_instance(inst, {
-            "clk": "clk", "rst_n": "rst_n",
-            "s_tdata": in_data, "s_tvalid": prev[1], "s_tready": prev[2],
-            "m_tdata": f"{o}_tdata", "m_tvalid": f"{o}_tvalid", "m_tready": f"{o}_tready",
-        }))
-        cur = (f"{o}_tdata[{inst.out_bits - 1}:0]", f"{o}_tvalid", f"{o}_tready")
-        depth = fifo_depths[i]
-        if depth:
-            f = f"f{i}"
-            in_valid, in_ready = cur[1], cur[2]
-            if monitor:
-                # the FIFO takes words only while below its run-time limit (sizing search)
-                body.append(_monitor(i, cur[1], cur[2], f"{f}_tvalid", f"{f}_tready"))
-                in_valid, in_ready = f"{f}_s_tvalid", f"{f}_s_tready"
-            body.append(
-                f"  logic [{inst.out_bits - 1}:0] {f}_tdata;\n  logic {f}_tvalid, {f}_tready;\n"
-                f"  onebit_fifo #(.WIDTH({inst.out_bits}), .DEPTH({depth})) u_fifo_{i} (\n"
-                f"    .clk(clk), .rst_n(rst_n),\n"
-                f"    .s_axis_tdata({cur[0]}), .s_axis_tvalid({in_valid}), "
-                f".s_axis_tready({in_ready}),\n"
-                f"    .m_axis_tdata({f}_tdata), .m_axis_tvalid({f}_tvalid), "
-                f".m_axis_tready({f}_tready)\n  );"
-            )
-            cur = (f"{f}_tdata", f"{f}_tvalid", f"{f}_tready")
-        prev = cur
-    body.append(f"  assign m_axis_tdata = {prev[0]};\n  assign m_axis_tvalid = {prev[1]};\n"
-                f"  assign {prev[2]} = m_axis_tready;")
+def _fifo(k: int, bits: int, depth: int, src: tuple[str, str, str], monitor: bool) -> str:
+    """The FIFO of edge k (with the sizing monitor's run-time cap when `monitor`)."""
+    c = f"e{k}_c"
+    valid, ready = src[1], src[2]
+    text = f"  logic [{bits - 1}:0] {c}_tdata;\n  logic {c}_tvalid, {c}_tready;\n"
     if monitor:
-        n = len(chain)
-        body.insert(0, f"  int limit [{n}];\n  initial $readmemh(\"fifo_limits.hex\", limit);")
-        body.append(
-            "  // synthesis translate_off\n  final begin\n    int fd;\n"
-            '    fd = $fopen("fifo_occupancy.txt", "w");\n'
-            + "".join(f'    $fdisplay(fd, "{i} %0d", peak_{i});\n'
-                      for i in range(n) if fifo_depths[i])
-            + "    $fclose(fd);\n  end\n  // synthesis translate_on"
+        text += (
+            f"  int occ_{k} = 0, peak_{k} = 0;\n"
+            f"  logic e{k}_s_tvalid, e{k}_s_tready;\n"
+            f"  wire e{k}_open = occ_{k} < limit[{k}];\n"
+            f"  assign e{k}_s_tvalid = {src[1]} && e{k}_open;\n"
+            f"  assign {src[2]} = e{k}_s_tready && e{k}_open;\n"
+            f"  always_ff @(posedge clk) if (rst_n) begin\n"
+            f"    occ_{k} <= occ_{k} + int'(e{k}_s_tvalid && e{k}_s_tready)"
+            f" - int'({c}_tvalid && {c}_tready);\n"
+            f"    if (occ_{k} > peak_{k}) peak_{k} <= occ_{k};\n"
+            f"  end\n"
         )
-    lines += body + ["endmodule", ""]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    top = out_dir / f"{TOP}.sv"
-    top.write_text("\n".join(lines))
-    sources = [fifo_source()]
-    for inst in chain:
-        sources += [s for s in inst.sources if s not in sources]
-    return RtlInstance(TOP, TOP, sources + [top], first.in_width, last.out_bits, first.in_bits,
-                       last.out_bits, {}, dict(ONEBIT_PORTS), "accelerator")
-
-
-def _monitor(i: int, up_v: str, up_r: str, out_v: str, out_r: str) -> str:
-    """Occupancy counter, peak and run-time limit of FIFO `i` (simulation-only sizing top)."""
-    f = f"f{i}"
-    return (
-        f"  int occ_{i} = 0, peak_{i} = 0;\n"
-        f"  logic {f}_s_tvalid, {f}_s_tready;\n"
-        f"  wire {f}_open = occ_{i} < limit[{i}];\n"
-        f"  assign {f}_s_tvalid = {up_v} && {f}_open;\n"
-        f"  assign {up_r} = {f}_s_tready && {f}_open;\n"
-        f"  always_ff @(posedge clk) if (rst_n) begin\n"
-        f"    occ_{i} <= occ_{i} + int'({f}_s_tvalid && {f}_s_tready) - int'({out_v} && {out_r});\n"
-        f"    if (occ_{i} > peak_{i}) peak_{i} <= occ_{i};\n"
-        f"  end"
+        valid, ready = f"e{k}_s_tvalid", f"e{k}_s_tready"
+    return text + (
+        f"  onebit_fifo #(.WIDTH({bits}), .DEPTH({depth})) u_fifo_{k} (\n"
+        f"    .clk(clk), .rst_n(rst_n),\n"
+        f"    .s_axis_tdata({src[0]}), .s_axis_tvalid({valid}), .s_axis_tready({ready}),\n"
+        f"    .m_axis_tdata({c}_tdata), .m_axis_tvalid({c}_tvalid), .m_axis_tready({c}_tready)\n"
+        f"  );"
     )
