@@ -204,14 +204,21 @@ def _mounts(paths: Sequence[Path | str]) -> str:
 # ----------------------------------------------------------------------------- running
 
 
-def _script(top_module: str, sources: Sequence[Path], family: str, stat: Path) -> str:
-    bad = [str(s) for s in sources if any(c in str(s) for c in ' "')]
+def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path) -> str:
+    """The Yosys script: read_slang with the top's parameters, synth_xilinx, stat as JSON."""
+    words = [str(s) for s in sources]
+    gen = []
+    for k, v in sorted(top.params.items()):
+        value = f'"{v}"' if isinstance(v, str) else str(int(v))
+        gen.append(f"-G {k}={value}")
+        words.append(str(v))
+    bad = [w for w in words if any(c in w for c in ' "\t\n')]
     if bad:
-        raise UserInputError(f"Yosys source paths must not contain spaces or quotes: {bad}")
-    files = " ".join(str(s) for s in sources)
+        raise UserInputError(f"Yosys paths and parameters must not contain spaces or quotes: {bad}")
+    files = " ".join(words[: len(sources)])
     return (
-        f"read_slang {_SLANG_FLAGS} --top {top_module} {files}\n"
-        f"synth_xilinx -family {family} -top {top_module} -noiopad -noclkbuf\n"
+        f"read_slang {_SLANG_FLAGS} --top {top.module} {' '.join(gen)} {files}\n"
+        f"synth_xilinx -family {family} -top {top.module} -noiopad -noclkbuf\n"
         f"tee -q -o {stat} stat -json -tech xilinx\n"
     )
 
@@ -236,7 +243,7 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None) -
     run_dir = Path(run_dir).resolve()
     data = _data_files(_referenced_paths(top))
     cache = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
-    probe = _script(top.module, [Path(s).name for s in top.sources], family, Path("stat.json"))
+    probe = _script(top, [Path(s).name for s in top.sources], family, Path("stat.json"))
     key = _cache_key(top, family, data, probe)
     hit = cache / f"{key}.json"
     if hit.is_file():
@@ -248,7 +255,7 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None) -
     sources = _copy_sources(top.sources, run_dir / "src")
     stat, log = run_dir / "stat.json", run_dir / "yosys.log"
     script = run_dir / "synth.ys"
-    script.write_text(_script(top.module, sources, family, stat))
+    script.write_text(_script(top, sources, family, stat))
     env = dict(os.environ)
     env["YOWASP_MOUNT"] = _mounts([run_dir, *data])
     t0 = time.perf_counter()
@@ -282,8 +289,6 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
     `seconds` is the Yosys time spent in this call (0 for results taken from the cache).
     Raises `ToolNotFoundError` without Yosys and `BuildError` when Yosys rejects the design.
     """
-    from onebit.hw.stitch import stitch
-
     family = family_of(part)
     version = yosys_version()
     out_dir = Path(out_dir)
@@ -291,10 +296,7 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
     res = _run(top, out_dir / "top", family, cache_dir)
     if layers:
         def one(inst: RtlInstance) -> tuple[str, dict]:
-            d = out_dir / "layers" / inst.name
-            single = stitch([inst], [0], d / "rtl")
-            single.name = inst.name
-            return inst.name, _run(single, d / "yosys", family, cache_dir)
+            return inst.name, _run(inst, out_dir / "layers" / inst.name, family, cache_dir)
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             res["per_layer"] = {name: {k: r[k] for k in _KEYS}
@@ -306,27 +308,24 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
 
 def synthesize_build(build_dir: Path, *, per_layer: bool = True, jobs: int = 1,
                      cache_dir: Path | None = None) -> dict:
-    """`synthesize` the accelerator of a finished build directory (`onebit build --sim`).
+    """`synthesize` the accelerator of a build directory whose RTL step has run.
 
-    Regenerates the RTL of `<build>/intermediate/*_dataflow_folded.onnx` into
-    `<build>/synth/rtl`, stitches it with the FIFO depths of `report.json` (2 where the build
-    did not simulate) and synthesizes it for the report's part into `<build>/synth`.
+    Reads the stitched top and its layers from the manifest in `<build>/rtl` and the part
+    from `<build>/report.json`; Yosys works in `<build>/synth`.
     """
-    from qonnx.core.modelwrapper import ModelWrapper
-
-    from onebit.hw.accelerator import DEFAULT_FIFO_DEPTH, make_layers
-    from onebit.hw.stitch import stitch
+    from onebit.hw import accelerator
 
     build_dir = Path(build_dir)
     try:
         report = json.loads((build_dir / "report.json").read_text())
-        folded = sorted((build_dir / "intermediate").glob("*_dataflow_folded.onnx"))[-1]
-    except (OSError, IndexError, json.JSONDecodeError) as e:
-        raise UserInputError(f"{build_dir} is not a finished onebit build ({e})") from None
-    out = build_dir / "synth"
-    layers = make_layers(ModelWrapper(str(folded)), out / "rtl")
-    depths = (report.get("sim") or {}).get("fifo_depths") or {}
-    top = stitch([la.inst for la in layers],
-                 [int(depths.get(la.name, DEFAULT_FIFO_DEPTH)) for la in layers], out / "rtl")
-    return synthesize(top, out, report["part"], layers=[la.inst for la in layers] if per_layer
-                      else None, jobs=jobs, cache_dir=cache_dir)
+        if hasattr(accelerator, "Accelerator"):
+            acc = accelerator.Accelerator.load(build_dir / "rtl")
+            top, insts = acc.top, [la.inst for la in acc.layers]
+        else:  # the manifest functions before the Accelerator class
+            layers, top, _ = accelerator.load_manifest(build_dir / "rtl")
+            insts = [la.inst for la in layers]
+    except (OSError, KeyError, json.JSONDecodeError) as e:
+        raise UserInputError(f"{build_dir} has no generated RTL to synthesize ({e}); "
+                             "build it with the rtl step") from None
+    return synthesize(top, build_dir / "synth", report["part"],
+                      layers=insts if per_layer else None, jobs=jobs, cache_dir=cache_dir)

