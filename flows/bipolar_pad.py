@@ -70,7 +70,8 @@ class AbsorbBipolarPadIntoIm2Col(Transformation):
         for node in model.graph.node:
             if node.op_type != "Pad":
                 continue
-            if model.get_tensor_datatype(node.input[0]) != DataType["BINARY"]:
+            dt = model.get_tensor_datatype(node.input[0])
+            if dt not in (DataType["BINARY"], DataType["BIPOLAR"]):
                 continue
             tr = model.find_direct_successors(node)
             if not tr or len(tr) != 1 or tr[0].op_type != "Transpose":
@@ -81,6 +82,13 @@ class AbsorbBipolarPadIntoIm2Col(Transformation):
             if perm != _NCHW_TO_NHWC or not i2c or len(i2c) != 1 or i2c[0].op_type != "Im2Col":
                 continue
             i2c = i2c[0]
+            if dt == DataType["BIPOLAR"]:
+                raise UnsupportedOpError(
+                    node.name, "Pad",
+                    "pads a bipolar map that feeds a non-XNOR conv (e.g. {0,1} weights): FINN's "
+                    "FMPadding can only insert -1 into XNOR (BINARY-coded) maps; use padding 0 "
+                    "convs there",
+                )
             pads, value = _pad_spec(model, node)
             if value not in (-1.0, 1.0):
                 raise UnsupportedOpError(node.name, "Pad", f"bipolar pad value {value}")

@@ -17,12 +17,19 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     """Replace MatMul/MultiThreshold/Im2Col/MaxPool/TopK by FINN HW layers.
 
     InferPool runs before InferConvInpGen: the other order leaves an Im2Col behind and the
-    dataflow partition then depends on itself.
+    dataflow partition then depends on itself. Residual adds become ElementwiseAdd and the
+    fan-out of their shortcut a DuplicateStreams, once every other node is a HW layer.
     """
     from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
         InferBinaryMatrixVectorActivation,
     )
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
+        InferDuplicateStreamsLayer,
+    )
+    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
+        InferElementwiseBinaryOperation,
+    )
     from finn.transformation.fpgadataflow.convert_to_hw.label_select import (
         InferLabelSelectLayer,
     )
@@ -41,14 +48,21 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
         InferBinaryMatrixVectorActivation(),
         InferQuantizedMatrixVectorActivation(),
         InferLabelSelectLayer(),
+        InferElementwiseBinaryOperation(_two_streams_add),
         InferThresholdingLayer(),
         InferPool(),
         InferConvInpGen(),
         RemoveCNVtoFCFlatten(),
         AbsorbConsecutiveTransposes(),
+        InferDuplicateStreamsLayer(),
         InferDataLayouts(),
         GiveUniqueNodeNames(),
     ])
+
+
+def _two_streams_add(model: ModelWrapper, node) -> bool:
+    """Only residual adds (two streamed operands) become HW; scales and biases stay software."""
+    return node.op_type == "Add" and all(model.get_initializer(i) is None for i in node.input)
 
 
 def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
@@ -61,6 +75,11 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
         CreateDataflowPartition,
     )
 
+    from finn.transformation.fpgadataflow.minimize_accumulator_width import (
+        MinimizeAccumulatorWidth,
+    )
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+
     parent = run_passes(model, [CreateDataflowPartition()])
     sdps = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
     if len(sdps) != 1:
@@ -71,8 +90,13 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
             f"the HW layers form {len(sdps)} partitions instead of one; nodes outside: "
             + ", ".join(f"{n.name} ({n.op_type})" for n in stray),
         )
-    dataflow = ModelWrapper(getCustomOp(sdps[0]).get_nodeattr("model"))
+    path = getCustomOp(sdps[0]).get_nodeattr("model")
+    dataflow = ModelWrapper(path)
     check_all_hw(dataflow)
+    # narrowest accumulators (and the datatypes that follow), as FINN's builder does;
+    # saved in place so the parent graph executes the same dataflow graph
+    dataflow = run_passes(dataflow, [MinimizeAccumulatorWidth(), InferDataTypes()])
+    dataflow.save(path)
     return parent, dataflow
 
 

@@ -34,6 +34,8 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.streamline.reorder import (
         MakeMaxPoolNHWC,
         MoveScalarLinearPastInvariants,
+        MoveTransposePastFork,
+        MoveTransposePastJoinAdd,
     )
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
@@ -47,6 +49,12 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         AbsorbBipolarPadIntoIm2Col(),
         AbsorbConsecutiveTransposes(),
         Streamline(),
+        # residual blocks: layout transposes through the shortcut's fork and add, then away
+        MoveTransposePastJoinAdd(),
+        MoveTransposePastFork(),
+        AbsorbConsecutiveTransposes(),
+        AbsorbTransposeIntoMultiThreshold(),
+        AbsorbConsecutiveTransposes(),
         RoundAndClipThresholds(),
         InferDataLayouts(),
         GiveUniqueNodeNames(),

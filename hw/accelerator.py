@@ -20,7 +20,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import VerificationError
 from onebit.hw import codegen, packing
 from onebit.hw.instance import RtlInstance
-from onebit.hw.sim import SimResult, simulate_instance
+from onebit.hw.sim import SimResult, SimulationError, simulate_instance
 from onebit.hw.stitch import GRAPH, Edge, stitch
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
@@ -217,7 +217,9 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     level is capped at run time by `fifo_limits.hex`. With every cap at the probe depth the
     design runs at its own bottleneck rate (input offered as fast as it is taken); then,
     FIFO by FIFO, a binary search finds the smallest cap that keeps the steady-state
-    cycles/frame within `tolerance` of that. Each probe is a run of the same executable.
+    cycles/frame within `tolerance` of that (a cap that deadlocks, e.g. a residual shortcut
+    shallower than what its branch holds back, counts as too small). Each probe is a run of
+    the same executable.
     """
     sized = [e.src[0] != GRAPH for e in acc.edges]
     probe = [probe_depth or max(16, acc.layers[e.src[0]].outs[e.src[1]].words + 2)
@@ -229,7 +231,12 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
 
     def cycles_per_frame(limits: list[int]) -> tuple[float, list[int]]:
         (run_dir / "fifo_limits.hex").write_text("".join(f"{v:x}\n" for v in limits))
-        _, res = run_frames(acc, top, xs, run_dir=run_dir, cache_dir=cache_dir)
+        try:
+            _, res = run_frames(acc, top, xs, run_dir=run_dir, cache_dir=cache_dir)
+        except SimulationError as e:
+            if e.reason != "watchdog":
+                raise
+            return float("inf"), []  # too shallow: a residual shortcut deadlocks
         peaks = [0] * len(acc.edges)
         for line in (run_dir / "fifo_occupancy.txt").read_text().split("\n"):
             if line.strip():
@@ -238,6 +245,8 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
         return frame_timing(res, acc.last.words, frames)["cycles_per_frame"], peaks
 
     best, peaks = cycles_per_frame(probe)
+    if not peaks:
+        raise SimulationError("watchdog", "the design deadlocks even with one-frame FIFOs")
     budget = best * (1 + tolerance)
     limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized)]
     for k in range(len(acc.edges)):

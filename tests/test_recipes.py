@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit import data
 from onebit.errors import UnsupportedOpError, UserInputError
@@ -181,70 +182,28 @@ def _trained_bireal(ds):
     return train_recipe("bireal", ds, epochs=1, limit=192, progress=False)
 
 
-def test_bireal_residual_exports_exactly_and_stops_at_hw_layers(digits, tmp_path):
-    """The int8 residual stream exports bit-exactly (QONNX, FINN, streamline all verified);
-    onebit's HW-layer pass leaves the residual Add and its Transposes in software."""
+def test_bireal_residual_simulates_bit_exact(digits, tmp_path):
+    """The int8 residual stream is exact at every stage down to the RTL: FINN's fork and add
+    (DuplicateStreams, ElementwiseAdd) run as onebit RTL in the stitched accelerator."""
     net, r = _trained_bireal(digits)
     assert r.fold_mismatches == 0
-    with pytest.raises(Exception, match="partition depends on itself"):
-        _check_build(tmp_path, net, digits, "bireal")
-    import json
-
-    rep = json.loads((tmp_path / "bireal" / "report.json").read_text())
-    assert rep["failed_step"] == "hw_layers"
-    assert set(rep["stages"]) == {"qonnx", "finn", "streamline"}
+    x = digits.x_test[:4].astype(np.float32)
+    rep = build(BuildInput("bireal", x, torch_model=net),
+                BuildConfig(tmp_path / "bireal", sim_frames=4))
+    assert rep["status"] == "ok"
+    assert set(rep["stages"]) == {"qonnx", "finn", "streamline", "hw_layers", "rtlsim"}
     assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
+    hw = ModelWrapper(str(tmp_path / "bireal" / "intermediate" / "05_dataflow_golden.onnx"))
+    ops = [n.op_type for n in hw.graph.node]
+    assert ops.count("DuplicateStreams") == 2 and ops.count("ElementwiseAdd") == 2
+    assert rep["sim"]["bit_exact"]
 
 
-def test_bireal_residual_maps_with_finn_fork_and_add_layers(digits, tmp_path):
-    """With FINN's transpose-past-fork/add moves and DuplicateStreams/ElementwiseAdd inference
-    (not in onebit's flow yet) the residual net is one dataflow partition, exact vs QONNX."""
-    from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
-        InferDuplicateStreamsLayer,
-    )
-    from finn.transformation.fpgadataflow.convert_to_hw.elementwise_binary_operation import (
-        InferElementwiseBinaryOperation,
-    )
-    from finn.transformation.streamline.absorb import (
-        AbsorbConsecutiveTransposes,
-        AbsorbTransposeIntoMultiThreshold,
-    )
-    from finn.transformation.streamline.reorder import (
-        MoveTransposePastFork,
-        MoveTransposePastJoinAdd,
-    )
-    from qonnx.core.modelwrapper import ModelWrapper
-    from qonnx.transformation.infer_data_layouts import InferDataLayouts
-
-    from onebit.export.qonnx import run_qonnx
-    from onebit.flows.finn_env import use_build_dir
-    from onebit.flows.hw_layers import partition, to_hw_layers
-    from onebit.flows.passes import run_passes
-
-    net, _ = _trained_bireal(digits)
-    with pytest.raises(Exception):
-        _check_build(tmp_path, net, digits, "b")
-    d = tmp_path / "b" / "intermediate"
-    use_build_dir(tmp_path / "b" / "finn")
-    m = ModelWrapper(str(d / "03_streamline.onnx"))
-    m = run_passes(m, [MoveTransposePastJoinAdd(), MoveTransposePastFork(),
-                       AbsorbConsecutiveTransposes(), AbsorbTransposeIntoMultiThreshold(),
-                       AbsorbConsecutiveTransposes(), InferDataLayouts()])  # fmt: skip
-    m = run_passes(to_hw_layers(m), [InferDuplicateStreamsLayer(),
-                                     InferElementwiseBinaryOperation()])  # fmt: skip
-    parent, dataflow = partition(m)
-    ops = [n.op_type for n in dataflow.graph.node]
-    assert ops.count("DuplicateStreams") == 2 and ops.count("ElementwiseAdd") >= 2  # 2 blocks
-    x = digits.x_test[:8].astype(np.float32)
-    q = ModelWrapper(str(d / "01_qonnx.onnx"))
-    assert np.array_equal(run_qonnx(parent, x), run_qonnx(q, x))
-
-
-def test_siman_with_bipolar_padding_stops_at_hw_layers(digits, tmp_path):
-    """{0,1} weights on a -1-padded bipolar map: the Pad is not absorbed (onebit's pass handles
-    XNOR-converted BINARY maps only), so hw_layers cannot form one partition."""
+def test_siman_with_bipolar_padding_is_refused_by_name(digits, tmp_path):
+    """{0,1} weights on a -1-padded bipolar map: FINN's FMPadding cannot insert -1 into a
+    BIPOLAR (non-XNOR) map, so the Pad is refused with its name."""
     net, _ = train_recipe("siman", digits, epochs=1, limit=128, progress=False, pad_inner=1)
-    with pytest.raises(Exception, match="partition depends on itself"):
+    with pytest.raises(UnsupportedOpError, match="Pad.*non-XNOR conv"):
         _check_build(tmp_path, net, digits, "siman_pad")
 
 
