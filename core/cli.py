@@ -54,7 +54,8 @@ def datasets(o: _Ctx, data_dir: Path | None) -> None:
 @click.option("--arch", default="tfc", show_default=True, help="Network architecture.")
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path))
-@click.option("--recipe", default="ste", show_default=True, help="Training method.")
+@click.option("--recipe", default="ste", show_default=True,
+              help="Training method: ste, bireal, siman, real2bin, ftbnn, irnet.")
 @click.option("--epochs", default=10, show_default=True)
 @click.option("--batch-size", default=64, show_default=True)
 @click.option("--lr", default=1e-2, show_default=True)
@@ -70,12 +71,17 @@ def train(o: _Ctx, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed
 
 def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out) -> dict:
     from onebit import data
-    from onebit.models import build as build_model
-    from onebit.models.train import save_checkpoint, train as train_model
 
-    if recipe != "ste":
-        raise OnebitError(f"recipe '{recipe}' is not implemented yet (available: ste)")
     ds = data.load(dataset, data_dir)
+    if recipe != "ste":
+        from onebit.models.recipes import cli_train
+
+        return cli_train(recipe, arch, ds, epochs, batch_size, lr, seed, out,
+                         progress=not o.quiet)
+    from onebit.models import build as build_model
+    from onebit.models.train import save_checkpoint
+    from onebit.models.train import train as train_model
+
     model = build_model(arch, ds.input_shape, ds.num_classes)
     result = train_model(model, ds, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
                          progress=not o.quiet)

@@ -69,3 +69,13 @@ def test_train_export_roundtrip(tmp_path):
 def test_sim_needs_a_build(tmp_path):
     r = onebit("sim", str(tmp_path))
     _one_line_error(r, "is not a onebit build with RTL")
+
+
+def test_train_with_a_recipe_builds(tmp_path):
+    ckpt = tmp_path / "irnet.pt"
+    r = onebit("-q", "train", "--recipe", "irnet", "--arch", "cnv", "--epochs", "1",
+               "--out", str(ckpt))
+    assert r.returncode == 0, r.stderr
+    r = onebit("build", str(ckpt), "--out", str(tmp_path / "b"), "--no-sim", "--vectors", "4")
+    assert r.returncode == 0, r.stderr
+    assert "hw_layers    verified vs qonnx" in r.stdout
