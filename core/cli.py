@@ -130,6 +130,8 @@ def _build_options(f):
                      help="Simulate the accelerator in Verilator."),
         click.option("--frames", default=16, show_default=True, help="Frames to simulate."),
         click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
+        click.option("--synth", is_flag=True,
+                     help="Yosys resource counts of the stitched design (needs --sim)."),
         click.option("--seed", default=0, show_default=True),
     ]):
         f = opt(f)
@@ -141,7 +143,7 @@ def _build_options(f):
 @_build_options
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, data_dir,
-          weights, vectors, sim, frames, backpressure, seed) -> None:
+          weights, vectors, sim, frames, backpressure, synth, seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>) into OUT."""
     from onebit.boards import get_board
     from onebit.flows.build import BuildConfig
@@ -151,7 +153,8 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, d
     inp = resolve(model, vectors=max(vectors, frames), dataset=dataset, data_dir=data_dir,
                   weights=weights, seed=seed)
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
-                      sim=sim, sim_frames=frames, backpressure=backpressure, seed=seed)
+                      sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
+                      seed=seed)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out)
 
@@ -159,9 +162,9 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, d
 def _run_build(o: _Ctx, inp, cfg) -> dict:
     from rich.progress import Progress
 
-    from onebit.flows.build import SIM_STEPS, STEPS, build
+    from onebit.flows.build import build, default_steps
 
-    steps = [s for s in STEPS if cfg.sim or s not in SIM_STEPS]
+    steps = default_steps(cfg)
     with Progress(disable=o.quiet, transient=True) as bar:
         task = bar.add_task("build", total=len(steps))
 
@@ -189,6 +192,10 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
         click.echo(f"  rtlsim: {'bit-exact' if s['bit_exact'] else 'MISMATCH'} on {s['frames']} "
                    f"frames, {s['cycles_per_frame']:.0f} cycles/frame "
                    f"({s['ratio_to_estimate']:.3f}x estimate), latency {s['latency_cycles']} cycles")
+    res = r.get("resources")
+    if res:
+        click.echo(f"  yosys ({res['family']}): {res['luts']} LUT, {res['ffs']} FF, "
+                   f"{res['brams_18k']} BRAM18, {res['dsps']} DSP")
     click.echo(f"  report: {out / 'report.json'}")
 
 
@@ -212,8 +219,10 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int) ->
 @click.option("--epochs", default=30, show_default=True)
 @click.option("--arch", default="tfc", show_default=True)
 @click.option("--sim/--no-sim", default=True, show_default=True)
+@click.option("--synth/--no-synth", default=True, show_default=True,
+              help="Yosys resource counts (first run compiles Yosys: ~1 min).")
 @click.pass_obj
-def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool) -> None:
+def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool) -> None:
     """Train a small BNN on digits, export, build, simulate, and report."""
     from onebit.flows.build import BuildConfig
     from onebit.flows.inputs import resolve
@@ -224,7 +233,8 @@ def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool) -> None:
     _train(o, arch, "digits", None, "ste", epochs, 64, 1e-2, 0, ckpt)
     _echo(o, "[2/2] building")
     inp = resolve(str(ckpt), vectors=64)
-    report = _run_build(o, inp, BuildConfig(out / "build", sim=sim, sim_frames=64, vectors=64))
+    report = _run_build(o, inp, BuildConfig(out / "build", sim=sim, sim_frames=64, vectors=64,
+                                            synth=synth and sim))
     _summary(o, report, out / "build")
 
 

@@ -42,6 +42,7 @@ class BuildConfig:
     sim: bool = True
     sim_frames: int = 16
     backpressure: bool = False
+    synth: bool = False  # Yosys resource counts of the stitched design (slow for big nets)
     seed: int = 0
 
 
@@ -242,6 +243,13 @@ def step_rtl(state: BuildState) -> None:
     acc.save(rtl)
 
 
+def step_resources(state: BuildState) -> None:
+    """Yosys synth_xilinx of the stitched accelerator: LUT/FF/BRAM/DSP beside FINN's estimate."""
+    from onebit.hw.synth import synthesize_build
+
+    state.report["resources"] = synthesize_build(state.out, state.board.part, per_layer=False)
+
+
 def step_rtlsim(state: BuildState) -> None:
     """Simulate the stitched accelerator in Verilator; bit-exact against FINN's golden."""
     state.report["sim"] = simulate_build(
@@ -296,10 +304,17 @@ STEPS: dict[str, Callable[[BuildState], None]] = {
     "estimate": step_estimate,
     "rtl": step_rtl,
     "rtlsim": step_rtlsim,
+    "resources": step_resources,
 }
 
 
-SIM_STEPS = ("rtl", "rtlsim")
+SIM_STEPS = ("rtl", "rtlsim", "resources")
+
+
+def default_steps(cfg: BuildConfig) -> list[str]:
+    """The steps a build runs: RTL and simulation unless --no-sim, Yosys only with --synth."""
+    return [s for s in STEPS if (cfg.sim or s not in SIM_STEPS)
+            and (cfg.synth or s != "resources")]
 
 
 def accuracy(state: BuildState) -> float | None:
@@ -320,7 +335,7 @@ def build(inp: BuildInput, cfg: BuildConfig, steps: list[str] | None = None,
     if report_path.exists():
         report_path.unlink()
     state = BuildState(cfg, inp, board)
-    steps = steps or [s for s in STEPS if cfg.sim or s not in SIM_STEPS]
+    steps = steps or default_steps(cfg)
     t_all = time.perf_counter()
     failed = None
     try:

@@ -307,26 +307,23 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
             "part": part, **res}
 
 
-def synthesize_build(build_dir: Path, *, per_layer: bool = True, jobs: int = 1,
-                     cache_dir: Path | None = None) -> dict:
+def synthesize_build(build_dir: Path, part: str | None = None, *, per_layer: bool = True,
+                     jobs: int = 1, cache_dir: Path | None = None) -> dict:
     """`synthesize` the accelerator of a build directory whose RTL step has run.
 
-    Reads the stitched top and its layers from the manifest in `<build>/rtl` and the part
-    from `<build>/report.json`; Yosys works in `<build>/synth`.
+    Reads the stitched top and its layers from the manifest in `<build>/rtl`, and the part
+    from `<build>/report.json` unless given; Yosys works in `<build>/synth`.
     """
-    from onebit.hw import accelerator
+    from onebit.hw.accelerator import Accelerator
 
     build_dir = Path(build_dir)
     try:
-        report = json.loads((build_dir / "report.json").read_text())
-        if hasattr(accelerator, "Accelerator"):
-            acc = accelerator.Accelerator.load(build_dir / "rtl")
-            top, insts = acc.top, [la.inst for la in acc.layers]
-        else:  # the manifest functions before the Accelerator class
-            layers, top, _ = accelerator.load_manifest(build_dir / "rtl")
-            insts = [la.inst for la in layers]
+        if part is None:
+            part = json.loads((build_dir / "report.json").read_text())["part"]
+        acc = Accelerator.load(build_dir / "rtl")
     except (OSError, KeyError, json.JSONDecodeError) as e:
         raise UserInputError(f"{build_dir} has no generated RTL to synthesize ({e}); "
                              "build it with the rtl step") from None
-    return synthesize(top, build_dir / "synth", report["part"],
-                      layers=insts if per_layer else None, jobs=jobs, cache_dir=cache_dir)
+    return synthesize(acc.top, build_dir / "synth", part,
+                      layers=[la.inst for la in acc.layers] if per_layer else None, jobs=jobs,
+                      cache_dir=cache_dir)
