@@ -86,6 +86,24 @@ def _check_widths(name: str, widths: Sequence[int]) -> list[int]:
     return widths
 
 
+def conv_dims(h: int, w: int, kernel: int, padding: int) -> tuple[int, int]:
+    """Output map size of a stride-1 `kernel` x `kernel` convolution padded by `padding`."""
+    return h + 2 * padding - kernel + 1, w + 2 * padding - kernel + 1
+
+
+def pool_dims(arch: str, input_shape, stages: str, i: int, h: int, w: int) -> tuple[int, int]:
+    """Output map size of 2x2 max-pool `i`; raises when the map is smaller than 2x2.
+
+    `stages` says what the input is too small for, e.g. "2 conv+pool blocks".
+    """
+    if h < 2 or w < 2:
+        raise UserInputError(
+            f"{arch}: input {tuple(input_shape)} is too small for {stages} "
+            f"(map is {h}x{w} before pool {i})"
+        )
+    return h // 2, w // 2
+
+
 def _head(layers: OrderedDict, in_features: int, hidden: list[int], num_classes: int,
           start: int, dropout: float) -> int:  # fmt: skip
     """Appends hidden binary FC blocks and the output layer; returns the output's fan-in."""
@@ -144,17 +162,12 @@ def cnv(
             if padding:
                 layers[f"pad{i}"] = BipolarPad(padding, pad_value)
             layers[f"conv{i}"] = binary_conv(c, out_ch, kernel, 0)
-        h, w = h + 2 * padding - kernel + 1, w + 2 * padding - kernel + 1
+        h, w = conv_dims(h, w, kernel, padding)
         layers[f"bn{i}"] = nn.BatchNorm2d(out_ch)
         layers[f"act{i}"] = binary_act()
         if pool:
-            if h < 2 or w < 2:
-                raise UserInputError(
-                    f"cnv: input {tuple(input_shape)} is too small for {len(channels)} "
-                    f"conv+pool blocks (map is {h}x{w} before pool {i})"
-                )
+            h, w = pool_dims("cnv", input_shape, f"{len(channels)} conv+pool blocks", i, h, w)
             layers[f"pool{i}"] = nn.MaxPool2d(2)
-            h, w = h // 2, w // 2
         if h < 1 or w < 1:
             raise UserInputError(f"cnv: input {tuple(input_shape)} is too small for conv {i}")
         c = out_ch

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -67,6 +69,34 @@ def _lr_lambda(schedule: str, total_steps: int):
     return lambda s: 1.0
 
 
+def check_run_args(epochs: int, schedule: str) -> None:
+    """Rejects an epoch count below 1 and an unknown LR schedule (`train`, `train_recipe`)."""
+    if epochs < 1:
+        raise UserInputError(f"epochs must be at least 1, got {epochs}")
+    if schedule not in SCHEDULES:
+        raise UserInputError(f"unknown LR schedule '{schedule}': expected {', '.join(SCHEDULES)}")
+
+
+def adam_schedule(
+    model: nn.Module, lr: float, weight_decay: float, schedule: str, total_steps: int
+) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam on `model`'s parameters and its per-step LR schedule over `total_steps` steps."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(schedule, total_steps))
+
+
+@contextmanager
+def torch_threads(num_threads: int | None) -> Iterator[None]:
+    """Torch intra-op threads set to `num_threads` inside (None: unchanged), restored after."""
+    threads = torch.get_num_threads()
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -110,10 +140,7 @@ def train(
     Ends with the model in eval mode and its thresholds hardened (`harden_thresholds`), so the
     model is the exact function the hardware computes.
     """
-    if epochs < 1:
-        raise UserInputError(f"epochs must be at least 1, got {epochs}")
-    if schedule not in SCHEDULES:
-        raise UserInputError(f"unknown LR schedule '{schedule}': expected {', '.join(SCHEDULES)}")
+    check_run_args(epochs, schedule)
     if tuple(getattr(model, "input_shape", dataset.input_shape)) != tuple(dataset.input_shape):
         raise UserInputError(
             f"model input {tuple(model.input_shape)} does not match dataset '{dataset.name}' "
@@ -127,21 +154,15 @@ def train(
     temp = float(temperature or getattr(model, "logit_temperature", 1.0))
     result = TrainResult(dataset.name, epochs, batch_size, lr, seed, temp, schedule, limit)
     batches = loader(dataset, "train", batch_size, shuffle=True, seed=seed, limit=limit)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(schedule, epochs * len(batches)))
+    opt, sched = adam_schedule(model, lr, weight_decay, schedule, epochs * len(batches))
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
-    try:
+    with torch_threads(num_threads):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             _epochs(model, batches, opt, sched, temp, epochs, progress, result)
         model.eval()
         harden_thresholds(model)
         result.test_accuracy = evaluate(model, dataset, "test")
-    finally:
-        torch.set_num_threads(threads)
     result.seconds = time.perf_counter() - start
     return result
 

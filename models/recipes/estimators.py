@@ -31,13 +31,17 @@ def hard_sign(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, torch.ones_like(x), -torch.ones_like(x))
 
 
-class SignSTE(torch.autograd.Function):
-    """sign(x) forward; clipped straight-through backward, 1 on |x| <= 1."""
+class _SignFunction(torch.autograd.Function):
+    """sign(x) forward with x saved for the backward, which each subclass defines."""
 
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
         return hard_sign(x)
+
+
+class SignSTE(_SignFunction):
+    """sign(x) forward; clipped straight-through backward, 1 on |x| <= 1."""
 
     @staticmethod
     def backward(ctx, g):
@@ -45,13 +49,8 @@ class SignSTE(torch.autograd.Function):
         return g * (x.abs() <= 1).to(g.dtype)
 
 
-class ApproxSign(torch.autograd.Function):
+class ApproxSign(_SignFunction):
     """sign(x) forward; Bi-Real's ApproxSign backward: 2 - 2|x| on |x| < 1, else 0."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return hard_sign(x)
 
     @staticmethod
     def backward(ctx, g):

@@ -71,16 +71,23 @@ class OnebitIntStream(Int8ActPerTensorFloat):
 WEIGHT_QUANTS = {"bipolar": OnebitBinaryWeight, "binary01": OnebitBinary01Weight}
 
 
+def _off_tree(name: str, doc: str) -> property:
+    """An attribute kept outside the module tree (not a submodule, not in the state dict)."""
+    key = f"_{name}"
+
+    def get(self):
+        return self.__dict__.get(key)
+
+    def set(self, value) -> None:
+        self.__dict__[key] = value
+
+    return property(get, set, doc=doc)
+
+
 class _Swappable:
     """Mixin: a `binarizer` kept outside the module tree (not in the state dict)."""
 
-    @property
-    def binarizer(self):
-        return self.__dict__.get("_binarizer")
-
-    @binarizer.setter
-    def binarizer(self, b) -> None:
-        self.__dict__["_binarizer"] = b
+    binarizer = _off_tree("binarizer", "The recipe's WeightBinarizer while training, else None.")
 
 
 class RecipeConv2d(_Swappable, QuantConv2d):
@@ -117,13 +124,7 @@ class RecipeAct(QuantIdentity):
     def __init__(self):
         super().__init__(act_quant=OnebitBinaryAct, return_quant_tensor=False)
 
-    @property
-    def estimator(self):
-        return self.__dict__.get("_estimator")
-
-    @estimator.setter
-    def estimator(self, e) -> None:
-        self.__dict__["_estimator"] = e
+    estimator = _off_tree("estimator", "The recipe's ActEstimator while training, else None.")
 
     def forward(self, x):
         e = self.estimator

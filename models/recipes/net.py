@@ -26,7 +26,7 @@ from torch import nn
 
 from onebit.errors import UserInputError
 
-from ..archs import OnebitNet
+from ..archs import OnebitNet, conv_dims, pool_dims
 from ..harden import harden_thresholds
 from ..quant import BipolarPad
 from .layers import (
@@ -78,6 +78,7 @@ def rnet(
     if any(c % groups for c in channels[1:]):
         raise UserInputError(f"channels {channels[1:]} must be divisible by groups={groups}")
     c, h, w = input_shape
+    stages = f"{len(channels)} conv+pool stages"  # what a too-small input is too small for
     L: OrderedDict[str, nn.Module] = OrderedDict()
     units: list[tuple[str, ...]] = []  # (linear, scale|'', bn, prelu|'') folding groups
     points: list[str] = []  # attention-matching points (real-valued block outputs)
@@ -102,7 +103,7 @@ def rnet(
         L["q0"] = int_stream()
         units.append(("conv0", "", "bn0", ""))
         points.append("q0")
-        h, w = h + 2 * padding - kernel + 1, w + 2 * padding - kernel + 1
+        h, w = conv_dims(h, w, kernel, padding)
         c = channels[0]
         for i, out_ch in enumerate(channels):
             names = []
@@ -119,7 +120,7 @@ def rnet(
                 points.append(name)
             c = out_ch
             if pool:
-                h, w = _pool_dims(input_shape, channels, i, h, w)
+                h, w = pool_dims("rnet", input_shape, stages, i, h, w)
                 L[f"pool{i}"] = nn.MaxPool2d(2)
         L["act_h"] = RecipeAct()
     else:
@@ -134,8 +135,7 @@ def rnet(
                 if inner:
                     L[f"pad{i}"] = BipolarPad(inner, -1.0)
                 L[f"conv{i}"] = RecipeConv2d(c, out_ch, kernel, 0, groups, weights)
-            p = padding if i == 0 else inner
-            h, w = h + 2 * p - kernel + 1, w + 2 * p - kernel + 1
+            h, w = conv_dims(h, w, kernel, padding if i == 0 else inner)
             s, p = extras(str(i), out_ch, c, 4)
             units.append((f"conv{i}", s, f"bn{i}", p))
             points.append(p or f"bn{i}")
@@ -143,7 +143,7 @@ def rnet(
                 L[f"tap{i}"] = prev_tap = Tap()
             L[f"act{i}"] = RecipeAct()
             if pool:
-                h, w = _pool_dims(input_shape, channels, i, h, w)
+                h, w = pool_dims("rnet", input_shape, stages, i, h, w)
                 L[f"pool{i}"] = nn.MaxPool2d(2)
             c = out_ch
     if h < 1 or w < 1:
@@ -178,15 +178,6 @@ def rnet(
         if residual:
             net.layers.bn0.weight.fill_(STREAM_BN_GAMMA)
     return net
-
-
-def _pool_dims(shape, channels, i, h, w):
-    if h < 2 or w < 2:
-        raise UserInputError(
-            f"rnet: input {tuple(shape)} is too small for {len(channels)} conv+pool stages "
-            f"(map is {h}x{w} before pool {i})"
-        )
-    return h // 2, w // 2
 
 
 DEPLOY_OVERRIDES = {"fprelu": False, "rescale": "none"}

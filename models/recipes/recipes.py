@@ -66,6 +66,12 @@ class Recipe:
 
 
 _BIN = "binary"
+# Real-to-Binary's three stages, shared by the hardware variant and the paper's gated original
+_REAL2BIN_STAGES = (
+    Stage("teacher", ReluAct, RealWeight),
+    Stage("binact", ApproxSignAct, RealWeight, init="teacher", teacher="teacher", lr_scale=0.1),
+    Stage(_BIN, ApproxSignAct, WeightBinarizer, init="binact", teacher="binact"),
+)
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in [
@@ -85,17 +91,11 @@ RECIPES: dict[str, Recipe] = {
                clip_latent=False),
         Recipe("real2bin", "Real-to-Binary: real teacher, binary activations, then binary "
                "weights; attention matching + distillation; static channel re-scaling",
-               (Stage("teacher", ReluAct, RealWeight),
-                Stage("binact", ApproxSignAct, RealWeight, init="teacher", teacher="teacher",
-                      lr_scale=0.1),
-                Stage(_BIN, ApproxSignAct, WeightBinarizer, init="binact", teacher="binact")),
+               _REAL2BIN_STAGES,
                arch={"rescale": "static"}, attention_weight=10.0, kd_weight=1.0),
         Recipe("real2bin-gated", "Real-to-Binary with the paper's input-dependent gate "
                "(torch only)",
-               (Stage("teacher", ReluAct, RealWeight),
-                Stage("binact", ApproxSignAct, RealWeight, init="teacher", teacher="teacher",
-                      lr_scale=0.1),
-                Stage(_BIN, ApproxSignAct, WeightBinarizer, init="binact", teacher="binact")),
+               _REAL2BIN_STAGES,
                arch={"rescale": "gated"}, attention_weight=10.0, kd_weight=1.0,
                deployable=False),
         Recipe("ftbnn", "FTBNN: FPReLU after each binary layer (slope >= 0, folds into the "

@@ -25,7 +25,7 @@ from onebit.errors import UserInputError
 from .. import distributed as D
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..registry import build
-from ..train import SCHEDULES, TrainResult, _lr_lambda, evaluate
+from ..train import TrainResult, adam_schedule, check_run_args, evaluate, torch_threads
 from .layers import RecipeAct, RecipeConv2d, RecipeLinear
 from .losses import attention_loss, distillation_loss
 from .net import fold
@@ -125,19 +125,13 @@ def train_recipe(
     Under torchrun the process group is joined here; only rank 0 writes `out`.
     """
     r = get_recipe(recipe)
-    if epochs < 1:
-        raise UserInputError(f"epochs must be at least 1, got {epochs}")
-    if schedule not in SCHEDULES:
-        raise UserInputError(f"unknown LR schedule '{schedule}': expected {', '.join(SCHEDULES)}")
+    check_run_args(epochs, schedule)
     kw = _resolve_arch(r, arch, arch_kw)
     ctx = D.init_from_env()
     out = Path(out) if out is not None else None
-    threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(num_threads)
     start = time.perf_counter()
     nets: dict[str, nn.Module] = {}
-    try:
+    with torch_threads(num_threads):
         result = None
         for stage in r.stages:
             net = build("rnet", dataset.input_shape, dataset.num_classes, seed=seed, **kw)
@@ -176,8 +170,6 @@ def train_recipe(
         if out is not None and ctx.is_main:
             save_checkpoint(out, final, result.meta())
         D.barrier(ctx)
-    finally:
-        torch.set_num_threads(threads)
     return final, result
 
 
@@ -202,8 +194,7 @@ def _run_stage(net, stage: Stage, r: Recipe, ds, nets, epochs, batch_size, lr, s
     teacher = nets.get(stage.teacher) if stage.teacher else None
     batches = loader(ds, "train", batch_size, shuffle=True, seed=seed, limit=limit)
     total = epochs * len(batches)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(schedule, total))
+    opt, sched = adam_schedule(net, lr, 0.0, schedule, total)
     model = D.wrap(net, ctx)
     temp = net.logit_temperature
     caps = None

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
+from finn_nodes import PART, simulate_under_stalls, single_node_model
+from onnx import helper
 from qonnx.core.datatype import DataType
-from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
-from qonnx.util.basic import qonnx_make_model
 
 from onebit.errors import UnsupportedOpError
-from onebit.hw import labelselect, packing, sim, verilator
-
-PART = "xczu3eg-sbva484-1-e"
-STALLS = [(0, 1.0, 1.0), (1, 0.6, 0.5), (2, 0.3, 0.9), (3, 0.9, 0.25)]
+from onebit.hw import labelselect, packing, verilator
 
 
 def labelselect_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, odt: str = ""):
@@ -25,14 +21,7 @@ def labelselect_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, odt
         backend="fpgadataflow", Labels=labels, PE=pe, K=k, inputDataType=dt.name,
         numInputVectors=[nvec], name="LabelSelect_0", **attrs,
     )
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [nvec, labels])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [nvec, k])],
-    )
-    model = ModelWrapper(qonnx_make_model(graph))
-    model.set_tensor_datatype("inp", dt)
-    return model
+    return single_node_model(node, [nvec, labels], [nvec, k], dt)
 
 
 @pytest.mark.verilator
@@ -67,17 +56,7 @@ def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, tmp_path, vcache):
     assert inst.out_width == 8 and inst.params["OUT_BITS"] == 8
     words = packing.pack(x, dt, pe)
     want = packing.pack(golden, odt, 1)
-    exe = sim.build_stream_sim(
-        inst.sources, inst.module, in_width=inst.in_width, out_width=inst.out_width,
-        params=inst.params, cache_dir=vcache,
-    )
-    for seed, pv, pr in STALLS:
-        res = sim.run_stream_sim(
-            exe, words, len(want), in_width=inst.in_width, out_width=inst.out_width,
-            seed=seed, p_valid=pv, p_ready=pr,
-        )
-        bad = np.flatnonzero((res.out_words != want).any(axis=1))
-        assert bad.size == 0, f"seed {seed}: first wrong output word {bad[:1]}"
+    simulate_under_stalls(inst, words, want, vcache)  # asserts every run's output exactly
 
 
 @pytest.mark.verilator

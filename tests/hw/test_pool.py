@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper
+from finn_nodes import PART, simulate_under_stalls, single_node_model
+from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
-from qonnx.util.basic import qonnx_make_model
 
 from onebit.errors import UnsupportedOpError
-from onebit.hw import packing, pool, sim, verilator
-
-PART = "xczu3eg-sbva484-1-e"
-STALLS = [(0, 1.0, 1.0), (1, 0.6, 0.5), (2, 0.3, 0.9), (3, 0.9, 0.25)]
+from onebit.hw import packing, pool, verilator
 
 
 def pool_model(dt: DataType, ch: int, pe: int, k: int, odim: int, fxn="MaxPool") -> ModelWrapper:
@@ -25,15 +22,7 @@ def pool_model(dt: DataType, ch: int, pe: int, k: int, odim: int, fxn="MaxPool")
         Function=fxn, OutImgDims=[odim, odim], AccumBits=0, Size=0, BatchSize=1,
         cpp_interface="hls_vector", name="Pool_0",
     )
-    graph = helper.make_graph(
-        [node], "g",
-        [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, odim, odim, k * k * ch])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, odim, odim, ch])],
-    )
-    model = ModelWrapper(qonnx_make_model(graph))
-    model.set_tensor_datatype("inp", dt)
-    model.set_tensor_datatype("out", dt)
-    return model
+    return single_node_model(node, [1, odim, odim, k * k * ch], [1, odim, odim, ch], dt, dt)
 
 
 def random_values(rng, dt: DataType, shape) -> np.ndarray:
@@ -70,17 +59,7 @@ def test_maxpool_matches_finn(dt, ch, pe, k, tmp_path, vcache):
     }
     words = packing.pack(pool.window_stream_order(x, k * k, ch, pe), dt, pe)
     want = packing.pack(golden, dt, pe)
-    exe = sim.build_stream_sim(
-        inst.sources, inst.module, in_width=inst.in_width, out_width=inst.out_width,
-        params=inst.params, cache_dir=vcache,
-    )
-    for seed, pv, pr in STALLS:
-        res = sim.run_stream_sim(
-            exe, words, len(want), in_width=inst.in_width, out_width=inst.out_width,
-            seed=seed, p_valid=pv, p_ready=pr,
-        )
-        bad = np.flatnonzero((res.out_words != want).any(axis=1))
-        assert bad.size == 0, f"seed {seed}: first wrong output word {bad[:1]}"
+    for (_, pv, pr), res in simulate_under_stalls(inst, words, want, vcache):
         if pv == 1.0 and pr == 1.0:  # one word per cycle, one cycle of latency
             assert res.cycles == len(words) + 1
 
