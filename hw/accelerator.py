@@ -20,7 +20,12 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import VerificationError
 from onebit.hw import codegen, packing
 from onebit.hw.instance import RtlInstance
-from onebit.hw.sim import SimResult, SimulationError, simulate_instance
+from onebit.hw.sim import (
+    SimResult,
+    SimulationError,
+    simulate_instance,
+    simulate_multi_instance,
+)
 from onebit.hw.stitch import GRAPH, Edge, stitch
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
@@ -276,8 +281,6 @@ def golden_tensor(model: ModelWrapper, ctx: dict, name: str) -> np.ndarray:
 def locate_mismatch(acc: Accelerator, model: ModelWrapper, golden: list[dict], out_dir: Path,
                     cache_dir: Path | None = None) -> None:
     """Simulate layers one by one on golden inputs; raise naming the first wrong layer."""
-    from onebit.hw.sim_multi import simulate_multi_instance
-
     n = len(golden)
     for layer in acc.layers:
         if layer.op_type.startswith(PASS_THROUGH):

@@ -1,20 +1,30 @@
-"""Cycle-accurate stream simulation of one streaming block (or a whole stitched accelerator).
+"""Cycle-accurate stream simulation of streaming blocks (or a whole stitched accelerator).
 
-The design under test has one AXI-Stream input and one output; its port names come from a
-role -> name map (`onebit.hw.instance.PORT_ROLES`). `simulate_stream` wraps it in a generated
-top `onebit_sim_top` with fixed port names, builds it once (cached, see `onebit.hw.verilator`)
-with the C++ driver `hw/rtl/sim/stream_driver.cpp`, and runs it on hex word files. Stall
-probabilities, seed and watchdog are runtime arguments, so one executable serves every run.
+The design under test has one or two AXI-Stream inputs and one or two outputs; its port names
+come from a role -> name map (`onebit.hw.instance.PORT_ROLES`, plus `PORT_ROLES_IN1` /
+`PORT_ROLES_OUT1` for a second input (AddStreams) or output (DuplicateStreams)). The design is
+wrapped in a generated top `onebit_sim_top` with fixed port names (`s`, `s1`, `m`, `m1`), built
+once (cached, see `onebit.hw.verilator`) with the C++ driver `hw/rtl/sim/stream_driver.cpp`,
+and run on hex word files. Stall probabilities, seed and watchdog are runtime arguments, so one
+executable serves every run.
 
-The driver checks the AXI-Stream protocol on the design's output (tdata stable and tvalid held
-while `tvalid && !tready`), fails when neither side handshakes for `watchdog` cycles (naming
-the stuck side), and, after the last expected word, runs `tail` more cycles with ready high
-and fails if the design offers an extra word.
+Every port has its own random valid (inputs) or ready (outputs) pattern. The driver checks the
+AXI-Stream protocol on every output (tdata stable and tvalid held while `tvalid && !tready`),
+fails when no port handshakes for `watchdog` cycles (naming the stuck side and each port's
+progress), and, after the last expected word of every output, runs `tail` more cycles with
+ready high and fails if the design offers an extra word.
+
+One input and one output: `simulate_stream` / `simulate_instance` -> `SimResult`. One or two
+of each: `simulate_multi` / `simulate_multi_instance` -> `MultiSimResult`; the same driver.
 
 >>> res = simulate_instance(inst, pack(x, DataType["BIPOLAR"], 8), n_out=4,  # doctest: +SKIP
 ...                         p_valid=0.7, p_ready=0.5, seed=3)
 >>> res.out_words.shape, res.cycles  # doctest: +SKIP
 ((4, 8), 17)
+>>> res = simulate_multi(srcs, "onebit_add_streams", [w0, w1], [n],  # doctest: +SKIP
+...                      in_widths=[16, 8], out_widths=[18], p_valid=0.5, p_ready=0.5)
+>>> res.out_words[0].shape  # doctest: +SKIP
+(n, 18)
 """
 
 from __future__ import annotations
@@ -22,18 +32,27 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from onebit.errors import OnebitError, UserInputError
 from onebit.hw import verilator
-from onebit.hw.instance import ONEBIT_PORTS, PORT_ROLES, RtlInstance
+from onebit.hw.instance import (
+    ONEBIT_PORTS,
+    PORT_ROLES,
+    PORT_ROLES_IN1,
+    PORT_ROLES_OUT1,
+    RtlInstance,
+)
 
 SIM_TOP = "onebit_sim_top"
+_IN_PREFIX = ("s", "s1")
+_OUT_PREFIX = ("m", "m1")
 
 _EXIT_REASONS = {
     1: "driver error",
@@ -48,7 +67,9 @@ _EXIT_REASONS = {
 class SimulationError(OnebitError):
     """The simulated design misbehaved: hang (watchdog), protocol violation, extra output."""
 
-    def __init__(self, reason: str, message: str, partial: SimResult | None = None):
+    def __init__(
+        self, reason: str, message: str, partial: SimResult | MultiSimResult | None = None
+    ):
         self.reason, self.partial = reason, partial
         super().__init__(f"simulation failed ({reason}): {message}")
 
@@ -75,6 +96,25 @@ class SimResult:
         return self.cycles / self.wall_s if self.wall_s > 0 else float("inf")
 
 
+@dataclass
+class MultiSimResult:
+    """Outcome of one multi-port simulation.
+
+    `out_words[j]`: (n_words, out_widths[j]) bit matrix of output j (column 0 = LSB);
+    `in_cycles[i]`/`out_cycles[j]`: handshake cycles of input i / output j (cycle 0 = first
+    rising edge after reset); `cycles`: cycles up to and including the last output handshake.
+    """
+
+    out_words: list[np.ndarray]
+    in_cycles: list[np.ndarray]
+    out_cycles: list[np.ndarray]
+    cycles: int
+    wall_s: float = 0.0
+
+
+R = TypeVar("R", SimResult, MultiSimResult)
+
+
 def driver_source() -> Path:
     """The C++ stream driver shipped with onebit."""
     return Path(str(resources.files("onebit.hw") / "rtl" / "sim" / "stream_driver.cpp"))
@@ -91,35 +131,83 @@ def _sv_value(name: str, value: int | str) -> str:
     raise UserInputError(f"parameter {name}: {type(value).__name__} is not int or str")
 
 
+def _port_widths(
+    in_widths: int | Sequence[int], out_widths: int | Sequence[int]
+) -> tuple[list[int], list[int]]:
+    """Widths as lists (one int: one port), checked: 1 or 2 ports each side, widths >= 1."""
+    ins = [int(in_widths)] if isinstance(in_widths, int | np.integer) else list(in_widths)
+    outs = [int(out_widths)] if isinstance(out_widths, int | np.integer) else list(out_widths)
+    if not (1 <= len(ins) <= 2 and 1 <= len(outs) <= 2):
+        raise UserInputError(
+            f"1 or 2 inputs and outputs are supported, got {len(ins)} in, {len(outs)} out"
+        )
+    if min(*ins, *outs) < 1:
+        raise UserInputError(f"stream widths must be >= 1, got in={ins} out={outs}")
+    return ins, outs
+
+
 def wrapper_source(
     module: str,
-    in_width: int,
-    out_width: int,
+    in_widths: int | Sequence[int],
+    out_widths: int | Sequence[int],
     params: Mapping[str, int | str] | None = None,
     ports: Mapping[str, str] = ONEBIT_PORTS,
 ) -> str:
-    """SystemVerilog text of `onebit_sim_top`: `module` with fixed port names for the driver."""
-    missing = [r for r in PORT_ROLES if r not in ports]
+    """SystemVerilog text of `onebit_sim_top`: `module` with fixed port names for the driver.
+
+    One width (or a list of one) per side gives the ports `s`, `m`; a second width adds `s1`
+    (second input) or `m1` (second output).
+    """
+    ins, outs = _port_widths(in_widths, out_widths)
+    roles = list(PORT_ROLES)
+    roles += list(PORT_ROLES_IN1) if len(ins) == 2 else []
+    roles += list(PORT_ROLES_OUT1) if len(outs) == 2 else []
+    missing = [r for r in roles if r not in ports]
     if missing:
         raise UserInputError(f"port map of '{module}' lacks roles {missing}")
+    decl = ["  input  logic clk", "  input  logic rst_n"]
+    for p, w in zip(_IN_PREFIX, ins):
+        decl += [f"  input  logic [{w - 1}:0] {p}_tdata", f"  input  logic {p}_tvalid",
+                 f"  output logic {p}_tready"]
+    for p, w in zip(_OUT_PREFIX, outs):
+        decl += [f"  output logic [{w - 1}:0] {p}_tdata", f"  output logic {p}_tvalid",
+                 f"  input  logic {p}_tready"]
     plist = ",\n".join(f"    .{k}({_sv_value(k, v)})" for k, v in sorted((params or {}).items()))
     pblock = f" #(\n{plist}\n  )" if plist else ""
-    conns = ",\n".join(f"    .{ports[r]}({r})" for r in PORT_ROLES)
+    conns = ",\n".join(f"    .{ports[r]}({r})" for r in roles)
     return (
         "// Generated by onebit.hw.sim: fixed port names around the design under test.\n"
-        f"module {SIM_TOP} (\n"
-        "  input  logic clk,\n"
-        "  input  logic rst_n,\n"
-        f"  input  logic [{in_width - 1}:0] s_tdata,\n"
-        "  input  logic s_tvalid,\n"
-        "  output logic s_tready,\n"
-        f"  output logic [{out_width - 1}:0] m_tdata,\n"
-        "  output logic m_tvalid,\n"
-        "  input  logic m_tready\n"
-        ");\n"
+        f"module {SIM_TOP} (\n" + ",\n".join(decl) + "\n);\n"
         f"  {module}{pblock} dut (\n{conns}\n  );\n"
         "endmodule\n"
     )
+
+
+def build_multi_sim(
+    sources: Sequence[Path | str],
+    module: str,
+    *,
+    in_widths: Sequence[int],
+    out_widths: Sequence[int],
+    params: Mapping[str, int | str] | None = None,
+    ports: Mapping[str, str] = ONEBIT_PORTS,
+    cache_dir: Path | str | None = None,
+) -> Path:
+    """Build (or find in the cache) the stream-driver executable for `module`."""
+    ins, outs = _port_widths(in_widths, out_widths)
+    text = wrapper_source(module, ins, outs, params, ports)
+    w = [*ins, 0][:2] + [*outs, 0][:2]
+    with tempfile.TemporaryDirectory(prefix="onebit-wrap-") as tmp:
+        wrap = Path(tmp) / f"{SIM_TOP}.sv"
+        wrap.write_text(text)
+        cflags = f"-DIN0_WIDTH={w[0]} -DIN1_WIDTH={w[1]} -DOUT0_WIDTH={w[2]} -DOUT1_WIDTH={w[3]}"
+        return verilator.build(
+            [*sources, wrap],
+            SIM_TOP,
+            harness=[driver_source()],
+            extra_args=["-CFLAGS", cflags, "-Wno-DECLFILENAME"],
+            cache_dir=cache_dir,
+        )
 
 
 def build_stream_sim(
@@ -132,21 +220,9 @@ def build_stream_sim(
     ports: Mapping[str, str] = ONEBIT_PORTS,
     cache_dir: Path | str | None = None,
 ) -> Path:
-    """Build (or find in the cache) the stream-driver executable for `module`."""
-    if in_width < 1 or out_width < 1:
-        raise UserInputError(f"stream widths must be >= 1, got in={in_width} out={out_width}")
-    text = wrapper_source(module, in_width, out_width, params, ports)
-    with tempfile.TemporaryDirectory(prefix="onebit-wrap-") as tmp:
-        wrap = Path(tmp) / f"{SIM_TOP}.sv"
-        wrap.write_text(text)
-        cflags = f"-DIN_WIDTH={in_width} -DOUT_WIDTH={out_width}"
-        return verilator.build(
-            [*sources, wrap],
-            SIM_TOP,
-            harness=[driver_source()],
-            extra_args=["-CFLAGS", cflags, "-Wno-DECLFILENAME"],
-            cache_dir=cache_dir,
-        )
+    """`build_multi_sim` for a design with one input and one output."""
+    return build_multi_sim(sources, module, in_widths=[in_width], out_widths=[out_width],
+                           params=params, ports=ports, cache_dir=cache_dir)
 
 
 def hex_lines(words: np.ndarray) -> bytes:
@@ -177,10 +253,111 @@ def _read_hex_fast(path: Path, n: int, width: int) -> np.ndarray:
     return bits.reshape(n, ndig * 4)[:, :width].astype(np.uint8)
 
 
-def _read_cycles(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+def _read_cycles(path: Path, n_ports: int) -> tuple[int, list[np.ndarray]]:
+    """The driver's cycles file: total cycles, then per port its count and handshake cycles."""
     raw = np.fromfile(path, dtype="<u8").astype(np.int64)
-    n_in, n_out, total = (int(v) for v in raw[:3])
-    return raw[3 : 3 + n_in], raw[3 + n_in : 3 + n_in + n_out], total
+    total, pos, out = int(raw[0]), 1, []
+    for _ in range(n_ports):
+        n = int(raw[pos])
+        out.append(raw[pos + 1 : pos + 1 + n])
+        pos += 1 + n
+    return total, out
+
+
+def _fit(words: np.ndarray, width: int, i: int) -> np.ndarray:
+    w = np.asarray(words, dtype=np.uint8)
+    if w.ndim != 2:
+        raise UserInputError(f"input {i}: words must be a (n_words, bits) matrix, got {w.shape}")
+    if w.shape[1] > width:
+        if w[:, width:].any():
+            raise UserInputError(f"input {i}: words have {w.shape[1]} bits, port has {width}")
+        w = w[:, :width]
+    return w
+
+
+def _per_port(p: float | Sequence[float], n: int, what: str) -> list[float]:
+    ps = [float(p)] * n if isinstance(p, int | float) else [float(v) for v in p]
+    if len(ps) != n or not all(0 < v <= 1 for v in ps):
+        raise UserInputError(f"{what}={p!r}: one or {n} probabilities in (0, 1] expected")
+    return ps
+
+
+def _single(res: MultiSimResult) -> SimResult:
+    return SimResult(res.out_words[0], res.in_cycles[0], res.out_cycles[0], res.cycles, res.wall_s)
+
+
+def _run(
+    exe: Path,
+    in_words: Sequence[np.ndarray],
+    n_out: Sequence[int],
+    in_widths: Sequence[int],
+    out_widths: Sequence[int],
+    result: Callable[[MultiSimResult], R],
+    *,
+    seed: int = 0,
+    p_valid: float | Sequence[float] = 1.0,
+    p_ready: float | Sequence[float] = 1.0,
+    watchdog: int = 10_000,
+    max_cycles: int | None = None,
+    tail: int = 16,
+    run_dir: Path | str | None = None,
+) -> R:
+    """Run the driver; `result` shapes the outcome (also the partial one of a failure)."""
+    ins, outs = _port_widths(in_widths, out_widths)
+    if len(in_words) != len(ins) or len(n_out) != len(outs):
+        raise UserInputError(
+            f"{len(in_words)} input streams / {len(n_out)} output counts for a design with "
+            f"{len(ins)} inputs / {len(outs)} outputs"
+        )
+    pv = _per_port(p_valid, len(ins), "p_valid")
+    pr = _per_port(p_ready, len(outs), "p_ready")
+    with tempfile.TemporaryDirectory(prefix="onebit-sim-") as tmp:
+        t = Path(tmp)
+        cmd = [str(exe)]
+        for i, (words, width) in enumerate(zip(in_words, ins)):
+            (t / f"in{i}.hex").write_bytes(hex_lines(_fit(words, width, i)))
+            cmd.append(f"in{i}={t / f'in{i}.hex'}")
+        for j, n in enumerate(n_out):
+            cmd += [f"out{j}={t / f'out{j}.hex'}", f"n_out{j}={int(n)}"]
+        fcyc = t / "cycles.bin"
+        cmd += [f"p_valid{i}={p!r}" for i, p in enumerate(pv)]
+        cmd += [f"p_ready{j}={p!r}" for j, p in enumerate(pr)]
+        cmd += [f"cycles={fcyc}", f"seed={seed}", f"watchdog={watchdog}", f"tail={tail}"]
+        if max_cycles is not None:
+            cmd.append(f"max_cycles={max_cycles}")
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, cwd=run_dir or t, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        partial = None
+        if fcyc.exists():
+            total, cyc = _read_cycles(fcyc, len(ins) + len(outs))
+            words = [
+                _read_hex_fast(t / f"out{j}.hex", len(c), w)
+                for j, (c, w) in enumerate(zip(cyc[len(ins) :], outs))
+            ]
+            partial = result(MultiSimResult(words, cyc[: len(ins)], cyc[len(ins) :], total, wall))
+        if res.returncode != 0 or partial is None:
+            reason = _EXIT_REASONS.get(res.returncode, f"exit status {res.returncode}")
+            msg = (res.stderr.strip() or res.stdout.strip()).splitlines()
+            raise SimulationError(reason, "\n".join(msg[-10:]) or "no message", partial)
+        return partial
+
+
+def run_multi_sim(
+    exe: Path,
+    in_words: Sequence[np.ndarray],
+    n_out: Sequence[int],
+    *,
+    in_widths: Sequence[int],
+    out_widths: Sequence[int],
+    **run_kw,
+) -> MultiSimResult:
+    """Run a built driver on `in_words[i]` per input; see `simulate_multi`.
+
+    `run_kw`: seed, p_valid, p_ready (one value for every port or one per input / output
+    port), watchdog, max_cycles, tail, run_dir, as in `simulate_stream`.
+    """
+    return _run(exe, in_words, n_out, in_widths, out_widths, lambda r: r, **run_kw)
 
 
 def run_stream_sim(
@@ -198,47 +375,10 @@ def run_stream_sim(
     tail: int = 16,
     run_dir: Path | str | None = None,
 ) -> SimResult:
-    """Run a built stream-driver executable on `in_words`; see `simulate_stream`."""
-    words = np.asarray(in_words, dtype=np.uint8)
-    if words.ndim != 2:
-        raise UserInputError(f"input words must be a (n_words, bits) matrix, got {words.shape}")
-    if words.shape[1] > in_width:
-        if words[:, in_width:].any():
-            raise UserInputError(f"input words have {words.shape[1]} bits, port has {in_width}")
-        words = words[:, :in_width]
-    if not (0 < p_valid <= 1 and 0 < p_ready <= 1):
-        raise UserInputError(f"p_valid={p_valid}, p_ready={p_ready} must lie in (0, 1]")
-    with tempfile.TemporaryDirectory(prefix="onebit-sim-") as tmp:
-        t = Path(tmp)
-        fin, fout, fcyc = t / "in.hex", t / "out.hex", t / "cycles.bin"
-        fin.write_bytes(hex_lines(words))
-        cmd = [
-            str(exe),
-            f"in={fin}",
-            f"out={fout}",
-            f"cycles={fcyc}",
-            f"n_out={n_out}",
-            f"seed={seed}",
-            f"p_valid={p_valid!r}",
-            f"p_ready={p_ready!r}",
-            f"watchdog={watchdog}",
-            f"tail={tail}",
-        ]
-        if max_cycles is not None:
-            cmd.append(f"max_cycles={max_cycles}")
-        t0 = time.perf_counter()
-        res = subprocess.run(cmd, cwd=run_dir or t, capture_output=True, text=True)
-        wall = time.perf_counter() - t0
-        partial = None
-        if fout.exists() and fcyc.exists():
-            ins, outs, total = _read_cycles(fcyc)
-            out = _read_hex_fast(fout, len(outs), out_width)
-            partial = SimResult(out, ins, outs, total, wall)
-        if res.returncode != 0 or partial is None:
-            reason = _EXIT_REASONS.get(res.returncode, f"exit status {res.returncode}")
-            msg = (res.stderr.strip() or res.stdout.strip()).splitlines()
-            raise SimulationError(reason, "\n".join(msg[-10:]) or "no message", partial)
-        return partial
+    """Run a built one-input, one-output driver on `in_words`; see `simulate_stream`."""
+    return _run(exe, [in_words], [n_out], [in_width], [out_width], _single, seed=seed,
+                p_valid=p_valid, p_ready=p_ready, watchdog=watchdog, max_cycles=max_cycles,
+                tail=tail, run_dir=run_dir)
 
 
 def simulate_stream(
@@ -251,46 +391,21 @@ def simulate_stream(
     out_width: int,
     params: Mapping[str, int | str] | None = None,
     ports: Mapping[str, str] = ONEBIT_PORTS,
-    seed: int = 0,
-    p_valid: float = 1.0,
-    p_ready: float = 1.0,
-    watchdog: int = 10_000,
-    max_cycles: int | None = None,
-    tail: int = 16,
-    run_dir: Path | str | None = None,
     cache_dir: Path | str | None = None,
+    **run_kw,
 ) -> SimResult:
     """Simulate `module` fed with `in_words` until it has produced `n_out` output words.
 
     `in_words`: (n_words, bits) bit matrix as `packing.pack` returns (zero-padded to
-    `in_width`). `p_valid`/`p_ready`: per-cycle probabilities that the source offers a word and
-    that the sink is ready (1.0 = never stall). `run_dir`: working directory of the simulation
-    (where relative `$readmemh` paths resolve). Raises `SimulationError` on a hang, a protocol
-    violation or an extra output word; `VerilatorError` when the design does not build.
+    `in_width`). `run_kw` are `run_stream_sim`'s: `seed`; `p_valid`/`p_ready`, per-cycle
+    probabilities that the source offers a word and that the sink is ready (1.0 = never
+    stall); `watchdog`, `max_cycles`, `tail` (cycles); `run_dir`, the working directory of the
+    simulation (where relative `$readmemh` paths resolve). Raises `SimulationError` on a hang, a
+    protocol violation or an extra output word; `VerilatorError` when the design does not build.
     """
-    exe = build_stream_sim(
-        sources,
-        module,
-        in_width=in_width,
-        out_width=out_width,
-        params=params,
-        ports=ports,
-        cache_dir=cache_dir,
-    )
-    return run_stream_sim(
-        exe,
-        in_words,
-        n_out,
-        in_width=in_width,
-        out_width=out_width,
-        seed=seed,
-        p_valid=p_valid,
-        p_ready=p_ready,
-        watchdog=watchdog,
-        max_cycles=max_cycles,
-        tail=tail,
-        run_dir=run_dir,
-    )
+    exe = build_stream_sim(sources, module, in_width=in_width, out_width=out_width,
+                           params=params, ports=ports, cache_dir=cache_dir)
+    return run_stream_sim(exe, in_words, n_out, in_width=in_width, out_width=out_width, **run_kw)
 
 
 def simulate_instance(inst: RtlInstance, in_words: np.ndarray, n_out: int, **kw) -> SimResult:
@@ -306,3 +421,43 @@ def simulate_instance(inst: RtlInstance, in_words: np.ndarray, n_out: int, **kw)
         ports=inst.ports,
         **kw,
     )
+
+
+def simulate_multi(
+    sources: Sequence[Path | str],
+    module: str,
+    in_words: Sequence[np.ndarray],
+    n_out: Sequence[int],
+    *,
+    in_widths: Sequence[int],
+    out_widths: Sequence[int],
+    params: Mapping[str, int | str] | None = None,
+    ports: Mapping[str, str] = ONEBIT_PORTS,
+    cache_dir: Path | str | None = None,
+    **run_kw,
+) -> MultiSimResult:
+    """Simulate `module` fed with `in_words[i]` on input i until output j gave `n_out[j]` words.
+
+    `in_widths`/`out_widths` (one or two each) are the tdata widths of the ports `s`, `s1` and
+    `m`, `m1`; `run_kw` are `run_multi_sim`'s. Raises `SimulationError` as `simulate_stream`.
+    """
+    exe = build_multi_sim(sources, module, in_widths=in_widths, out_widths=out_widths,
+                          params=params, ports=ports, cache_dir=cache_dir)
+    return run_multi_sim(exe, in_words, n_out, in_widths=in_widths, out_widths=out_widths,
+                         **run_kw)
+
+
+def simulate_multi_instance(
+    inst: RtlInstance,
+    in_words: Sequence[np.ndarray],
+    n_out: Sequence[int],
+    *,
+    in_widths: Sequence[int] | None = None,
+    out_widths: Sequence[int] | None = None,
+    **kw,
+) -> MultiSimResult:
+    """`simulate_multi` for an `RtlInstance`; widths default to `inst.port_widths()`."""
+    ins, outs = inst.port_widths()
+    return simulate_multi(inst.sources, inst.module, in_words, n_out,
+                          in_widths=in_widths or ins, out_widths=out_widths or outs,
+                          params=inst.params, ports=inst.ports, **kw)

@@ -1,6 +1,6 @@
 """onebit_duplicate_streams / onebit_add_streams against FINN's Python execution.
 
-The blocks are driven by the multi-port harness (`onebit.hw.sim_multi`) with random valid on
+The blocks are driven by the multi-port harness (`onebit.hw.sim`) with random valid on
 every input and random ready on every output; goldens come from FINN's execution of the
 DuplicateStreams / ElementwiseAdd nodes before SpecializeLayers.
 """
@@ -16,7 +16,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.util.basic import qonnx_make_model
 
 from onebit.errors import UnsupportedOpError
-from onebit.hw import packing, residual, sim, sim_multi, verilator
+from onebit.hw import packing, residual, sim, verilator
 
 PART = "xczu3eg-sbva484-1-e"
 DOMAIN = "finn.custom_op.fpgadataflow"
@@ -92,11 +92,11 @@ def specialize_one(model: ModelWrapper, want: str):
 def check_runs(inst, ins, wants, vcache, stalls=STALLS):
     """Simulate `inst` under every stall pattern; outputs must equal `wants` bit for bit."""
     in_w, out_w = inst.port_widths()
-    exe = sim_multi.build_multi_sim(inst.sources, inst.module, in_widths=in_w, out_widths=out_w,
-                                    params=inst.params, ports=inst.ports, cache_dir=vcache)
+    exe = sim.build_multi_sim(inst.sources, inst.module, in_widths=in_w, out_widths=out_w,
+                              params=inst.params, ports=inst.ports, cache_dir=vcache)
     for seed, pv, pr in stalls:
-        res = sim_multi.run_multi_sim(exe, ins, [len(w) for w in wants], in_widths=in_w,
-                                      out_widths=out_w, seed=seed, p_valid=pv, p_ready=pr)
+        res = sim.run_multi_sim(exe, ins, [len(w) for w in wants], in_widths=in_w,
+                                out_widths=out_w, seed=seed, p_valid=pv, p_ready=pr)
         for j, want in enumerate(wants):
             bad = np.flatnonzero((res.out_words[j] != want).any(axis=1))
             assert bad.size == 0, f"seed {seed}: output {j} first wrong word {bad[:1]}"
@@ -320,11 +320,11 @@ def test_harness_reports_hang_and_extra_words(tmp_path, vcache):
     node, spec = specialize_one(model, "ElementwiseAdd_hls")
     inst = residual.generate(node, spec, tmp_path)
     in_w, out_w = inst.port_widths()
-    exe = sim_multi.build_multi_sim(inst.sources, inst.module, in_widths=in_w, out_widths=out_w,
-                                    params=inst.params, ports=inst.ports, cache_dir=vcache)
+    exe = sim.build_multi_sim(inst.sources, inst.module, in_widths=in_w, out_widths=out_w,
+                              params=inst.params, ports=inst.ports, cache_dir=vcache)
     w = np.zeros((4, 8), dtype=np.uint8)
     with pytest.raises(sim.SimulationError, match="watchdog.*input 1 0/0.*output 0 0/4"):
-        sim_multi.run_multi_sim(exe, [w, w[:0]], [4], in_widths=in_w, out_widths=out_w,
-                                watchdog=50)
+        sim.run_multi_sim(exe, [w, w[:0]], [4], in_widths=in_w, out_widths=out_w,
+                          watchdog=50)
     with pytest.raises(sim.SimulationError, match="extra output word on output 0"):
-        sim_multi.run_multi_sim(exe, [w, w], [3], in_widths=in_w, out_widths=out_w)
+        sim.run_multi_sim(exe, [w, w], [3], in_widths=in_w, out_widths=out_w)

@@ -1,20 +1,25 @@
-// onebit stream driver: one AXI-Stream source and one sink around a Verilated design.
+// onebit stream driver: AXI-Stream sources and sinks around a Verilated design, one or two
+// inputs and one or two outputs, each port with its own random valid/ready pattern.
 //
-// The design is `onebit_sim_top` (written by onebit.hw.sim) with fixed ports clk, rst_n,
-// s_tdata/s_tvalid/s_tready, m_tdata/m_tvalid/m_tready; it is compiled with --prefix Vsim.
+// The design is `onebit_sim_top` (written by onebit.hw.sim), compiled with --prefix Vsim and
+// -DIN0_WIDTH=.. -DIN1_WIDTH=.. -DOUT0_WIDTH=.. -DOUT1_WIDTH=.. (tdata widths; a width of 0
+// means the port is absent; input 0 and output 0 are always present). Ports: clk, rst_n,
+// s_tdata/s_tvalid/s_tready (input 0), s1_* (input 1), m_tdata/m_tvalid/m_tready (output 0),
+// m1_* (output 1).
 // Arguments are key=value:
-//   in=FILE       input words, one hex word per line ($readmemh style)
-//   out=FILE      output words written here, one hex word per line
-//   cycles=FILE   handshake cycles written here (binary little-endian uint64):
-//                 n_in, n_out, total cycles, then the cycle of each input and output handshake
-//   n_out=N       stop after N output words
-//   seed=S        random seed of the stalls
-//   p_valid=P     probability that the source offers the next word in a cycle (0..1]
-//   p_ready=P     probability that the sink is ready in a cycle (0..1]
-//   watchdog=K    fail when no handshake happened for K cycles
-//   max_cycles=M  fail after M cycles
-//   tail=T        after the last expected word, keep running T cycles (ready=1) and fail if
-//                 the design offers another word
+//   in0=FILE in1=FILE    input words, one hex word per line ($readmemh style)
+//   out0=FILE out1=FILE  output words written here, one hex word per line
+//   n_out0=N n_out1=N    words expected on each output
+//   cycles=FILE          binary little-endian uint64: total cycles, then for each present port
+//                        (in order in0, in1, out0, out1) the number of handshakes followed by
+//                        the cycle of each handshake
+//   seed=S               random seed of the stalls (one stream, drawn in port order)
+//   p_valid=P p_ready=P  probability that a source offers the next word / a sink is ready in
+//                        a cycle, (0..1]; p_valid0=P p_valid1=P p_ready0=P p_ready1=P per port
+//   watchdog=K           fail when no port handshook for K cycles
+//   max_cycles=M         fail after M cycles
+//   tail=T               after the last expected word of every output, keep running T cycles
+//                        (ready=1) and fail if the design offers another word
 // Exit status: 0 ok, 1 usage/io error, 2 watchdog, 3 protocol violation, 4 max cycles,
 // 5 extra output, 6 design called $finish/$stop.
 // Cycle 0 is the first rising edge after reset is released.
@@ -31,15 +36,12 @@
 #include "Vsim.h"
 #include "verilated.h"
 
-#ifndef IN_WIDTH
-#error "IN_WIDTH must be defined"
+#if !defined(IN0_WIDTH) || !defined(IN1_WIDTH) || !defined(OUT0_WIDTH) || !defined(OUT1_WIDTH)
+#error "IN0_WIDTH, IN1_WIDTH, OUT0_WIDTH and OUT1_WIDTH must be defined"
 #endif
-#ifndef OUT_WIDTH
-#error "OUT_WIDTH must be defined"
+#if IN0_WIDTH < 1 || OUT0_WIDTH < 1
+#error "input 0 and output 0 must be present"
 #endif
-
-static constexpr int kInWords = (IN_WIDTH + 31) / 32 < 2 ? 2 : (IN_WIDTH + 31) / 32;
-static constexpr int kOutWords = (OUT_WIDTH + 31) / 32 < 2 ? 2 : (OUT_WIDTH + 31) / 32;
 
 // Port access for every Verilator port type: scalars (CData..QData) and VlWide<N>.
 template <class T>
@@ -79,6 +81,25 @@ struct Rng {
     }
 };
 
+// Threshold on 32 random bits; p >= 1 gives one above every draw: never stall, draw nothing.
+static uint64_t threshold(double p) {
+    return p >= 1.0 ? (1ULL << 32) : static_cast<uint64_t>(p * 4294967296.0);
+}
+static inline bool draw(Rng& rng, uint64_t thr) {
+    return thr > 0xFFFFFFFFULL || rng.next() < thr;
+}
+
+// 32-bit words per tdata value (at least 2, so that get_port of a QData fits).
+static constexpr int nwords(int width) { return (width + 31) / 32 < 2 ? 2 : (width + 31) / 32; }
+
+static void mask(uint32_t* w, int width, int n) {
+    for (int i = 0; i < n; ++i) {
+        int lo = 32 * i;
+        if (lo >= width) w[i] = 0;
+        else if (width - lo < 32) w[i] &= (1u << (width - lo)) - 1;
+    }
+}
+
 static int hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -86,115 +107,235 @@ static int hexval(char c) {
     return -1;
 }
 
-static bool read_hex(const char* path, int nwords, std::vector<uint32_t>& data, size_t& count) {
-    FILE* f = std::fopen(path, "r");
+static inline bool blank(char c) { return c == '\n' || c == '\r' || c == ' ' || c == '\t'; }
+
+// Appends the words of `path` to `data` (nwords(W) uint32 each, masked to W bits). The width
+// is a template parameter, as in the cycle loop: long streams make this a hot path.
+template <int W>
+static bool read_hex(const char* path, std::vector<uint32_t>& data, size_t& count) {
+    constexpr int NW = nwords(W);
+    FILE* f = std::fopen(path, "rb");
     if (!f) return false;
-    std::vector<char> line(1 << 16);
+    std::string text;
+    std::vector<char> chunk(1 << 16);
+    for (size_t got; (got = std::fread(chunk.data(), 1, chunk.size(), f)) > 0;)
+        text.append(chunk.data(), got);
+    std::fclose(f);
     count = 0;
-    std::string buf;
-    int c;
-    auto flush = [&]() {
-        if (buf.empty()) return true;
-        size_t base = data.size();
-        data.resize(base + nwords, 0);
+    const size_t len = text.size();
+    for (size_t i = 0; i < len;) {
+        while (i < len && blank(text[i])) ++i;
+        const size_t start = i;
+        while (i < len && !blank(text[i])) ++i;
+        if (start == i) break;
+        const size_t base = data.size();
+        data.resize(base + NW, 0);
         int nib = 0;
-        for (size_t i = buf.size(); i-- > 0;) {
-            int v = hexval(buf[i]);
+        for (size_t j = i; j-- > start;) {  // least significant digit last
+            int v = hexval(text[j]);
             if (v < 0) {
-                if (buf[i] == '_') continue;
+                if (text[j] == '_') continue;
                 return false;
             }
-            if (nib / 8 < nwords) data[base + nib / 8] |= static_cast<uint32_t>(v) << (4 * (nib % 8));
+            if (nib / 8 < NW) data[base + nib / 8] |= static_cast<uint32_t>(v) << (4 * (nib % 8));
             ++nib;
         }
+        mask(&data[base], W, NW);
         ++count;
-        buf.clear();
-        return true;
-    };
-    while ((c = std::fgetc(f)) != EOF) {
-        if (c == '\n' || c == '\r' || c == ' ' || c == '\t') {
-            if (!flush()) { std::fclose(f); return false; }
-        } else {
-            buf.push_back(static_cast<char>(c));
-        }
     }
-    bool ok = flush();
-    std::fclose(f);
-    return ok;
+    return true;
 }
 
-static void write_hex(FILE* f, const uint32_t* w, int width) {
-    int ndig = (width + 3) / 4;
+template <int W>
+static void write_hex(FILE* f, const uint32_t* w) {
     static const char* digits = "0123456789abcdef";
-    std::string s(ndig, '0');
+    constexpr int ndig = (W + 3) / 4;
+    char s[ndig + 1];
     for (int d = 0; d < ndig; ++d) {
         uint32_t nib = (w[d / 8] >> (4 * (d % 8))) & 0xF;
-        if (d == ndig - 1 && width % 4) nib &= (1u << (width % 4)) - 1;
+        if (d == ndig - 1 && W % 4) nib &= (1u << (W % 4)) - 1;
         s[ndig - 1 - d] = digits[nib];
     }
-    std::fputs(s.c_str(), f);
-    std::fputc('\n', f);
+    s[ndig] = '\n';
+    std::fwrite(s, 1, ndig + 1, f);
 }
 
-static void mask(uint32_t* w, int width, int nwords) {
-    for (int i = 0; i < nwords; ++i) {
-        int lo = 32 * i;
-        if (lo >= width) w[i] = 0;
-        else if (width - lo < 32) w[i] &= (1u << (width - lo)) - 1;
+// What every port has: its file, its word count, its handshake cycles and its stall threshold.
+struct Port {
+    const char* name;
+    int width;
+    int nw;            // uint32 per word in `data`
+    const char* path = nullptr;
+    size_t n = 0;      // words to send (source) / expected (sink)
+    size_t count = 0;  // handshakes so far
+    std::vector<uint32_t> data;
+    std::vector<uint64_t> cyc;
+    uint64_t thr = 1ULL << 32;
+    Port(const char* name_, int width_) : name(name_), width(width_), nw(nwords(width_)) {}
+    bool present() const { return width > 0; }
+};
+
+template <int W>
+struct Source : Port {
+    static constexpr int NW = nwords(W);
+    bool offering = false;
+    explicit Source(const char* name_) : Port(name_, W) {}
+
+    bool load() {
+        if (W == 0 || (path && read_hex<W>(path, data, n))) return true;
+        std::fprintf(stderr, "cannot read %s words from %s\n", name, path ? path : "?");
+        return false;
     }
+
+    template <class D>
+    inline void drive(D& tdata, CData& tvalid, Rng& rng) {
+        if (!offering && count < n && draw(rng, thr)) {
+            offering = true;
+            set_port(tdata, &data[count * NW]);
+        }
+        tvalid = offering;
+    }
+    inline bool sample(CData tready, uint64_t cycle) {
+        if (!(offering && tready)) return false;
+        cyc[count++] = cycle;
+        offering = false;
+        return true;
+    }
+};
+
+template <int W>
+struct Sink : Port {
+    static constexpr int NW = nwords(W);
+    bool hold = false;  // last cycle ended with tvalid && !tready
+    uint32_t held[NW] = {}, cur[NW] = {};
+    explicit Sink(const char* name_) : Port(name_, W) {}
+
+    bool save() const {
+        if (W == 0) return true;
+        FILE* fo = std::fopen(path, "w");
+        if (!fo) {
+            std::fprintf(stderr, "cannot write %s words to %s\n", name, path);
+            return false;
+        }
+        for (size_t i = 0; i < count; ++i) write_hex<W>(fo, &data[i * NW]);
+        std::fclose(fo);
+        return true;
+    }
+
+    inline bool done() const {
+        if constexpr (W == 0) return true;  // absent port
+        else return count >= n;
+    }
+    inline void drive(CData& tready, Rng& rng) { tready = done() || draw(rng, thr); }
+    // 0: ok (sets `fired` on a handshake), 3: protocol violation, 5: extra word.
+    template <class D>
+    inline int sample(const D& tdata, CData tvalid, CData tready, uint64_t cycle, bool& fired) {
+        if (!(hold || tvalid)) return 0;
+        get_port(tdata, cur);
+        mask(cur, W, NW);
+        if (hold && (!tvalid || std::memcmp(cur, held, sizeof(held)) != 0)) {
+            std::fprintf(stderr, "protocol violation at cycle %" PRIu64 ": %s %s while tvalid && "
+                         "!tready (word %zu)\n", cycle, name,
+                         tvalid ? "tdata changed" : "tvalid dropped", count);
+            return 3;
+        }
+        bool fire = tvalid && tready;
+        if (fire && done()) {
+            std::fprintf(stderr, "extra output word on %s at cycle %" PRIu64 ": expected %zu "
+                         "words\n", name, cycle, n);
+            return 5;
+        }
+        if (fire) {
+            std::memcpy(&data[count * NW], cur, sizeof(cur));
+            cyc[count++] = cycle;
+            fired = true;
+        }
+        hold = tvalid && !fire;
+        if (hold) std::memcpy(held, cur, sizeof(held));
+        return 0;
+    }
+};
+
+// " (input 0 3/4 words, output 0 1/4 words)": the progress of every present port.
+static void progress(const Port* const* ports, int n) {
+    const char* sep = " (";
+    for (int i = 0; i < n; ++i) {
+        if (!ports[i]->present()) continue;
+        std::fprintf(stderr, "%s%s %zu/%zu words", sep, ports[i]->name, ports[i]->count,
+                     ports[i]->n);
+        sep = ", ";
+    }
+    std::fprintf(stderr, ")\n");
 }
 
 int main(int argc, char** argv) {
-    const char* in_path = nullptr;
-    const char* out_path = nullptr;
+    Source<IN0_WIDTH> in0("input 0");
+    Source<IN1_WIDTH> in1("input 1");
+    Sink<OUT0_WIDTH> out0("output 0");
+    Sink<OUT1_WIDTH> out1("output 1");
+    Port* srcs[2] = {&in0, &in1};
+    Port* snks[2] = {&out0, &out1};
+    const Port* const ports[4] = {&in0, &in1, &out0, &out1};
     const char* cyc_path = nullptr;
-    uint64_t n_out = 0, seed = 0, watchdog = 100000, max_cycles = UINT64_MAX, tail = 0;
+    uint64_t seed = 0, watchdog = 100000, max_cycles = UINT64_MAX, tail = 0;
     double p_valid = 1.0, p_ready = 1.0;
+    double pv[2] = {-1.0, -1.0}, pr[2] = {-1.0, -1.0};
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];
         const char* eq = std::strchr(a, '=');
         if (!eq || a[0] == '+') continue;
         std::string k(a, eq - a);
         const char* v = eq + 1;
-        if (k == "in") in_path = v;
-        else if (k == "out") out_path = v;
+        if (k == "in0") in0.path = v;
+        else if (k == "in1") in1.path = v;
+        else if (k == "out0") out0.path = v;
+        else if (k == "out1") out1.path = v;
+        else if (k == "n_out0") out0.n = std::strtoull(v, nullptr, 10);
+        else if (k == "n_out1") out1.n = std::strtoull(v, nullptr, 10);
         else if (k == "cycles") cyc_path = v;
-        else if (k == "n_out") n_out = std::strtoull(v, nullptr, 10);
         else if (k == "seed") seed = std::strtoull(v, nullptr, 10);
         else if (k == "watchdog") watchdog = std::strtoull(v, nullptr, 10);
         else if (k == "max_cycles") max_cycles = std::strtoull(v, nullptr, 10);
         else if (k == "tail") tail = std::strtoull(v, nullptr, 10);
         else if (k == "p_valid") p_valid = std::strtod(v, nullptr);
         else if (k == "p_ready") p_ready = std::strtod(v, nullptr);
+        else if (k == "p_valid0") pv[0] = std::strtod(v, nullptr);
+        else if (k == "p_valid1") pv[1] = std::strtod(v, nullptr);
+        else if (k == "p_ready0") pr[0] = std::strtod(v, nullptr);
+        else if (k == "p_ready1") pr[1] = std::strtod(v, nullptr);
         else { std::fprintf(stderr, "unknown argument %s\n", a); return 1; }
     }
-    if (!in_path || !out_path) { std::fprintf(stderr, "usage: in=FILE out=FILE ...\n"); return 1; }
-
-    std::vector<uint32_t> in_data;
-    size_t n_in = 0;
-    if (!read_hex(in_path, kInWords, in_data, n_in)) {
-        std::fprintf(stderr, "cannot read input words from %s\n", in_path);
-        return 1;
+    // Input words; every buffer sized up front so the cycle loop never allocates.
+    if (!in0.load() || !in1.load()) return 1;
+    for (int i = 0; i < 2; ++i) {
+        Port& p = *srcs[i];
+        p.thr = threshold(pv[i] >= 0 ? pv[i] : p_valid);
+        p.cyc.assign(p.n, 0);
     }
-    for (size_t i = 0; i < n_in; ++i) mask(&in_data[i * kInWords], IN_WIDTH, kInWords);
-    std::vector<uint32_t> out_data(static_cast<size_t>(n_out) * kOutWords + kOutWords, 0);
-    std::vector<uint64_t> in_cyc(n_in), out_cyc(n_out);
-
-    // Thresholds on 32 random bits; p >= 1 never stalls.
-    const uint64_t thr_v = p_valid >= 1.0 ? (1ULL << 32) : static_cast<uint64_t>(p_valid * 4294967296.0);
-    const uint64_t thr_r = p_ready >= 1.0 ? (1ULL << 32) : static_cast<uint64_t>(p_ready * 4294967296.0);
+    for (int i = 0; i < 2; ++i) {
+        Port& p = *snks[i];
+        p.thr = threshold(pr[i] >= 0 ? pr[i] : p_ready);
+        if (!p.present()) { p.n = 0; continue; }
+        if (!p.path) { std::fprintf(stderr, "no file for %s\n", p.name); return 1; }
+        p.cyc.assign(p.n, 0);
+        p.data.assign(p.n * p.nw, 0);
+    }
 
     auto ctx = std::make_unique<VerilatedContext>();
     ctx->commandArgs(argc, argv);
     auto top = std::make_unique<Vsim>(ctx.get(), "TOP");
     Rng rng(seed);
 
-    uint32_t zero[kInWords > kOutWords ? kInWords : kOutWords] = {};
     top->clk = 0;
     top->rst_n = 0;
     top->s_tvalid = 0;
     top->m_tready = 0;
-    set_port(top->s_tdata, zero);
+#if IN1_WIDTH > 0
+    top->s1_tvalid = 0;
+#endif
+#if OUT1_WIDTH > 0
+    top->m1_tready = 0;
+#endif
     for (int i = 0; i < 4; ++i) {
         top->clk = 0; top->eval();
         top->clk = 1; top->eval();
@@ -203,67 +344,37 @@ int main(int argc, char** argv) {
     top->rst_n = 1;
     top->eval();
 
-    size_t ii = 0, oi = 0;
-    bool offering = false;
     uint64_t cycle = 0, idle = 0, tail_left = tail, end_cycle = 0;
-    bool hold = false;  // last cycle ended with m_tvalid && !m_tready
-    uint32_t held[kOutWords] = {};
-    uint32_t cur[kOutWords] = {};
     int status = 0;
-    bool finished = false;
-
-    while (!finished) {
+    for (;;) {
         if (cycle >= max_cycles) {
-            std::fprintf(stderr, "max_cycles=%" PRIu64 " reached: input %zu/%zu words, output %zu/%"
-                         PRIu64 " words\n", max_cycles, ii, n_in, oi, n_out);
+            std::fprintf(stderr, "max_cycles=%" PRIu64 " reached", max_cycles);
+            progress(ports, 4);
             status = 4;
             break;
         }
-        // Drive the inputs for this cycle (clk is low).
-        if (!offering && ii < n_in && (thr_v > 0xFFFFFFFFULL || rng.next() < thr_v)) {
-            offering = true;
-            set_port(top->s_tdata, &in_data[ii * kInWords]);
-        }
-        top->s_tvalid = offering;
-        bool draining = oi >= n_out;
-        top->m_tready = draining || thr_r > 0xFFFFFFFFULL || rng.next() < thr_r;
+        // Drive the inputs for this cycle (clk is low); random draws in port order.
+        in0.drive(top->s_tdata, top->s_tvalid, rng);
+#if IN1_WIDTH > 0
+        in1.drive(top->s1_tdata, top->s1_tvalid, rng);
+#endif
+        out0.drive(top->m_tready, rng);
+#if OUT1_WIDTH > 0
+        out1.drive(top->m1_tready, rng);
+#endif
         top->eval();
         // Sample handshakes before the rising edge.
-        bool s_fire = offering && top->s_tready;
-        bool m_valid = top->m_tvalid;
-        bool m_fire = m_valid && top->m_tready;
-        if (hold || m_valid) get_port(top->m_tdata, cur);
-        if (hold) {
-            mask(cur, OUT_WIDTH, kOutWords);
-            if (!m_valid || std::memcmp(cur, held, sizeof(held)) != 0) {
-                std::fprintf(stderr,
-                             "protocol violation at cycle %" PRIu64 ": output %s while "
-                             "m_tvalid && !m_tready (word %zu)\n",
-                             cycle, m_valid ? "tdata changed" : "tvalid dropped", oi);
-                status = 3;
-                break;
-            }
-        }
-        if (m_fire && draining) {
-            std::fprintf(stderr, "extra output word at cycle %" PRIu64 ": expected %" PRIu64
-                         " words\n", cycle, n_out);
-            status = 5;
-            break;
-        }
-        if (m_fire) {
-            mask(cur, OUT_WIDTH, kOutWords);
-            std::memcpy(&out_data[oi * kOutWords], cur, sizeof(uint32_t) * kOutWords);
-            out_cyc[oi++] = cycle;
-        }
-        hold = m_valid && !m_fire;
-        if (hold) {
-            mask(cur, OUT_WIDTH, kOutWords);
-            std::memcpy(held, cur, sizeof(held));
-        }
-        if (s_fire) {
-            in_cyc[ii++] = cycle;
-            offering = false;
-        }
+        bool any = false;
+        status = out0.sample(top->m_tdata, top->m_tvalid, top->m_tready, cycle, any);
+#if OUT1_WIDTH > 0
+        if (!status) status = out1.sample(top->m1_tdata, top->m1_tvalid, top->m1_tready, cycle,
+                                          any);
+#endif
+        if (status) break;
+        any |= in0.sample(top->s_tready, cycle);
+#if IN1_WIDTH > 0
+        any |= in1.sample(top->s1_tready, cycle);
+#endif
         top->clk = 1;
         top->eval();
         top->clk = 0;
@@ -273,44 +384,47 @@ int main(int argc, char** argv) {
             break;
         }
         ++cycle;
-        if (s_fire || m_fire) idle = 0;
-        else if (++idle >= watchdog && !draining) {
-            if (offering)
-                std::fprintf(stderr,
-                             "watchdog: no handshake for %" PRIu64 " cycles at cycle %" PRIu64
-                             "; input side stuck: s_tready low with s_tvalid high (input %zu/%zu "
-                             "words, output %zu/%" PRIu64 " words)\n",
-                             watchdog, cycle, ii, n_in, oi, n_out);
-            else
-                std::fprintf(stderr,
-                             "watchdog: no handshake for %" PRIu64 " cycles at cycle %" PRIu64
-                             "; output side stuck: m_tvalid low (input %zu/%zu words consumed, "
-                             "output %zu/%" PRIu64 " words)\n",
-                             watchdog, cycle, ii, n_in, oi, n_out);
+        const bool all_done = out0.done() && out1.done();
+        if (any) {
+            idle = 0;
+        } else if (++idle >= watchdog && !all_done) {
+            // An input offering a word that is not taken: the input side is stuck; otherwise
+            // the outputs that still wait for words are.
+            const bool in_stuck = in0.offering || in1.offering;
+            std::fprintf(stderr, "watchdog: no handshake for %" PRIu64 " cycles at cycle %" PRIu64
+                         "; %s side stuck: %s on", watchdog, cycle, in_stuck ? "input" : "output",
+                         in_stuck ? "tready low with tvalid high" : "tvalid low");
+            if (in_stuck) {
+                if (in0.offering) std::fprintf(stderr, " %s", in0.name);
+                if (in1.offering) std::fprintf(stderr, " %s", in1.name);
+            } else {
+                if (!out0.done()) std::fprintf(stderr, " %s", out0.name);
+                if (!out1.done()) std::fprintf(stderr, " %s", out1.name);
+            }
+            progress(ports, 4);
             status = 2;
             break;
         }
-        if (oi >= n_out) {
+        if (all_done) {
             if (end_cycle == 0) end_cycle = cycle;
-            if (tail_left == 0) finished = true;
-            else --tail_left;
+            if (tail_left == 0) break;
+            --tail_left;
         }
     }
     if (end_cycle == 0) end_cycle = cycle;
     top->final();
 
-    FILE* fo = std::fopen(out_path, "w");
-    if (!fo) { std::fprintf(stderr, "cannot write %s\n", out_path); return 1; }
-    for (size_t i = 0; i < oi; ++i) write_hex(fo, &out_data[i * kOutWords], OUT_WIDTH);
-    std::fclose(fo);
+    if (!out0.save() || !out1.save()) return 1;
     if (cyc_path) {
-        // Binary little-endian uint64: [n_in, n_out, cycles, in cycles..., out cycles...]
         FILE* fc = std::fopen(cyc_path, "wb");
         if (!fc) { std::fprintf(stderr, "cannot write %s\n", cyc_path); return 1; }
-        uint64_t head[3] = {static_cast<uint64_t>(ii), static_cast<uint64_t>(oi), end_cycle};
-        std::fwrite(head, sizeof(uint64_t), 3, fc);
-        std::fwrite(in_cyc.data(), sizeof(uint64_t), ii, fc);
-        std::fwrite(out_cyc.data(), sizeof(uint64_t), oi, fc);
+        std::fwrite(&end_cycle, sizeof(uint64_t), 1, fc);
+        for (const Port* p : ports) {
+            if (!p->present()) continue;
+            uint64_t n = p->count;
+            std::fwrite(&n, sizeof(uint64_t), 1, fc);
+            std::fwrite(p->cyc.data(), sizeof(uint64_t), p->count, fc);
+        }
         std::fclose(fc);
     }
     return status;
