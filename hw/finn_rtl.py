@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import string
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
 from onnx import NodeProto
@@ -40,6 +39,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit.errors import UnsupportedOpError
+from onebit.hw import rtl_source
 from onebit.hw.instance import FINN_PORTS, ONEBIT_PORTS, RtlInstance
 
 # generate_hdl wants a part and a clock; none of the nodes here uses them.
@@ -281,7 +281,7 @@ def _fifo(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     if depth < 2:
         raise _reject(node, f"depth {depth} is below 2, the least a FIFO is built with")
     bits = int(op.get_instream_width())
-    src = Path(str(resources.files("onebit.hw") / "rtl" / "onebit_fifo.sv"))
+    src = rtl_source("onebit_fifo")
     return RtlInstance(
         name=node.name,
         module="onebit_fifo",

@@ -15,7 +15,6 @@ element 0 in the MSBs), the input follows onebit's single packing convention.
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from onnx import NodeProto
@@ -23,15 +22,11 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit.errors import UnsupportedOpError
+from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
 
 MODULE = "onebit_label_select"
 OP_TYPES = ("LabelSelect_hls", "LabelSelect")
-
-
-def rtl_source() -> Path:
-    """The SystemVerilog source of `onebit_label_select`."""
-    return Path(str(resources.files("onebit.hw") / "rtl" / f"{MODULE}.sv"))
 
 
 def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
@@ -64,7 +59,7 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
     return RtlInstance(
         name=node.name,
         module=MODULE,
-        sources=[rtl_source()],
+        sources=[rtl_source(MODULE)],
         in_width=pe * bits,
         out_width=out_bits,
         in_bits=pe * bits,

@@ -15,7 +15,6 @@ Then thresholds (out = #{t: acc >= thr_t} + ActVal; BIPOLAR output: bit 1 = +1) 
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit.errors import UnsupportedOpError
+from onebit.hw import rtl_source
 from onebit.hw.instance import RtlInstance
 from onebit.hw.packing import pack, to_hex
 
@@ -34,8 +34,7 @@ LATENCY = 4
 
 def rtl_sources() -> list[Path]:
     """The SystemVerilog files of `onebit_mvau` (the module and its output FIFO)."""
-    rtl = resources.files("onebit.hw") / "rtl"
-    return [Path(str(rtl / "onebit_mvau.sv")), Path(str(rtl / "onebit_fifo.sv"))]
+    return [rtl_source(MODULE), rtl_source("onebit_fifo")]
 
 
 def _signed_bits(lo: int, hi: int) -> int:

@@ -15,7 +15,6 @@ Note the tensor FINN's Python execution gives the Pool input is ordered (..., K,
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +23,11 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit.errors import UnsupportedOpError
+from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
 
 MODULE = "onebit_pool"
 OP_TYPES = ("Pool_hls", "Pool")
-
-
-def rtl_source() -> Path:
-    """The SystemVerilog source of `onebit_pool`."""
-    return Path(str(resources.files("onebit.hw") / "rtl" / f"{MODULE}.sv"))
 
 
 def window_stream_order(x: np.ndarray, k: int, channels: int, pe: int) -> np.ndarray:
@@ -78,7 +73,7 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
     return RtlInstance(
         name=node.name,
         module=MODULE,
-        sources=[rtl_source()],
+        sources=[rtl_source(MODULE)],
         in_width=width,
         out_width=width,
         in_bits=width,

@@ -22,7 +22,6 @@ The second port's role is `s1_*` / `m1_*` (`onebit.hw.instance.PORT_ROLES_IN1`/`
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from onnx import NodeProto
@@ -30,6 +29,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit.errors import UnsupportedOpError
+from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
 
 DUP_MODULE = "onebit_duplicate_streams"
@@ -53,11 +53,6 @@ ADD_PORTS = {
     "s1_tready": "s1_axis_tready",
 }
 """Port map of `onebit_add_streams`: input 0 (lhs) `s_*`, input 1 (rhs) `s1_*`."""
-
-
-def rtl_source(module: str) -> Path:
-    """The SystemVerilog source of `module` (DUP_MODULE or ADD_MODULE)."""
-    return Path(str(resources.files("onebit.hw") / "rtl" / f"{module}.sv"))
 
 
 def _name(node: NodeProto) -> str:

@@ -8,10 +8,10 @@ is its `s_*`/`m_*` roles, port 1 its `s1_*`/`m1_*` roles (residual forks and add
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from onebit.errors import BuildError
+from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
 
 TOP = "onebit_accel"
@@ -25,10 +25,6 @@ class Edge:
     name: str
     src: tuple[int, int]
     dst: tuple[int, int]
-
-
-def fifo_source() -> Path:
-    return Path(str(resources.files("onebit.hw") / "rtl" / "onebit_fifo.sv"))
 
 
 def _param(v: int | str) -> str:
@@ -133,7 +129,7 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
     out_dir.mkdir(parents=True, exist_ok=True)
     top = out_dir / f"{TOP}.sv"
     top.write_text("\n".join(lines))
-    sources = [fifo_source()]
+    sources = [rtl_source("onebit_fifo")]
     for inst in insts:
         sources += [s for s in inst.sources if s not in sources]
     return RtlInstance(TOP, TOP, sources + [top], top_in, top_out,

@@ -10,7 +10,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.onnx_exec import execute_onnx
 
 from onebit.errors import UnsupportedOpError
-from onebit.hw import labelselect, packing, verilator
+from onebit.hw import labelselect, packing, rtl_source, verilator
 
 
 def labelselect_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, odt: str = ""):
@@ -65,13 +65,13 @@ def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, tmp_path, vcache):
     {"PE": 5, "ELEM_BITS": 16, "SIGNED": 1, "LABELS": 10, "K": 10, "OUT_BITS": 16},
 ])
 def test_lint_clean(params):
-    assert verilator.lint([labelselect.rtl_source()], labelselect.MODULE, params) == ""
+    assert verilator.lint([rtl_source(labelselect.MODULE)], labelselect.MODULE, params) == ""
 
 
 @pytest.mark.verilator
 def test_invalid_parameters_rejected():
     with pytest.raises(verilator.VerilatorError):
-        verilator.lint([labelselect.rtl_source()], labelselect.MODULE, {"PE": 3, "LABELS": 10})
+        verilator.lint([rtl_source(labelselect.MODULE)], labelselect.MODULE, {"PE": 3, "LABELS": 10})
 
 
 def test_narrow_output_rejected(tmp_path):

@@ -11,7 +11,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 
 from onebit.errors import UnsupportedOpError
-from onebit.hw import packing, pool, verilator
+from onebit.hw import packing, pool, rtl_source, verilator
 
 
 def pool_model(dt: DataType, ch: int, pe: int, k: int, odim: int, fxn="MaxPool") -> ModelWrapper:
@@ -70,13 +70,13 @@ def test_maxpool_matches_finn(dt, ch, pe, k, tmp_path, vcache):
     {"PE": 4, "ELEM_BITS": 8, "SIGNED": 1, "K": 9},
 ])
 def test_lint_clean(params):
-    assert verilator.lint([pool.rtl_source()], pool.MODULE, params) == ""
+    assert verilator.lint([rtl_source(pool.MODULE)], pool.MODULE, params) == ""
 
 
 @pytest.mark.verilator
 def test_invalid_parameters_rejected():
     with pytest.raises(verilator.VerilatorError):
-        verilator.lint([pool.rtl_source()], pool.MODULE, {"PE": 1, "ELEM_BITS": 1, "K": 0})
+        verilator.lint([rtl_source(pool.MODULE)], pool.MODULE, {"PE": 1, "ELEM_BITS": 1, "K": 0})
 
 
 def test_avgpool_rejected(tmp_path):

@@ -16,7 +16,7 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.util.basic import qonnx_make_model
 
 from onebit.errors import UnsupportedOpError
-from onebit.hw import packing, residual, sim, verilator
+from onebit.hw import packing, residual, rtl_source, sim, verilator
 
 PART = "xczu3eg-sbva484-1-e"
 DOMAIN = "finn.custom_op.fpgadataflow"
@@ -243,12 +243,10 @@ endmodule
 @pytest.mark.verilator
 def test_residual_block_single_stream(tmp_path, vcache):
     """fork -> (FIFO, FIFO) -> add as one single-stream block: y = 2x, under stalls."""
-    from onebit.hw import stitch
-
     top = tmp_path / "residual_block.sv"
     top.write_text(RESIDUAL_TOP)
-    srcs = [residual.rtl_source(residual.DUP_MODULE), residual.rtl_source(residual.ADD_MODULE),
-            stitch.fifo_source(), top]
+    srcs = [rtl_source(residual.DUP_MODULE), rtl_source(residual.ADD_MODULE),
+            rtl_source("onebit_fifo"), top]
     dt, pe = DataType["INT4"], 2
     x = random_values(np.random.default_rng(1), dt, (64,))
     words, want = packing.pack(x, dt, pe), packing.pack(2 * x, DataType["INT5"], pe)
@@ -273,7 +271,7 @@ def test_residual_block_single_stream(tmp_path, vcache):
                            "OUT_BITS": 32}),
 ])
 def test_lint_clean(module, params):
-    assert verilator.lint([residual.rtl_source(module)], module, params) == ""
+    assert verilator.lint([rtl_source(module)], module, params) == ""
 
 
 @pytest.mark.verilator
@@ -284,7 +282,7 @@ def test_lint_clean(module, params):
 ])
 def test_invalid_parameters_rejected(module, params):
     with pytest.raises(verilator.VerilatorError):
-        verilator.lint([residual.rtl_source(module)], module, params)
+        verilator.lint([rtl_source(module)], module, params)
 
 
 @pytest.mark.parametrize("make, match", [
