@@ -1,7 +1,9 @@
 """Accuracy of every recipe vs the full-precision same network and the sign/STE baseline.
 
-    python benchmarks/accuracy.py --datasets digits --epochs 20 --out benchmarks/results/accuracy
-    python benchmarks/accuracy.py --datasets fashion-mnist --epochs 10 --limit 20000
+    python benchmarks/accuracy.py --datasets digits --epochs 100 --jobs 2 \
+        --out benchmarks/results/accuracy-digits
+    python benchmarks/accuracy.py --datasets fashion-mnist --arch cnv --epochs 4 --limit 10000 \
+        --jobs 2 --out benchmarks/results/accuracy-fashion-mnist
 
 Writes <out>.json and <out>.md: per dataset and recipe the test accuracy of the network that
 the hardware computes (after folding; torch-only variants: the trained torch network), the
@@ -13,6 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 from onebit import data
@@ -22,38 +26,53 @@ DEFAULT = ["fp", "ste", "bireal", "siman", "real2bin", "real2bin-gated", "ftbnn"
            "irnet"]  # fmt: skip
 
 
-def run(dataset: str, recipes: list[str], epochs: int, limit: int | None, arch: str,
-        seed: int, lr: float) -> list[dict]:  # fmt: skip
+def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed: int,
+        lr: float) -> dict:  # fmt: skip
+    """Trains one recipe; its table row."""
     ds = data.load(dataset)
-    rows = []
-    for name in recipes:
-        c0, w0 = time.process_time(), time.perf_counter()
-        _, r = train_recipe(name, ds, arch=arch, epochs=epochs, limit=limit, seed=seed, lr=lr,
-                            progress=False)  # fmt: skip
-        rows.append({
-            "dataset": ds.name, "recipe": name, "arch": arch,
-            "hardware": RECIPES[name].deployable,
-            "test_accuracy": r.test_accuracy, "torch_accuracy": r.torch_accuracy,
-            "fold_mismatches": r.fold_mismatches,
-            "stages": len(r.stages), "epochs_per_stage": epochs,
-            "cpu_s": round(time.process_time() - c0, 1),
-            "wall_s": round(time.perf_counter() - w0, 1),
-            "train_limit": limit, "seed": seed,
-        })  # fmt: skip
-        print(json.dumps(rows[-1]), flush=True)
-    return rows
+    c0, w0 = time.process_time(), time.perf_counter()
+    _, r = train_recipe(name, ds, arch=arch, epochs=epochs, limit=limit, seed=seed, lr=lr,
+                        progress=False)  # fmt: skip
+    row = {
+        "dataset": ds.name, "recipe": name, "arch": arch,
+        "hardware": RECIPES[name].deployable,
+        "test_accuracy": r.test_accuracy, "torch_accuracy": r.torch_accuracy,
+        "fold_mismatches": r.fold_mismatches,
+        "stages": len(r.stages), "epochs_per_stage": epochs,
+        "cpu_s": round(time.process_time() - c0, 1),
+        "wall_s": round(time.perf_counter() - w0, 1),
+        "train_limit": limit, "seed": seed, "lr": lr,
+    }  # fmt: skip
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def run(dataset: str, recipes: list[str], epochs: int, limit: int | None, arch: str,
+        seed: int, lr: float, jobs: int = 1) -> list[dict]:  # fmt: skip
+    """Rows of every recipe on `dataset`, in `recipes` order; `jobs` processes at a time."""
+    f = partial(one, dataset=dataset, epochs=epochs, limit=limit, arch=arch, seed=seed, lr=lr)
+    if jobs <= 1:
+        return [f(n) for n in recipes]
+    # longest first (stages), so that the pool's last job is short
+    order = sorted(recipes, key=lambda n: -len(RECIPES[n].stages))
+    with get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+        done = dict(zip(order, pool.map(f, order, chunksize=1), strict=True))
+    return [done[n] for n in recipes]
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| dataset | recipe | hardware | test acc. | vs fp | vs ste | epochs | CPU s |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| dataset | arch | train images | recipe | hardware | test acc. | vs fp | vs ste "
+             "| epochs | CPU s |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         ref = {x["recipe"]: x["test_accuracy"] for x in rows if x["dataset"] == r["dataset"]}
         d = lambda k: (f"{100 * (r['test_accuracy'] - ref[k]):+.1f}" if k in ref else "-")  # noqa: E731
         hw = "yes" if r["hardware"] else "torch only"
         ep = f"{r['stages']}x{r['epochs_per_stage']}"
-        lines.append(f"| {r['dataset']} | {r['recipe']} | {hw} | {100 * r['test_accuracy']:.2f} "
-                     f"| {d('fp')} | {d('ste')} | {ep} | {r['cpu_s']:.0f} |")  # fmt: skip
+        n = r["train_limit"] or "all"
+        lines.append(f"| {r['dataset']} | {r['arch']} | {n} | {r['recipe']} | {hw} "
+                     f"| {100 * r['test_accuracy']:.2f} | {d('fp')} | {d('ste')} | {ep} | {r['cpu_s']:.0f} |")  # fmt: skip
+    total = sum(r["cpu_s"] for r in rows)
+    lines.append(f"\nTotal CPU: {total:.0f} s ({total / 60:.1f} min).")
     return "\n".join(lines) + "\n"
 
 
@@ -61,16 +80,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["digits"])
     p.add_argument("--recipes", nargs="+", default=DEFAULT)
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=100, help="epochs per stage")
     p.add_argument("--limit", type=int, help="train on the first N samples only")
-    p.add_argument("--arch", default="cnv")
+    p.add_argument("--arch", default="cnv-wide")
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="recipes trained in parallel processes")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy"))
     a = p.parse_args()
     rows = []
     for ds in a.datasets:
-        rows += run(ds, a.recipes, a.epochs, a.limit, a.arch, a.seed, a.lr)
+        rows += run(ds, a.recipes, a.epochs, a.limit, a.arch, a.seed, a.lr, a.jobs)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     a.out.with_suffix(".md").write_text(markdown(rows))

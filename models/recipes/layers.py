@@ -96,6 +96,7 @@ class RecipeConv2d(_Swappable, QuantConv2d):
     def __init__(self, in_ch, out_ch, kernel, padding=0, groups=1, weights="bipolar"):
         super().__init__(in_ch, out_ch, kernel, padding=padding, groups=groups, bias=False,
                          weight_quant=WEIGHT_QUANTS[weights], input_quant=None)  # fmt: skip
+        self.weight_kind = weights
 
     def forward(self, x):
         b = self.binarizer
@@ -110,6 +111,7 @@ class RecipeLinear(_Swappable, QuantLinear):
     def __init__(self, in_f, out_f, weights="bipolar"):
         super().__init__(in_f, out_f, bias=False, weight_quant=WEIGHT_QUANTS[weights],
                          input_quant=None)  # fmt: skip
+        self.weight_kind = weights
 
     def forward(self, x):
         b = self.binarizer
@@ -119,16 +121,27 @@ class RecipeLinear(_Swappable, QuantLinear):
 
 
 class RecipeAct(QuantIdentity):
-    """onebit's sign activation (+1 at 0, scale 1); `estimator` replaces it while training."""
+    """onebit's sign activation (+1 at 0, scale 1); `estimator` replaces it while training.
 
-    def __init__(self):
+    The estimator sees `x / in_scale`: an integer stream of scale s (Bi-Real's int8 shortcut,
+    values ~N(0, s^2)) is then in the estimator's [-1, 1] window. sign(x / s) == sign(x) for
+    s > 0, so the hardware function is unchanged; with in_scale 1 every integer-valued x would
+    get ApproxSign/STE gradient only at x == 0.
+    """
+
+    def __init__(self, in_scale: float = 1.0):
         super().__init__(act_quant=OnebitBinaryAct, return_quant_tensor=False)
+        if not in_scale > 0:
+            raise ValueError(f"in_scale must be > 0, got {in_scale}")
+        self.in_scale = float(in_scale)
 
     estimator = _off_tree("estimator", "The recipe's ActEstimator while training, else None.")
 
     def forward(self, x):
         e = self.estimator
-        return super().forward(x) if e is None else e(x)
+        if e is None:
+            return super().forward(x)
+        return e(x) if self.in_scale == 1.0 else e(x / self.in_scale)
 
 
 def int_stream() -> QuantIdentity:
@@ -225,12 +238,13 @@ class BiRealBlock(nn.Module):
     """
 
     def __init__(self, in_ch, out_ch, kernel=3, padding=1, shortcut=True, weights="bipolar",
-                 groups=1, fprelu=False, scale=False, fprelu_min_slope=0.0):  # fmt: skip
+                 groups=1, fprelu=False, scale=False, fprelu_min_slope=0.0,
+                 stream_scale=1.0):  # fmt: skip
         super().__init__()
         if shortcut and in_ch != out_ch:
             raise ValueError("a shortcut block needs in_ch == out_ch")
         self.shortcut = shortcut
-        self.act = RecipeAct()
+        self.act = RecipeAct(stream_scale)
         self.pad = BipolarPad(padding, -1.0) if padding else nn.Identity()
         self.conv = RecipeConv2d(in_ch, out_ch, kernel, 0, groups, weights)
         if scale:

@@ -55,6 +55,7 @@ def rnet(
     pad_inner: int | None = None,
     pool: bool = True,
     weights: str = "bipolar",
+    io_weights: str | None = None,
     residual: bool = False,
     blocks: int = 1,
     groups: int = 1,
@@ -67,8 +68,10 @@ def rnet(
     channels = [int(c) for c in channels]
     fc = [int(f) for f in fc]
     inner = padding if pad_inner is None else int(pad_inner)
-    if weights not in ("bipolar", "binary01"):
-        raise UserInputError(f"weights must be 'bipolar' or 'binary01', got '{weights}'")
+    io_weights = weights if io_weights is None else io_weights
+    for key, val in (("weights", weights), ("io_weights", io_weights)):
+        if val not in ("bipolar", "binary01"):
+            raise UserInputError(f"{key} must be 'bipolar' or 'binary01', got '{val}'")
     if rescale not in RESCALE:
         raise UserInputError(f"rescale must be one of {', '.join(RESCALE)}, got '{rescale}'")
     if residual and not channels:
@@ -98,7 +101,7 @@ def rnet(
         return s, p
 
     if residual:
-        L["conv0"] = RecipeConv2d(c, channels[0], kernel, padding, 1, weights)
+        L["conv0"] = RecipeConv2d(c, channels[0], kernel, padding, 1, io_weights)
         L["bn0"] = nn.BatchNorm2d(channels[0])
         L["q0"] = int_stream()
         units.append(("conv0", "", "bn0", ""))
@@ -109,9 +112,11 @@ def rnet(
             names = []
             if out_ch != c:
                 names.append((f"trans{i}", BiRealBlock(c, out_ch, kernel, padding, False, weights,
-                                                      groups, scale=rescale == "static")))
+                                                      groups, scale=rescale == "static",
+                                                      stream_scale=STREAM_BN_GAMMA)))
             names += [(f"block{i}_{j}", BiRealBlock(out_ch, out_ch, kernel, padding, True,
-                                                    weights, groups, scale=rescale == "static"))
+                                                    weights, groups, scale=rescale == "static",
+                                                    stream_scale=STREAM_BN_GAMMA))
                       for j in range(blocks)]  # fmt: skip
             for name, blk in names:
                 L[name] = blk
@@ -122,7 +127,7 @@ def rnet(
             if pool:
                 h, w = pool_dims("rnet", input_shape, stages, i, h, w)
                 L[f"pool{i}"] = nn.MaxPool2d(2)
-        L["act_h"] = RecipeAct()
+        L["act_h"] = RecipeAct(STREAM_BN_GAMMA)
     else:
         tap0 = None
         if rescale == "gated" and channels:
@@ -130,7 +135,7 @@ def rnet(
         prev_tap = tap0
         for i, out_ch in enumerate(channels):
             if i == 0:
-                L["conv0"] = RecipeConv2d(c, out_ch, kernel, padding, 1, weights)
+                L["conv0"] = RecipeConv2d(c, out_ch, kernel, padding, 1, io_weights)
             else:
                 if inner:
                     L[f"pad{i}"] = BipolarPad(inner, -1.0)
@@ -161,13 +166,13 @@ def rnet(
         if dropout > 0:
             L[f"drop{i}"] = nn.Dropout(dropout)
         fan_in = width
-    L["out"] = RecipeLinear(fan_in, num_classes, weights)
+    L["out"] = RecipeLinear(fan_in, num_classes, io_weights)
     kwargs = {"channels": channels, "fc": fc, "kernel": kernel, "padding": padding,
               "pad_inner": pad_inner, "pool": pool,
-              "weights": weights, "residual": residual, "blocks": blocks, "groups": groups,
+              "weights": weights, "io_weights": io_weights, "residual": residual, "blocks": blocks, "groups": groups,
               "fprelu": fprelu, "fprelu_min_slope": fprelu_min_slope, "rescale": rescale,
               "dropout": dropout}  # fmt: skip
-    temp = (fan_in if weights == "bipolar" else fan_in / 2) ** 0.5
+    temp = (fan_in if io_weights == "bipolar" else fan_in / 2) ** 0.5
     net = OnebitNet(L, "rnet", kwargs, input_shape, num_classes, temp)
     net.fold_units = units
     net.attention_points = points

@@ -5,7 +5,7 @@
 | ste | binary | clipped STE | sign | plain |
 | fp | real (reference, not deployable) | ReLU | real | plain |
 | bireal | real pre-training (clip) -> binary | ApproxSign | magnitude-aware sign | int8 residual |
-| siman | binary | clipped STE | {0,1} by magnitude | plain, {0,1} weights |
+| siman | binary | clipped STE | {0,1} by magnitude (first/last layer +-1) | plain, {0,1} weights |
 | real2bin | real teacher -> binary acts -> binary | ApproxSign | sign | static re-scaling |
 | ftbnn | binary | ApproxSign | sign | FPReLU (slope >= 0) [, groups] |
 | irnet | binary | EDE | Libra-PB (pow-2 scale) | plain |
@@ -87,7 +87,7 @@ RECIPES: dict[str, Recipe] = {
                arch={"residual": True}),
         Recipe("siman", "SiMaN: {0,+1} weights by magnitude (angle alignment), no weight decay",
                (Stage(_BIN, ActEstimator, SiMaNWeight),),
-               arch={"weights": "binary01", "pad_inner": 0},
+               arch={"weights": "binary01", "io_weights": "bipolar", "pad_inner": 0},
                clip_latent=False),
         Recipe("real2bin", "Real-to-Binary: real teacher, binary activations, then binary "
                "weights; attention matching + distillation; static channel re-scaling",

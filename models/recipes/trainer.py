@@ -26,6 +26,7 @@ from .. import distributed as D
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..registry import build
 from ..train import TrainResult, adam_schedule, check_run_args, evaluate, torch_threads
+from .estimators import WeightBinarizer
 from .layers import RecipeAct, RecipeConv2d, RecipeLinear
 from .losses import attention_loss, distillation_loss
 from .net import fold
@@ -33,6 +34,7 @@ from .recipes import Recipe, Stage, get_recipe
 
 ARCH_PRESETS = {
     "cnv": {"channels": (16, 32), "fc": (64,)},
+    "cnv-wide": {"channels": (32, 64), "fc": (128,)},  # benchmarks/accuracy.py's default
     "tfc": {"channels": (), "fc": (64, 64, 64)},
     "rnet": {},
 }
@@ -59,7 +61,10 @@ def attach(model: nn.Module, stage: Stage) -> list:
     hooks = []
     for name, m in model.named_modules():
         if isinstance(m, RecipeConv2d | RecipeLinear):
-            m.binarizer = stage.weight(use_scale=not name.endswith("out"))
+            cls = stage.weight
+            if m.weight_kind == "bipolar" and cls.code_values == (0.0, 1.0):
+                cls = WeightBinarizer  # a +-1 layer (io_weights) in a {0,1} recipe: sign
+            m.binarizer = cls(use_scale=not name.endswith("out"))
             hooks.append(m.binarizer)
         elif isinstance(m, RecipeAct):
             m.estimator = stage.act()
@@ -201,6 +206,7 @@ def _run_stage(net, stage: Stage, r: Recipe, ds, nets, epochs, batch_size, lr, s
     if teacher is not None and r.attention_weight > 0:
         caps = (_Capture(net, net.attention_points), _Capture(teacher, teacher.attention_points))
     clip = r.clip_latent and stage.weight.__name__ != "RealWeight"
+    clip_sign = stage.weight.__name__ != "RealWeight"  # plain sign layers are always clipped
     rec = {"stage": stage.name, "act": stage.act.name, "weight": stage.weight.name,
            "epochs": epochs, "lr": lr, "train_loss": []}  # fmt: skip
     step = 0
@@ -237,8 +243,8 @@ def _run_stage(net, stage: Stage, r: Recipe, ds, nets, epochs, batch_size, lr, s
                     opt.step()
                     sched.step()
                     step += 1
-                    if clip:
-                        _clip_latent(net)
+                    if clip or clip_sign:
+                        _clip_latent(net, every=clip)
                     sums[0] += loss.item() * len(y)
                     sums[1] += int((logits.argmax(1) == y).sum())
                     sums[2] += len(y)
@@ -261,10 +267,12 @@ def _run_stage(net, stage: Stage, r: Recipe, ds, nets, epochs, batch_size, lr, s
 
 
 @torch.no_grad()
-def _clip_latent(net: nn.Module) -> None:
+def _clip_latent(net: nn.Module, every: bool = True) -> None:
+    """Clamps latent weights to [-1, 1]: every binary layer, or (every=False) plain sign ones."""
     for m in net.modules():
         if isinstance(m, RecipeConv2d | RecipeLinear):
-            m.weight.clamp_(-1.0, 1.0)
+            if every or type(m.binarizer) is WeightBinarizer:
+                m.weight.clamp_(-1.0, 1.0)
 
 
 def cli_train(recipe: str, arch: str, dataset: Dataset, epochs: int, batch_size: int, lr: float,
