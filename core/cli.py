@@ -191,7 +191,8 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
     if s:
         click.echo(f"  rtlsim: {'bit-exact' if s['bit_exact'] else 'MISMATCH'} on {s['frames']} "
                    f"frames, {s['cycles_per_frame']:.0f} cycles/frame "
-                   f"({s['ratio_to_estimate']:.3f}x estimate), latency {s['latency_cycles']} cycles")
+                   f"({s['ratio_to_estimate']:.3f}x estimate), "
+                   f"latency {s['latency_cycles']} cycles")
     res = r.get("resources")
     if res:
         click.echo(f"  yosys ({res['family']}): {res['luts']} LUT, {res['ffs']} FF, "

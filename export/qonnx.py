@@ -24,7 +24,7 @@ INPUT_DATATYPE = DataType["UINT8"]
 
 def export_qonnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Path,
                  input_datatype: DataType = INPUT_DATATYPE) -> ModelWrapper:
-    """Export `model` (eval mode) for one input of `input_shape` (C, H, W) to a cleaned QONNX file."""
+    """Export `model` (eval mode) for inputs of `input_shape` (C, H, W) to a cleaned QONNX file."""
     from brevitas.export import export_qonnx as brevitas_export
 
     path = Path(path)

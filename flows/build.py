@@ -13,8 +13,8 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from copy import deepcopy
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -175,13 +175,11 @@ def step_hw_layers(state: BuildState) -> None:
 
 def step_fold(state: BuildState) -> None:
     """Specialize layers for the board's part and set PE/SIMD (target fps or config)."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
     from onebit.flows.folding import apply_folding_config, fold_for_fps, folding_of
     from onebit.flows.passes import run_passes
-
-    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
-
     from onebit.hw.codegen import prefer_rtl
 
     model = prefer_rtl(ModelWrapper(deepcopy(state.models["dataflow_golden"].model)))
@@ -298,7 +296,8 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         "backpressure": backpressure,
         **timing,
         "ratio_to_estimate": timing["cycles_per_frame"] / est_cycles,
-        "fifo_depths": {_edge_name(acc, e): d for e, d in zip(acc.edges, acc.depths) if d},
+        "fifo_depths": {_edge_name(acc, e): d
+                        for e, d in zip(acc.edges, acc.depths, strict=True) if d},
         "sim_cycles_per_s": res.cycles_per_s,
     }
 

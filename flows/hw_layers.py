@@ -74,7 +74,6 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     from finn.transformation.fpgadataflow.create_dataflow_partition import (
         CreateDataflowPartition,
     )
-
     from finn.transformation.fpgadataflow.minimize_accumulator_width import (
         MinimizeAccumulatorWidth,
     )

@@ -1,4 +1,4 @@
-"""Resolve what the user asked to build (checkpoint, ONNX file, bnn_pynq model) into a BuildInput."""
+"""Resolve what the user asked to build (checkpoint, ONNX, bnn_pynq model) into a BuildInput."""
 
 from __future__ import annotations
 

@@ -228,7 +228,7 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     """
     sized = [e.src[0] != GRAPH for e in acc.edges]
     probe = [probe_depth or max(16, acc.layers[e.src[0]].outs[e.src[1]].words + 2)
-             if s else 0 for e, s in zip(acc.edges, sized)]
+             if s else 0 for e, s in zip(acc.edges, sized, strict=True)]
     run_dir = Path(out_dir) / "sizing"
     top = acc.stitch(run_dir, probe, monitor=True)
     frames = max(4, len(x))
@@ -253,7 +253,7 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     if not peaks:
         raise SimulationError("watchdog", "the design deadlocks even with one-frame FIFOs")
     budget = best * (1 + tolerance)
-    limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized)]
+    limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized, strict=True)]
     for k in range(len(acc.edges)):
         if not sized[k]:
             continue
@@ -296,7 +296,7 @@ def locate_mismatch(acc: Accelerator, model: ModelWrapper, golden: list[dict], o
         else:
             outs = simulate_multi_instance(layer.inst, ins, [n * p.words for p in layer.outs],
                                            **kw).out_words
-        for k, (p, words) in enumerate(zip(layer.outs, outs)):
+        for k, (p, words) in enumerate(zip(layer.outs, outs, strict=True)):
             bits = layer.inst.out_bits if k == 0 else layer.inst.out1_width
             got = unpack_frames(words[:, :bits], p.dt, p.epw, n)
             want = np.stack([golden_tensor(model, g, p.tensor) for g in golden]).reshape(n, -1)

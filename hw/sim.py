@@ -166,10 +166,10 @@ def wrapper_source(
     if missing:
         raise UserInputError(f"port map of '{module}' lacks roles {missing}")
     decl = ["  input  logic clk", "  input  logic rst_n"]
-    for p, w in zip(_IN_PREFIX, ins):
+    for p, w in zip(_IN_PREFIX, ins, strict=False):
         decl += [f"  input  logic [{w - 1}:0] {p}_tdata", f"  input  logic {p}_tvalid",
                  f"  output logic {p}_tready"]
-    for p, w in zip(_OUT_PREFIX, outs):
+    for p, w in zip(_OUT_PREFIX, outs, strict=False):
         decl += [f"  output logic [{w - 1}:0] {p}_tdata", f"  output logic {p}_tvalid",
                  f"  input  logic {p}_tready"]
     plist = ",\n".join(f"    .{k}({_sv_value(k, v)})" for k, v in sorted((params or {}).items()))
@@ -314,7 +314,7 @@ def _run(
     with tempfile.TemporaryDirectory(prefix="onebit-sim-") as tmp:
         t = Path(tmp)
         cmd = [str(exe)]
-        for i, (words, width) in enumerate(zip(in_words, ins)):
+        for i, (words, width) in enumerate(zip(in_words, ins, strict=True)):
             (t / f"in{i}.hex").write_bytes(hex_lines(_fit(words, width, i)))
             cmd.append(f"in{i}={t / f'in{i}.hex'}")
         for j, n in enumerate(n_out):
@@ -333,7 +333,7 @@ def _run(
             total, cyc = _read_cycles(fcyc, len(ins) + len(outs))
             words = [
                 _read_hex_fast(t / f"out{j}.hex", len(c), w)
-                for j, (c, w) in enumerate(zip(cyc[len(ins) :], outs))
+                for j, (c, w) in enumerate(zip(cyc[len(ins) :], outs, strict=True))
             ]
             partial = result(MultiSimResult(words, cyc[: len(ins)], cyc[len(ins) :], total, wall))
         if res.returncode != 0 or partial is None:

@@ -99,7 +99,7 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
         role = "s" if e.dst[1] == 0 else "s1"
         conns[e.dst[0]].update({f"{role}_tdata": data, f"{role}_tvalid": dst[1],
                                 f"{role}_tready": dst[2]})
-    for inst, c in zip(insts, conns):
+    for inst, c in zip(insts, conns, strict=True):
         body.append(f"  // {inst.name} ({inst.op_type or inst.module})\n" + _instance(inst, c))
     if monitor:
         body.append(

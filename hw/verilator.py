@@ -4,7 +4,7 @@ Builds are cached by a content hash of everything that determines the executable
 version, top, parameters, flags, the text of every source and harness file), so repeated
 simulations of the same design never recompile:
 
->>> exe = build([Path("hw/rtl/onebit_fifo.sv")], "onebit_fifo", params={"WIDTH": 8})  # doctest: +SKIP
+>>> exe = build([rtl_source("onebit_fifo")], "onebit_fifo", params={"WIDTH": 8})  # doctest: +SKIP
 
 The cache directory defaults to ``~/.cache/onebit/verilator``; every function takes
 ``cache_dir`` to override it. Entries are written to a temporary directory and renamed into

@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from nets import cnn, mlp, pixels
 
 from onebit.errors import ToolNotFoundError, VerificationError
 from onebit.flows.build import BuildConfig, BuildInput, build, resimulate
 from onebit.flows.inputs import resolve
+
+from nets import cnn, mlp, pixels
 
 pytestmark = pytest.mark.verilator
 

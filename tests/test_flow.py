@@ -7,7 +7,6 @@ import json
 import numpy as np
 import onnx
 import pytest
-from nets import cnn, mlp, pixels
 from onnx import TensorProto, helper
 from qonnx.core.modelwrapper import ModelWrapper
 
@@ -19,6 +18,8 @@ from onebit.errors import (
 )
 from onebit.flows.build import BuildConfig, BuildInput, BuildState, build, check_stage
 from onebit.flows.inputs import resolve
+
+from nets import cnn, mlp, pixels
 
 NO_SIM = ["export", "finn", "streamline", "hw_layers", "fold", "estimate"]
 

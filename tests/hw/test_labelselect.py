@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from finn_nodes import PART, simulate_under_stalls, single_node_model
 from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.onnx_exec import execute_onnx
 
 from onebit.errors import UnsupportedOpError
 from onebit.hw import labelselect, packing, rtl_source, verilator
+
+from finn_nodes import PART, simulate_under_stalls, single_node_model
 
 
 def labelselect_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, odt: str = ""):
@@ -70,8 +71,9 @@ def test_lint_clean(params):
 
 @pytest.mark.verilator
 def test_invalid_parameters_rejected():
+    params = {"PE": 3, "LABELS": 10}
     with pytest.raises(verilator.VerilatorError):
-        verilator.lint([rtl_source(labelselect.MODULE)], labelselect.MODULE, {"PE": 3, "LABELS": 10})
+        verilator.lint([rtl_source(labelselect.MODULE)], labelselect.MODULE, params)
 
 
 def test_narrow_output_rejected(tmp_path):

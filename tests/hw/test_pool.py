@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from finn_nodes import PART, simulate_under_stalls, single_node_model
 from onnx import helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -12,6 +11,8 @@ from qonnx.core.onnx_exec import execute_onnx
 
 from onebit.errors import UnsupportedOpError
 from onebit.hw import packing, pool, rtl_source, verilator
+
+from finn_nodes import PART, simulate_under_stalls, single_node_model
 
 
 def pool_model(dt: DataType, ch: int, pe: int, k: int, odim: int, fxn="MaxPool") -> ModelWrapper:

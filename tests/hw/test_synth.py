@@ -7,10 +7,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from nets import mlp, pixels
 
 from onebit.errors import ToolNotFoundError, UserInputError
 from onebit.hw import synth
+
+from nets import mlp, pixels
 
 
 @pytest.mark.parametrize("part, family", [
