@@ -131,6 +131,36 @@ def test_siman_code_is_the_angle_aligned_top_k_per_channel():
     assert torch.equal(w.grad, torch.sign(w.detach()))
 
 
+def test_stream_act_estimator_sees_the_scaled_stream():
+    """Bi-Real's sign of an int8 stream (values ~N(0, 8^2)): the estimator's window covers the
+    stream's scale, so every |h| < 8 gets gradient, while the forward stays the hardware sign."""
+    from onebit.models.recipes.estimators import ApproxSignAct
+    from onebit.models.recipes.layers import RecipeAct
+
+    h = torch.tensor([-9.0, -4.0, -1.0, 0.0, 1.0, 4.0, 7.0, 8.0]).requires_grad_(True)
+    act = RecipeAct(8.0)
+    act.estimator = ApproxSignAct()
+    y = act(h)
+    assert torch.equal(y, torch.where(h >= 0, 1.0, -1.0))
+    y.sum().backward()
+    assert torch.allclose(h.grad, torch.clamp(2 - 2 * (h.detach() / 8).abs(), min=0) / 8)
+    net = rnet((1, 8, 8), 10, residual=True)
+    scales = {n: m.in_scale for n, m in net.named_modules() if isinstance(m, RecipeAct)}
+    stream = {n: s for n, s in scales.items() if n.endswith((".act", "act_h"))}
+    assert len(stream) == 4 and set(stream.values()) == {8.0}  # 2 blocks, 1 transition, head
+    assert all(s == 1.0 for n, s in scales.items() if n not in stream)  # BN outputs
+
+
+def test_siman_first_and_last_layers_are_bipolar(digits):
+    """SiMaN's {0,1} hidden layers with +-1 first (pixels) and output layers (io_weights)."""
+    net, r = train_recipe("siman", digits, epochs=1, limit=128, progress=False)
+    assert r.fold_mismatches == 0
+    for name, vals in [("conv0", {-1.0, 1.0}), ("conv1", {0.0, 1.0}), ("fc0", {0.0, 1.0}),
+                       ("out", {-1.0, 1.0})]:  # fmt: skip
+        w = net.get_submodule(f"layers.{name}").quant_weight().value
+        assert set(w.unique().tolist()) <= vals, name
+
+
 def test_fprelu_shape_params_and_threshold():
     f = FPReLU(3)
     assert [tuple(p.shape) for p in f.parameters()] == [(3,), (3,), (3,)]

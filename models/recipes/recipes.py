@@ -92,11 +92,11 @@ RECIPES: dict[str, Recipe] = {
         Recipe("real2bin", "Real-to-Binary: real teacher, binary activations, then binary "
                "weights; attention matching + distillation; static channel re-scaling",
                _REAL2BIN_STAGES,
-               arch={"rescale": "static"}, attention_weight=10.0, kd_weight=1.0),
+               arch={"rescale": "static"}, attention_weight=1.0, kd_weight=1.0),
         Recipe("real2bin-gated", "Real-to-Binary with the paper's input-dependent gate "
                "(torch only)",
                _REAL2BIN_STAGES,
-               arch={"rescale": "gated"}, attention_weight=10.0, kd_weight=1.0,
+               arch={"rescale": "gated"}, attention_weight=1.0, kd_weight=1.0,
                deployable=False),
         Recipe("ftbnn", "FTBNN: FPReLU after each binary layer (slope >= 0, folds into the "
                "threshold), ApproxSign",
