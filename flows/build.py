@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from copy import deepcopy
@@ -29,6 +28,9 @@ from onebit.export.verify import torch_forward
 from onebit.flows.check import check_supported
 from onebit.verify import StageCheck, compare
 
+DEFAULT_TARGET_FPS = 100_000.0
+"""Without --target-fps or --folding: FINN's SetFolding folds as little as this rate allows."""
+
 
 @dataclass
 class BuildConfig:
@@ -38,7 +40,7 @@ class BuildConfig:
     board: str = "pynq-z2"
     target_fps: float | None = None
     folding: Path | dict | None = None
-    vectors: int = 16
+    vectors: int = 16  # each stage is verified on the first `vectors` inputs
     sim: bool = True
     sim_frames: int = 16
     backpressure: bool = False
@@ -74,6 +76,11 @@ class BuildState:
     def out(self) -> Path:
         return Path(self.cfg.out_dir)
 
+    @property
+    def x_verify(self) -> np.ndarray:
+        """The inputs every stage is verified on (the simulation may stream more)."""
+        return self.inp.x[: self.cfg.vectors]
+
     def save(self, step: str, model: ModelWrapper) -> None:
         self.models[step] = model
         d = self.out / "intermediate"
@@ -89,8 +96,8 @@ def _is_integer(a: np.ndarray) -> bool:
 
 
 def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: str) -> None:
-    """Run the build vectors through `model` and compare with the stage chain's reference."""
-    actual = run_qonnx(model, state.inp.x)
+    """Run the verification vectors through `model`; compare with the stage chain's reference."""
+    actual = run_qonnx(model, state.x_verify)
     expected = state.expected
     if _is_integer(expected):
         check = compare(stage, expected, actual, reference=reference,
@@ -103,7 +110,7 @@ def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: s
         diff = np.abs(exp - act)
         if not np.all(diff <= tol):
             compare(stage, expected, actual, reference=reference, layer=model.graph.output[0].name)
-        check = StageCheck(True, len(state.inp.x), float(diff.max()), reference)
+        check = StageCheck(True, len(state.x_verify), float(diff.max()), reference)
     state.record(stage, check)
 
 
@@ -123,13 +130,13 @@ def step_export(state: BuildState) -> None:
         model = load_onnx(inp.qonnx_path)
         _check_input_shape(model, inp.x)
         check_supported(model)
-        state.expected = run_qonnx(model, inp.x)
+        state.expected = run_qonnx(model, state.x_verify)
         state.save("qonnx", model)
         return
     shape = tuple(inp.x.shape[1:])
     model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx")
     check_supported(model)
-    state.expected = torch_forward(inp.torch_model, inp.x)
+    state.expected = torch_forward(inp.torch_model, state.x_verify)
     state.save("qonnx", model)
     check_stage(state, "qonnx", model, reference="torch")
 
@@ -187,17 +194,12 @@ def step_fold(state: BuildState) -> None:
     if state.cfg.folding is not None:
         model = apply_folding_config(model, state.cfg.folding)
     else:
-        fps = state.cfg.target_fps or default_target_fps(state)
+        fps = state.cfg.target_fps or DEFAULT_TARGET_FPS
         model = fold_for_fps(model, fps, state.board.clock_mhz)
     model = prefer_rtl(run_passes(model, [InsertDWC()]))
     model = run_passes(model, [SpecializeLayers(state.board.part), GiveUniqueNodeNames()])
     state.save("dataflow_folded", model)
     (state.out / "folding.json").write_text(json.dumps(folding_of(model), indent=1))
-
-
-def default_target_fps(state: BuildState) -> float:
-    """Without a target: 100k frames/s, FINN's SetFolding then folds as little as it needs."""
-    return 100_000.0
 
 
 def step_estimate(state: BuildState) -> None:
@@ -328,7 +330,7 @@ def accuracy(state: BuildState) -> float | None:
     """Test accuracy of the verified reference outputs on the build vectors (if labelled)."""
     if state.inp.y is None or state.expected is None:
         return None
-    pred = state.expected.reshape(len(state.inp.x), -1).argmax(axis=1)
+    pred = state.expected.reshape(len(state.x_verify), -1).argmax(axis=1)
     return float((pred == state.inp.y[: len(pred)]).mean())
 
 
@@ -375,7 +377,8 @@ def make_report(state: BuildState, failed: str | None, seconds: float) -> dict:
         "board": state.board.name,
         "part": state.board.part,
         "clock_mhz": state.board.clock_mhz,
-        "vectors": {"count": int(len(state.inp.x)), "source": state.inp.vectors_source},
+        "vectors": {"count": int(len(state.x_verify)), "stored": int(len(state.inp.x)),
+                    "source": state.inp.vectors_source},
         "stages": state.stages,
         "estimate": state.report.get("estimate"),
         "software_nodes": state.report.get("software_nodes"),
@@ -402,13 +405,6 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def clean(out_dir: Path) -> None:
-    """Remove a previous build directory's generated content."""
-    out = Path(out_dir)
-    if out.exists():
-        shutil.rmtree(out)
 
 
 def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool = False) -> dict:
