@@ -69,8 +69,9 @@ def markdown(rows: list[dict]) -> str:
         hw = "yes" if r["hardware"] else "torch only"
         ep = f"{r['stages']}x{r['epochs_per_stage']}"
         n = r["train_limit"] or "all"
-        lines.append(f"| {r['dataset']} | {r['arch']} | {n} | {r['recipe']} | {hw} "
-                     f"| {100 * r['test_accuracy']:.2f} | {d('fp')} | {d('ste')} | {ep} | {r['cpu_s']:.0f} |")  # fmt: skip
+        acc = f"{100 * r['test_accuracy']:.2f}"
+        lines.append(f"| {r['dataset']} | {r['arch']} | {n} | {r['recipe']} | {hw} | {acc} "
+                     f"| {d('fp')} | {d('ste')} | {ep} | {r['cpu_s']:.0f} |")  # fmt: skip
     total = sum(r["cpu_s"] for r in rows)
     lines.append(f"\nTotal CPU: {total:.0f} s ({total / 60:.1f} min).")
     return "\n".join(lines) + "\n"

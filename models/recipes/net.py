@@ -169,7 +169,8 @@ def rnet(
     L["out"] = RecipeLinear(fan_in, num_classes, io_weights)
     kwargs = {"channels": channels, "fc": fc, "kernel": kernel, "padding": padding,
               "pad_inner": pad_inner, "pool": pool,
-              "weights": weights, "io_weights": io_weights, "residual": residual, "blocks": blocks, "groups": groups,
+              "weights": weights, "io_weights": io_weights, "residual": residual, "blocks": blocks,
+              "groups": groups,
               "fprelu": fprelu, "fprelu_min_slope": fprelu_min_slope, "rescale": rescale,
               "dropout": dropout}  # fmt: skip
     temp = (fan_in if io_weights == "bipolar" else fan_in / 2) ** 0.5
