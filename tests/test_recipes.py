@@ -240,7 +240,6 @@ def test_siman_with_bipolar_padding_is_refused_by_name(digits, tmp_path):
 def test_fold_is_exact_on_real_inputs_for_scaled_layers(digits):
     """Magnitude-aware (Bi-Real), Libra-PB (IR-Net), static re-scaling and FPReLU fold into
     the BatchNorm: torch before folding == torch after, on the whole digits test set."""
-    from onebit.models.recipes.trainer import _fold_mismatches
 
     for recipe, kw in [("bireal", {}), ("irnet", {}), ("ftbnn", {}), ("real2bin", {})]:
         net, r = train_recipe(recipe, digits, epochs=1, limit=256, progress=False, **kw)

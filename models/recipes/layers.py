@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from brevitas.inject.enum import RestrictValueType, ScalingImplType
 from brevitas.export.onnx.qonnx.function import BrevitasQuantOp
 from brevitas.export.onnx.qonnx.handler import BrevitasWeightQuantProxyHandler
 from brevitas.export.onnx.qonnx.manager import QONNXManager
+from brevitas.inject.enum import RestrictValueType, ScalingImplType
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
 from brevitas.proxy import WeightQuantProxyFromInjector
 from brevitas.quant.scaled_int import Int8ActPerTensorFloat, Int8WeightPerTensorFloat

@@ -4,7 +4,8 @@ network into the exact hardware network (binary weights with scale 1, BatchNorm 
 Layer pattern (plain, `residual=False`, like onebit's `cnv`/`tfc`):
 
     conv0 (pixels, zero pad `padding`) -> [scale0] -> bn0 -> [prelu0] -> act0 -> [pool0]
-    pad_i (-1, `pad_inner`) -> conv_i (groups) -> [scale_i] -> bn_i -> [prelu_i] -> act_i -> [pool_i]
+    pad_i (-1, `pad_inner`) -> conv_i (groups) -> [scale_i] -> bn_i -> [prelu_i] -> act_i
+        -> [pool_i]
     flatten -> fc_j -> [scale] -> bn -> [prelu] -> act -> out
 
 With `residual=True` (Bi-Real Net) the conv part carries an integer stream h (int8, scale 1):

@@ -153,7 +153,8 @@ def train_recipe(
                 net.load_state_dict(loaded.state_dict())
                 result.stages.append(meta.get("stage_record", {"stage": stage.name}))
             else:
-                rec = _run_stage(net, stage, r, dataset, nets, epochs, batch_size, lr * stage.lr_scale,
+                rec = _run_stage(net, stage, r, dataset, nets, epochs, batch_size,
+                                 lr * stage.lr_scale,
                                  seed, progress and ctx.is_main, limit, schedule, ctx)  # fmt: skip
                 result.stages.append(rec)
                 if ck is not None and ctx.is_main:
@@ -163,7 +164,8 @@ def train_recipe(
             nets[stage.name] = net
         trained = nets[r.stages[-1].name]
         result.train_loss = [x for s in result.stages for x in s.get("train_loss", [])]
-        result.train_accuracy = [s["train_accuracy"] for s in result.stages if "train_accuracy" in s]
+        result.train_accuracy = [s["train_accuracy"] for s in result.stages
+                                 if "train_accuracy" in s]  # fmt: skip
         result.torch_accuracy = evaluate(trained, dataset, "test")
         final = trained
         if r.deployable:
