@@ -144,7 +144,8 @@ def test_harden_keeps_outputs_on_real_inputs_and_is_idempotent(arch):
         assert torch.allclose(t - t.floor(), torch.full_like(t, 0.5), atol=1e-3)
     biases = [bn.bias.clone() for _, bn in models.bn_feeding_sign(net)]
     assert sum(models.harden_thresholds(net).values()) == 0
-    assert all(torch.equal(b, bn.bias) for b, (_, bn) in zip(biases, models.bn_feeding_sign(net)))
+    after = models.bn_feeding_sign(net)
+    assert all(torch.equal(b, bn.bias) for b, (_, bn) in zip(biases, after, strict=True))
     assert torch.equal(before, net(x))
 
 
