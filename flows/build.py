@@ -243,14 +243,6 @@ def step_rtl(state: BuildState) -> None:
     acc.save(rtl)
 
 
-def _edge_name(acc, e) -> str:
-    """'producer->consumer' layer names of a stream (`in`/`out` for the top's ports)."""
-    def end(i: int) -> str:
-        return acc.layers[i].name if i >= 0 else ("in" if e.src[0] == i else "out")
-
-    return f"{end(e.src[0])}->{end(e.dst[0])}"
-
-
 def step_resources(state: BuildState) -> None:
     """Yosys synth_xilinx of the stitched accelerator: LUT/FF/BRAM/DSP beside FINN's estimate."""
     from onebit.hw.synth import synthesize_build
@@ -298,8 +290,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         "backpressure": backpressure,
         **timing,
         "ratio_to_estimate": timing["cycles_per_frame"] / est_cycles,
-        "fifo_depths": {_edge_name(acc, e): d
-                        for e, d in zip(acc.edges, acc.depths, strict=True) if d},
+        "fifo_depths": acc.fifo_depths(),
         "sim_cycles_per_s": res.cycles_per_s,
     }
 

@@ -94,8 +94,15 @@ class Accelerator:
     @property
     def last_bits(self) -> int:
         e = next(e for e in self.edges if e.dst[0] == GRAPH)
-        inst = self.layers[e.src[0]].inst
-        return inst.out_bits if e.src[1] == 0 else inst.out1_width
+        return self.layers[e.src[0]].inst.out_port_bits(e.src[1])
+
+    def fifo_depths(self) -> dict[str, int]:
+        """Depth of each stream's FIFO, keyed 'producer->consumer' ('in'/'out': the top)."""
+        def name(i: int, top: str) -> str:
+            return top if i == GRAPH else self.layers[i].name
+
+        return {f"{name(e.src[0], 'in')}->{name(e.dst[0], 'out')}": d
+                for e, d in zip(self.edges, self.depths, strict=True) if d}
 
     def stitch(self, out_dir: Path, depths: list[int] | None = None,
                monitor: bool = False) -> RtlInstance:
@@ -297,8 +304,7 @@ def locate_mismatch(acc: Accelerator, model: ModelWrapper, golden: list[dict], o
             outs = simulate_multi_instance(layer.inst, ins, [n * p.words for p in layer.outs],
                                            **kw).out_words
         for k, (p, words) in enumerate(zip(layer.outs, outs, strict=True)):
-            bits = layer.inst.out_bits if k == 0 else layer.inst.out1_width
-            got = unpack_frames(words[:, :bits], p.dt, p.epw, n)
+            got = unpack_frames(words[:, : layer.inst.out_port_bits(k)], p.dt, p.epw, n)
             want = np.stack([golden_tensor(model, g, p.tensor) for g in golden]).reshape(n, -1)
             bad = np.argwhere(got != want)
             if len(bad):

@@ -59,6 +59,10 @@ class RtlInstance:
     in1_width: int = 0  # second input (`s1_*`) of a two-input block, 0 if none
     out1_width: int = 0  # second output (`m1_*`) of a two-output block, 0 if none
 
+    def out_port_bits(self, port: int) -> int:
+        """Meaningful bits of output port 0 (`m_*`, maybe byte-padded) or 1 (`m1_*`)."""
+        return self.out_bits if port == 0 else self.out1_width
+
     def port_widths(self) -> tuple[list[int], list[int]]:
         """tdata widths of the inputs (`s`, `s1`) and outputs (`m`, `m1`)."""
         ins = [self.in_width] + ([self.in1_width] if self.in1_width else [])

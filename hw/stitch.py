@@ -31,11 +31,6 @@ def _param(v: int | str) -> str:
     return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
-def out_bits(inst: RtlInstance, port: int) -> int:
-    """Meaningful bits of an output port (FINN wrappers pad port 0 to bytes)."""
-    return inst.out_bits if port == 0 else inst.out1_width
-
-
 def in_bits(inst: RtlInstance, port: int) -> tuple[int, int]:
     """(meaningful, declared) bits of an input port."""
     return (inst.in_bits, inst.in_width) if port == 0 else (inst.in1_width, inst.in1_width)
@@ -61,7 +56,7 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
     first = next(e for e in edges if e.src[0] == GRAPH)
     last = next(e for e in edges if e.dst[0] == GRAPH)
     top_in = in_bits(insts[first.dst[0]], first.dst[1])[1]
-    top_out = out_bits(insts[last.src[0]], last.src[1])
+    top_out = insts[last.src[0]].out_port_bits(last.src[1])
     conns: list[dict[str, str]] = [{"clk": "clk", "rst_n": "rst_n"} for _ in insts]
     body = [f"  int limit [{len(edges)}];\n  initial $readmemh(\"fifo_limits.hex\", limit);"
             ] if monitor else []
@@ -71,7 +66,7 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
             bits = top_in
         else:
             inst = insts[e.src[0]]
-            bits = out_bits(inst, e.src[1])
+            bits = inst.out_port_bits(e.src[1])
             w = inst.port_widths()[1][e.src[1]]
             p = f"e{k}_p"
             body.append(f"  logic [{w - 1}:0] {p}_tdata;\n  logic {p}_tvalid, {p}_tready;")
