@@ -17,9 +17,7 @@ from pathlib import Path
 from onebit import data
 from onebit.flows.build import BuildConfig, build
 from onebit.flows.inputs import resolve
-from onebit.models import build as build_model
-from onebit.models.train import save_checkpoint
-from onebit.models.train import train as train_model
+from onebit.models.train import train_checkpoint
 
 
 def main() -> None:
@@ -32,19 +30,17 @@ def main() -> None:
     a = ap.parse_args()
 
     ds = data.load("digits")
-    model = build_model(a.arch, ds.input_shape, ds.num_classes)
-    t0 = time.perf_counter()
-    result = train_model(model, ds, epochs=a.epochs, seed=0, progress=False)
-    train_s = time.perf_counter() - t0
     ckpt = a.out / f"{a.arch}.pt"
     a.out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(ckpt, model, result.meta())
+    t0 = time.perf_counter()
+    meta = train_checkpoint(a.arch, ds, ckpt, epochs=a.epochs, progress=False)
+    train_s = time.perf_counter() - t0
     inp = resolve(str(ckpt), vectors=a.vectors)
     report = build(inp, BuildConfig(a.out / "build", sim=not a.no_sim, sim_frames=a.vectors,
                                     vectors=a.vectors))
     rec = {
         "arch": a.arch, "dataset": "digits", "epochs": a.epochs,
-        "test_accuracy": result.test_accuracy, "train_s": round(train_s, 2),
+        "test_accuracy": meta["test_accuracy"], "train_s": round(train_s, 2),
         "stages": report["stages"], "timings_s": report["timings_s"],
         "estimate": {k: v for k, v in (report["estimate"] or {}).items()
                      if not k.endswith("_per_layer")},

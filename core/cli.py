@@ -71,23 +71,11 @@ def train(o: _Ctx, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed
 
 def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out) -> dict:
     from onebit import data
+    from onebit.models.train import train_checkpoint
 
     ds = data.load(dataset, data_dir)
-    if recipe != "ste":
-        from onebit.models.recipes import cli_train
-
-        return cli_train(recipe, arch, ds, epochs, batch_size, lr, seed, out,
-                         progress=not o.quiet)
-    from onebit.models import build as build_model
-    from onebit.models.train import save_checkpoint
-    from onebit.models.train import train as train_model
-
-    model = build_model(arch, ds.input_shape, ds.num_classes)
-    result = train_model(model, ds, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-                         progress=not o.quiet)
-    meta = result.meta()
-    save_checkpoint(out, model, meta)
-    return meta
+    return train_checkpoint(arch, ds, out, recipe, epochs, batch_size, lr, seed,
+                            progress=not o.quiet)  # fmt: skip
 
 
 @cli.command()

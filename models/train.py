@@ -30,7 +30,15 @@ from onebit.errors import UserInputError
 from .checkpoint import load_checkpoint, model_meta, save_checkpoint
 from .harden import harden_thresholds
 
-__all__ = ["TrainResult", "evaluate", "load_checkpoint", "model_meta", "save_checkpoint", "train"]
+__all__ = [
+    "TrainResult",
+    "evaluate",
+    "load_checkpoint",
+    "model_meta",
+    "save_checkpoint",
+    "train",
+    "train_checkpoint",
+]
 
 SCHEDULES = ("cosine", "step", "constant")
 
@@ -165,6 +173,37 @@ def train(
         result.test_accuracy = evaluate(model, dataset, "test")
     result.seconds = time.perf_counter() - start
     return result
+
+
+def train_checkpoint(
+    arch: str,
+    dataset: Dataset,
+    out,
+    recipe: str = "ste",
+    epochs: int = 30,
+    batch_size: int = 64,
+    lr: float = 1e-2,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """Train `arch` on `dataset` with `recipe` and write the hardware checkpoint `out`.
+
+    What `onebit train` and `onebit demo` run; returns the checkpoint's meta. "ste" trains a
+    registered architecture (`tfc`, `cnv`, ...) with `train`; other recipes go through
+    `onebit.models.recipes.cli_train` (architecture presets of `rnet`).
+    """
+    if recipe != "ste":
+        from .recipes import cli_train
+
+        return cli_train(recipe, arch, dataset, epochs, batch_size, lr, seed, out, progress)
+    from .registry import build
+
+    model = build(arch, dataset.input_shape, dataset.num_classes)
+    result = train(model, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                   progress=progress)  # fmt: skip
+    meta = result.meta()
+    save_checkpoint(out, model, meta)
+    return meta
 
 
 def _epochs(model, batches, opt, sched, temp, epochs, progress, result) -> None:
