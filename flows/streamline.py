@@ -10,6 +10,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
 from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
 from onebit.flows.passes import run_passes
 
@@ -45,6 +46,7 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         LowerConvsToMatMul(),
         MakeMaxPoolNHWC(),
         AbsorbTransposeIntoMultiThreshold(),
+        ConvertBipolarByBinaryMatMul(),
         ConvertBipolarMatMulToXnorPopcount(),
         AbsorbBipolarPadIntoIm2Col(),
         AbsorbConsecutiveTransposes(),

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 
 from onebit import data
 from onebit.errors import UnsupportedOpError, UserInputError
@@ -229,12 +230,22 @@ def test_bireal_residual_simulates_bit_exact(digits, tmp_path):
     assert rep["sim"]["bit_exact"]
 
 
-def test_siman_with_bipolar_padding_is_refused_by_name(digits, tmp_path):
-    """{0,1} weights on a -1-padded bipolar map: FINN's FMPadding cannot insert -1 into a
-    BIPOLAR (non-XNOR) map, so the Pad is refused with its name."""
+def test_siman_with_bipolar_padding_simulates_bit_exact(digits, tmp_path):
+    """{0,1} weights on a -1-padded bipolar map: the MatMul becomes BINARY x BINARY
+    (AND-popcount, `ConvertBipolarByBinaryMatMul`), the pad code 0, and the RTL is exact."""
     net, _ = train_recipe("siman", digits, epochs=1, limit=128, progress=False, pad_inner=1)
-    with pytest.raises(UnsupportedOpError, match="Pad.*non-XNOR conv"):
-        _check_build(tmp_path, net, digits, "siman_pad")
+    x = digits.x_test[:4].astype(np.float32)
+    rep = build(BuildInput("siman_pad", x, torch_model=net),
+                BuildConfig(tmp_path / "siman_pad", sim_frames=4))  # fmt: skip
+    assert rep["status"] == "ok" and rep["sim"]["bit_exact"]
+    assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
+    hw = ModelWrapper(str(tmp_path / "siman_pad" / "intermediate" / "05_dataflow_golden.onnx"))
+    mvaus = [getCustomOp(n) for n in hw.graph.node if n.op_type == "MVAU"]
+    and_popcount = [m for m in mvaus if m.get_nodeattr("inputDataType") == "BINARY"
+                    and m.get_nodeattr("weightDataType") == "BINARY"
+                    and not m.get_nodeattr("binaryXnorMode")]  # fmt: skip
+    assert and_popcount
+    assert any(n.op_type == "FMPadding" for n in hw.graph.node)
 
 
 def test_fold_is_exact_on_real_inputs_for_scaled_layers(digits):

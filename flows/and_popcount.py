@@ -1,0 +1,94 @@
+"""Bipolar activations times {0,1} weights (SiMaN) as a BINARY x BINARY (AND-popcount) MatMul.
+
+A SiMaN layer multiplies a +-1 activation x by {0,1} weights W. With x = 2b - 1 (b the {0,1}
+code of x, what the hardware streams anyway):
+
+    x . W = 2 (b . W) - colsum(W)
+
+so the MatMul can run on b (an AND-popcount MVAU: BINARY input, BINARY weights) followed by
+`Mul 2` and `Add -colsum(W)`, which Streamline folds into the next thresholds, exactly as
+qonnx's `ConvertBipolarMatMulToXnorPopcount` does for +-1 weights. The producing bipolar
+MultiThreshold then emits b, and a -1 `Pad` of x (left as is, as after the XNOR conversion)
+becomes FMPadding's code 0 in `AbsorbBipolarPadIntoIm2Col`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto
+from onnx import helper as oh
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+
+
+def _bipolar_threshold(node) -> bool:
+    if node.op_type != "MultiThreshold":
+        return False
+    return getCustomOp(node).get_nodeattr("out_dtype") == "BIPOLAR"
+
+
+def _private_chain(model: ModelWrapper, tensor: str):
+    """The bipolar MultiThreshold feeding `tensor` through single-consumer nodes, or None.
+
+    Only a chain that nothing else reads may change from +-1 to {0,1} codes.
+    """
+    while True:
+        node = model.find_producer(tensor)
+        if node is None or len(model.find_consumers(tensor)) != 1:
+            return None
+        if _bipolar_threshold(node):
+            return node
+        if node.op_type not in ("Transpose", "Pad", "Im2Col", "MaxPool", "MaxPoolNHWC", "Reshape",
+                                "Flatten"):  # fmt: skip
+            return None
+        tensor = node.input[0]
+
+
+class ConvertBipolarByBinaryMatMul(Transformation):
+    """MatMul(BIPOLAR x, BINARY W) -> Add(Mul(MatMul(BINARY b, W), 2), -colsum(W))."""
+
+    def apply(self, model: ModelWrapper):
+        graph = model.graph
+        for idx, node in enumerate(graph.node):
+            if node.op_type != "MatMul":
+                continue
+            x, w = node.input[0], node.input[1]
+            if model.get_tensor_datatype(x) != DataType["BIPOLAR"]:
+                continue
+            if model.get_tensor_datatype(w) != DataType["BINARY"]:
+                continue
+            W = model.get_initializer(w)
+            mt = _private_chain(model, x)
+            if W is None or mt is None:
+                continue
+            inst = getCustomOp(mt)
+            if inst.get_nodeattr("out_scale") != 2.0 or inst.get_nodeattr("out_bias") != -1.0:
+                continue
+            inst.set_nodeattr("out_dtype", "BINARY")
+            inst.set_nodeattr("out_scale", 1.0)
+            inst.set_nodeattr("out_bias", 0.0)
+            tensor = x
+            while model.find_producer(tensor) is not mt:  # the chain now carries codes
+                model.set_tensor_datatype(tensor, DataType["BINARY"])
+                tensor = model.find_producer(tensor).input[0]
+            model.set_tensor_datatype(tensor, DataType["BINARY"])
+            shape = model.get_tensor_shape(node.output[0])
+            out = node.output[0]
+            names = [model.make_new_valueinfo_name() for _ in range(4)]
+            acc, two, scaled, offset = names
+            for name, shp in ((acc, shape), (scaled, shape)):
+                graph.value_info.append(oh.make_tensor_value_info(name, TensorProto.FLOAT, shp))
+            model.set_initializer(two, np.asarray([2.0], dtype=np.float32))
+            colsum = np.asarray(W, dtype=np.float32).sum(axis=0)
+            model.set_initializer(offset, -colsum.astype(np.float32))
+            node.output[0] = acc
+            graph.node.insert(idx + 1, oh.make_node("Mul", [acc, two], [scaled]))
+            graph.node.insert(idx + 2, oh.make_node("Add", [scaled, offset], [out]))
+            model = model.transform(InferShapes()).transform(InferDataTypes())
+            return model, True
+        return model, False
+
