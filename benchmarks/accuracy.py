@@ -23,7 +23,7 @@ from onebit import data
 from onebit.models.recipes import RECIPES, train_recipe
 
 DEFAULT = ["fp", "ste", "bireal", "siman", "real2bin", "real2bin-gated", "ftbnn", "ftbnn-free",
-           "irnet"]  # fmt: skip
+           "ftbnn-grouped", "irnet"]  # fmt: skip
 
 
 def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed: int,

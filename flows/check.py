@@ -32,6 +32,14 @@ def check_supported(model: ModelWrapper) -> None:
     for node in model.graph.node:
         if node.op_type in LINEAR_OPS:
             _check_binary_weight(model, node)
+        if node.op_type == "Conv":
+            group = next((a.i for a in node.attribute if a.name == "group"), 1)
+            if group != 1:
+                raise UnsupportedOpError(
+                    node.name, "Conv",
+                    f"grouped convolution (group={group}): onebit maps dense convs only (qonnx "
+                    "lowers no grouped conv to a MatMul); train it with groups=1",
+                )
 
 
 def _check_binary_weight(model: ModelWrapper, node) -> None:

@@ -3,6 +3,7 @@ recipe trained a few steps, exported and built (verified) through the HW layers.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -299,9 +300,11 @@ def test_torchrun_two_processes(tmp_path):
     assert meta["world_size"] == 2 and meta["recipe"] == "irnet"
 
 
-def test_unknown_recipe_and_groups_finn_limit(digits, tmp_path):
+def test_unknown_recipe_and_grouped_convs_are_refused_by_name(digits, tmp_path):
     with pytest.raises(UserInputError, match="unknown recipe"):
         train_recipe("xnor", digits)
     net, _ = train_recipe("ftbnn", digits, epochs=1, limit=64, progress=False, groups=2)
-    with pytest.raises((UnsupportedOpError, Exception)):
+    with pytest.raises(UnsupportedOpError, match=r"Conv.*grouped convolution \(group=2\)"):
         _check_build(tmp_path, net, digits, "groups")
+    rep = json.loads((tmp_path / "groups" / "report.json").read_text())
+    assert rep["status"] == "failed"

@@ -10,8 +10,9 @@
 | ftbnn | binary | ApproxSign | sign | FPReLU (slope >= 0) [, groups] |
 | irnet | binary | EDE | Libra-PB (pow-2 scale) | plain |
 
-`real2bin-gated` and `ftbnn-free` are the papers' originals (input-dependent gate, unconstrained
-PReLU slope) trained in torch only, to measure what the hardware variants cost.
+`real2bin-gated`, `ftbnn-free` and `ftbnn-grouped` are the papers' originals (input-dependent
+gate, unconstrained PReLU slope, grouped binary convs) trained in torch only, to measure what the
+hardware variants cost.
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ RECIPES: dict[str, Recipe] = {
         Recipe("ftbnn-free", "FTBNN with unconstrained PReLU slopes (torch only)",
                (Stage(_BIN, ApproxSignAct, WeightBinarizer),),
                arch={"fprelu": True, "fprelu_min_slope": None}, deployable=False),
+        Recipe("ftbnn-grouped", "FTBNN with the paper's group execution: hidden binary convs in "
+               "2 groups (torch only: onebit maps dense convs)",
+               (Stage(_BIN, ApproxSignAct, WeightBinarizer),), arch={"fprelu": True, "groups": 2},
+               deployable=False),
         Recipe("irnet", "IR-Net: Libra-PB weights (balanced, standardised, pow-2 scale), EDE",
                (Stage(_BIN, EDEAct, LibraPBWeight),), clip_latent=False),
     ]

@@ -35,6 +35,7 @@ from .recipes import Recipe, Stage, get_recipe
 ARCH_PRESETS = {
     "cnv": {"channels": (16, 32), "fc": (64,)},
     "cnv-wide": {"channels": (32, 64), "fc": (128,)},  # benchmarks/accuracy.py's default
+    "cnv-xwide": {"channels": (64, 128), "fc": (256,)},  # the Fashion-MNIST goal runs
     "tfc": {"channels": (), "fc": (64, 64, 64)},
     "rnet": {},
 }
