@@ -36,9 +36,10 @@ def _private_chain(model: ModelWrapper, tensor: str):
 
     Only a chain that nothing else reads may change from +-1 to {0,1} codes.
     """
+    outputs = {o.name for o in model.graph.output}
     while True:
         node = model.find_producer(tensor)
-        if node is None or len(model.find_consumers(tensor)) != 1:
+        if node is None or len(model.find_consumers(tensor)) != 1 or tensor in outputs:
             return None
         if _bipolar_threshold(node):
             return node

@@ -137,3 +137,51 @@ def test_bnn_pynq_cnv_builds_verified(tmp_path):
     inp = resolve("bnn_pynq:cnv", vectors=2)
     r = build(inp, BuildConfig(tmp_path / "b", target_fps=3000), steps=NO_SIM)
     assert all(s["verified"] for s in r["stages"].values())
+
+
+def _bipolar_by_binary(extra_output: bool) -> ModelWrapper:
+    """x -> MultiThreshold (BIPOLAR, 2 y - 1) -> MatMul with {0,1} weights [-> also an output]."""
+    from qonnx.core.datatype import DataType
+
+    rng = np.random.default_rng(0)
+    k, n = 12, 5
+    mt = helper.make_node("MultiThreshold", ["x", "thr"], ["a"], domain="qonnx.custom_op.general",
+                          out_dtype="BIPOLAR", out_scale=2.0, out_bias=-1.0)  # fmt: skip
+    mm = helper.make_node("MatMul", ["a", "w"], ["y"])
+    outs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])]
+    if extra_output:
+        outs.append(helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, k]))
+    graph = helper.make_graph([mt, mm], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+                              outs)  # fmt: skip
+    model = ModelWrapper(helper.make_model(graph))
+    model.set_initializer("thr", rng.normal(size=(k, 1)).astype(np.float32))
+    model.set_initializer("w", rng.integers(0, 2, size=(k, n)).astype(np.float32))
+    model.set_tensor_datatype("w", DataType["BINARY"])
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    model = model.transform(InferShapes())
+    model.set_tensor_datatype("a", DataType["BIPOLAR"])
+    return model
+
+
+def test_bipolar_by_binary_matmul_becomes_and_popcount():
+    """x.W (x = +-1, W in {0,1}) == 2 b.W - colsum(W) on b = (x + 1) / 2: same outputs, the
+    MatMul input turns BINARY; a bipolar tensor that something else also reads is left alone."""
+    from qonnx.core.datatype import DataType
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
+
+    x = np.random.default_rng(1).normal(size=(1, 12)).astype(np.float32)
+    model = _bipolar_by_binary(extra_output=False)
+    want = execute_onnx(model, {"x": x})["y"]
+    new = model.transform(ConvertBipolarByBinaryMatMul())
+    mm = next(n for n in new.graph.node if n.op_type == "MatMul")
+    assert new.get_tensor_datatype(mm.input[0]) == DataType["BINARY"]
+    assert [n.op_type for n in new.graph.node] == ["MultiThreshold", "MatMul", "Mul", "Add"]
+    np.testing.assert_array_equal(execute_onnx(new, {"x": x})["y"], want)
+    shared = _bipolar_by_binary(extra_output=True)
+    kept = shared.transform(ConvertBipolarByBinaryMatMul())
+    assert [n.op_type for n in kept.graph.node] == ["MultiThreshold", "MatMul"]
+    assert kept.get_tensor_datatype("a") == DataType["BIPOLAR"]
