@@ -88,7 +88,7 @@ RECIPES: dict[str, Recipe] = {
                arch={"residual": True}),
         Recipe("siman", "SiMaN: {0,+1} weights by magnitude (angle alignment), no weight decay",
                (Stage(_BIN, ActEstimator, SiMaNWeight),),
-               arch={"weights": "binary01", "io_weights": "bipolar"},
+               arch={"weights": "binary01", "io_weights": "bipolar", "pad_inner": 0},
                clip_latent=False),
         Recipe("real2bin", "Real-to-Binary: real teacher, binary activations, then binary "
                "weights; attention matching + distillation; static channel re-scaling",
