@@ -2,8 +2,10 @@
 
     python benchmarks/accuracy.py --datasets digits --epochs 100 --jobs 2 \
         --out benchmarks/results/accuracy-digits
-    python benchmarks/accuracy.py --datasets fashion-mnist --arch cnv --epochs 4 --limit 10000 \
-        --jobs 2 --out benchmarks/results/accuracy-fashion-mnist
+    python benchmarks/accuracy.py --datasets fashion-mnist --epochs 3 --jobs 2 \
+        --out benchmarks/results/accuracy-fashion-mnist
+    python benchmarks/accuracy.py --datasets fashion-mnist --recipes fp bireal --epochs 6 \
+        --jobs 2 --out benchmarks/results/accuracy-fashion-mnist-goal
 
 Writes <out>.json and <out>.md: per dataset and recipe the test accuracy of the network that
 the hardware computes (after folding; torch-only variants: the trained torch network), the
