@@ -39,6 +39,7 @@ def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed
         "dataset": ds.name, "recipe": name, "arch": arch,
         "hardware": RECIPES[name].deployable,
         "test_accuracy": r.test_accuracy, "torch_accuracy": r.torch_accuracy,
+        "train_accuracy": r.train_accuracy[-1] if r.train_accuracy else None,
         "fold_mismatches": r.fold_mismatches,
         "stages": len(r.stages), "epochs_per_stage": epochs,
         "cpu_s": round(time.process_time() - c0, 1),
