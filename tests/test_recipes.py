@@ -308,3 +308,18 @@ def test_unknown_recipe_and_grouped_convs_are_refused_by_name(digits, tmp_path):
         _check_build(tmp_path, net, digits, "groups")
     rep = json.loads((tmp_path / "groups" / "report.json").read_text())
     assert rep["status"] == "failed"
+
+
+def test_accuracy_benchmark_writes_rows_and_table(tmp_path):
+    """benchmarks/accuracy.py (what docs/recipes.md quotes) runs and writes JSON + Markdown."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
+    out = tmp_path / "acc"
+    cmd = [sys.executable, str(script), "--recipes", "fp", "ste", "--epochs", "1", "--out", out]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    rows = json.loads(out.with_suffix(".json").read_text())
+    assert [r["recipe"] for r in rows] == ["fp", "ste"]
+    assert rows[1]["hardware"] and rows[1]["fold_mismatches"] == 0
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 and r["cpu_s"] > 0 for r in rows)
+    table = out.with_suffix(".md").read_text()
+    assert "| digits | cnv-wide | all | fp | torch only |" in table and "| +0.0 |" in table
