@@ -9,7 +9,8 @@
 
 Writes <out>.json and <out>.md: per dataset and recipe the test accuracy of the network that
 the hardware computes (after folding; torch-only variants: the trained torch network), the
-accuracy before folding, epochs per stage x stages, and CPU seconds (process time, 1 thread).
+accuracy before folding, epochs per stage x stages, and CPU seconds (process time; 1 torch
+thread per process unless --threads).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ DEFAULT = ["fp", "ste", "bireal", "siman", "real2bin", "real2bin-gated", "ftbnn"
 
 
 def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed: int,
-        lr: float) -> dict:  # fmt: skip
+        lr: float, threads: int = 1) -> dict:  # fmt: skip
     """Trains one recipe; its table row."""
     ds = data.load(dataset)
     c0, w0 = time.process_time(), time.perf_counter()
     _, r = train_recipe(name, ds, arch=arch, epochs=epochs, limit=limit, seed=seed, lr=lr,
-                        progress=False)  # fmt: skip
+                        progress=False, num_threads=threads)  # fmt: skip
     row = {
         "dataset": ds.name, "recipe": name, "arch": arch,
         "hardware": RECIPES[name].deployable,
@@ -44,16 +45,17 @@ def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed
         "stages": len(r.stages), "epochs_per_stage": epochs,
         "cpu_s": round(time.process_time() - c0, 1),
         "wall_s": round(time.perf_counter() - w0, 1),
-        "train_limit": limit, "seed": seed, "lr": lr,
+        "train_limit": limit, "seed": seed, "lr": lr, "threads": threads,
     }  # fmt: skip
     print(json.dumps(row), flush=True)
     return row
 
 
 def run(dataset: str, recipes: list[str], epochs: int, limit: int | None, arch: str,
-        seed: int, lr: float, jobs: int = 1) -> list[dict]:  # fmt: skip
+        seed: int, lr: float, jobs: int = 1, threads: int = 1) -> list[dict]:  # fmt: skip
     """Rows of every recipe on `dataset`, in `recipes` order; `jobs` processes at a time."""
-    f = partial(one, dataset=dataset, epochs=epochs, limit=limit, arch=arch, seed=seed, lr=lr)
+    f = partial(one, dataset=dataset, epochs=epochs, limit=limit, arch=arch, seed=seed, lr=lr,
+                threads=threads)  # fmt: skip
     if jobs <= 1:
         return [f(n) for n in recipes]
     # longest first (stages), so that the pool's last job is short
@@ -91,11 +93,14 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1, help="recipes trained in parallel processes")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per process (results are reproducible per thread count; "
+                        "CPU s then counts every thread)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy"))
     a = p.parse_args()
     rows = []
     for ds in a.datasets:
-        rows += run(ds, a.recipes, a.epochs, a.limit, a.arch, a.seed, a.lr, a.jobs)
+        rows += run(ds, a.recipes, a.epochs, a.limit, a.arch, a.seed, a.lr, a.jobs, a.threads)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     a.out.with_suffix(".md").write_text(markdown(rows))
