@@ -32,17 +32,20 @@ def _bipolar_threshold(node) -> bool:
 
 
 def _private_chain(model: ModelWrapper, tensor: str):
-    """The bipolar MultiThreshold feeding `tensor` through single-consumer nodes, or None.
+    """(bipolar MultiThreshold, the tensors from it down to `tensor`) through single-consumer
+    data-movement nodes, or None.
 
     Only a chain that nothing else reads may change from +-1 to {0,1} codes.
     """
     outputs = {o.name for o in model.graph.output}
+    tensors = []
     while True:
         node = model.find_producer(tensor)
         if node is None or len(model.find_consumers(tensor)) != 1 or tensor in outputs:
             return None
+        tensors.append(tensor)
         if _bipolar_threshold(node):
-            return node
+            return node, tensors
         if node.op_type not in ("Transpose", "Pad", "Im2Col", "MaxPool", "MaxPoolNHWC", "Reshape",
                                 "Flatten"):  # fmt: skip
             return None
@@ -63,33 +66,29 @@ class ConvertBipolarByBinaryMatMul(Transformation):
             if model.get_tensor_datatype(w) != DataType["BINARY"]:
                 continue
             W = model.get_initializer(w)
-            mt = _private_chain(model, x)
-            if W is None or mt is None:
+            chain = _private_chain(model, x)
+            if W is None or chain is None:
                 continue
+            mt, tensors = chain
             inst = getCustomOp(mt)
             if inst.get_nodeattr("out_scale") != 2.0 or inst.get_nodeattr("out_bias") != -1.0:
                 continue
             inst.set_nodeattr("out_dtype", "BINARY")
             inst.set_nodeattr("out_scale", 1.0)
             inst.set_nodeattr("out_bias", 0.0)
-            tensor = x
-            while model.find_producer(tensor) is not mt:  # the chain now carries codes
-                model.set_tensor_datatype(tensor, DataType["BINARY"])
-                tensor = model.find_producer(tensor).input[0]
-            model.set_tensor_datatype(tensor, DataType["BINARY"])
+            for t in tensors:  # the chain now carries codes
+                model.set_tensor_datatype(t, DataType["BINARY"])
             shape = model.get_tensor_shape(node.output[0])
             out = node.output[0]
-            names = [model.make_new_valueinfo_name() for _ in range(4)]
-            acc, two, scaled, offset = names
+            acc, two, scaled, offset = (model.make_new_valueinfo_name() for _ in range(4))
             for name, shp in ((acc, shape), (scaled, shape)):
                 graph.value_info.append(oh.make_tensor_value_info(name, TensorProto.FLOAT, shp))
             model.set_initializer(two, np.asarray([2.0], dtype=np.float32))
             colsum = np.asarray(W, dtype=np.float32).sum(axis=0)
-            model.set_initializer(offset, -colsum.astype(np.float32))
+            model.set_initializer(offset, -colsum)
             node.output[0] = acc
             graph.node.insert(idx + 1, oh.make_node("Mul", [acc, two], [scaled]))
             graph.node.insert(idx + 2, oh.make_node("Add", [scaled, offset], [out]))
             model = model.transform(InferShapes()).transform(InferDataTypes())
             return model, True
         return model, False
-
