@@ -189,13 +189,22 @@ def train_checkpoint(
     """Train `arch` on `dataset` with `recipe` and write the hardware checkpoint `out`.
 
     What `onebit train` and `onebit demo` run; returns the checkpoint's meta. "ste" trains a
-    registered architecture (`tfc`, `cnv`, ...) with `train`; other recipes go through
-    `onebit.models.recipes.cli_train` (architecture presets of `rnet`).
+    registered architecture (`tfc`, `cnv`, ...) with `train`; other recipes run
+    `onebit.models.recipes.train_recipe` (architecture presets of `rnet`) and must be
+    deployable: a torch-only variant is refused before training.
     """
     if recipe != "ste":
-        from .recipes import cli_train
+        from .recipes import get_recipe, train_recipe
 
-        return cli_train(recipe, arch, dataset, epochs, batch_size, lr, seed, out, progress)
+        r = get_recipe(recipe)
+        if not r.deployable:
+            raise UserInputError(
+                f"recipe '{r.name}' trains a torch-only variant with no hardware mapping; use "
+                "benchmarks/accuracy.py to measure it, or a deployable recipe"
+            )
+        _, result = train_recipe(r.name, dataset, arch=arch, epochs=epochs, batch_size=batch_size,
+                                 lr=lr, seed=seed, progress=progress, out=out)  # fmt: skip
+        return result.meta()
     from .registry import build
 
     model = build(arch, dataset.input_shape, dataset.num_classes)

@@ -79,3 +79,10 @@ def test_train_with_a_recipe_builds(tmp_path):
     r = onebit("build", str(ckpt), "--out", str(tmp_path / "b"), "--no-sim", "--vectors", "4")
     assert r.returncode == 0, r.stderr
     assert "hw_layers    verified vs qonnx" in r.stdout
+
+
+def test_train_refuses_a_torch_only_recipe(tmp_path):
+    ckpt = tmp_path / "free.pt"
+    r = onebit("-q", "train", "--recipe", "ftbnn-free", "--epochs", "1", "--out", str(ckpt))
+    _one_line_error(r, "recipe 'ftbnn-free' trains a torch-only variant")
+    assert not ckpt.exists() and not list(tmp_path.iterdir())

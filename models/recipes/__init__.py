@@ -27,7 +27,7 @@ from .losses import attention_loss, attention_map, distillation_loss
 from .net import fold, rnet
 from .recipes import RECIPES, Recipe, Stage, get_recipe, list_recipes
 
-_LAZY = {"train_recipe", "cli_train", "RecipeResult", "attach", "detach_recipe"}
+_LAZY = {"train_recipe", "RecipeResult", "attach", "detach_recipe"}
 
 
 def __getattr__(name):  # the trainer imports onebit.models.registry, which imports `rnet`
@@ -40,7 +40,7 @@ def __getattr__(name):  # the trainer imports onebit.models.registry, which impo
 
 __all__ = ["RECIPES", "ApproxSign", "BiRealBlock", "EDESign", "FPReLU", "LibraPBWeight",
            "MagnitudeAwareWeight", "OnebitBinary01Weight", "OnebitIntStream", "Recipe",
-           "SiMaNWeight", "SignSTE", "Stage", "attention_loss", "attention_map", "cli_train",
+           "SiMaNWeight", "SignSTE", "Stage", "attention_loss", "attention_map",
            "detach_recipe", "distillation_loss", "ede_schedule", "fold", "get_recipe",
            "libra_pb", "list_recipes", "rnet", "siman_code", "train_recipe", "RecipeResult",
            "attach"]  # fmt: skip

@@ -278,21 +278,4 @@ def _clip_latent(net: nn.Module, every: bool = True) -> None:
                 m.weight.clamp_(-1.0, 1.0)
 
 
-def cli_train(recipe: str, arch: str, dataset: Dataset, epochs: int, batch_size: int, lr: float,
-              seed: int, out: str | Path, progress: bool = True) -> dict:  # fmt: skip
-    """What `onebit train --recipe NAME` runs for recipes other than 'ste'; returns the meta.
-
-    Writes the hardware checkpoint `out` (buildable with `onebit build out`).
-    """
-    r = get_recipe(recipe)
-    if not r.deployable:
-        raise UserInputError(
-            f"recipe '{r.name}' trains a torch-only variant with no hardware mapping; use "
-            "benchmarks/accuracy.py to measure it, or a deployable recipe"
-        )
-    _, result = train_recipe(r.name, dataset, arch=arch, epochs=epochs, batch_size=batch_size,
-                             lr=lr, seed=seed, progress=progress, out=out)  # fmt: skip
-    return result.meta()
-
-
-__all__ = ["RecipeResult", "attach", "cli_train", "detach_recipe", "train_recipe"]
+__all__ = ["RecipeResult", "attach", "detach_recipe", "train_recipe"]
