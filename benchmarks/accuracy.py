@@ -30,14 +30,15 @@ DEFAULT = ["fp", "ste", "bireal", "siman", "real2bin", "real2bin-gated", "ftbnn"
 
 
 def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed: int,
-        lr: float, threads: int = 1) -> dict:  # fmt: skip
+        lr: float, threads: int = 1, io_weights: str | None = None) -> dict:  # fmt: skip
     """Trains one recipe; its table row."""
     ds = data.load(dataset)
     c0, w0 = time.process_time(), time.perf_counter()
+    kw = {"io_weights": io_weights} if io_weights else {}
     _, r = train_recipe(name, ds, arch=arch, epochs=epochs, limit=limit, seed=seed, lr=lr,
-                        progress=False, num_threads=threads)  # fmt: skip
+                        progress=False, num_threads=threads, **kw)  # fmt: skip
     row = {
-        "dataset": ds.name, "recipe": name, "arch": arch,
+        "dataset": ds.name, "recipe": name, "arch": arch, "io_weights": io_weights,
         "hardware": RECIPES[name].deployable,
         "test_accuracy": r.test_accuracy, "torch_accuracy": r.torch_accuracy,
         "train_accuracy": r.train_accuracy[-1] if r.train_accuracy else None,
@@ -52,10 +53,11 @@ def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed
 
 
 def run(dataset: str, recipes: list[str], epochs: int, limit: int | None, arch: str,
-        seed: int, lr: float, jobs: int = 1, threads: int = 1) -> list[dict]:  # fmt: skip
+        seed: int, lr: float, jobs: int = 1, threads: int = 1,
+        io_weights: str | None = None) -> list[dict]:  # fmt: skip
     """Rows of every recipe on `dataset`, in `recipes` order; `jobs` processes at a time."""
     f = partial(one, dataset=dataset, epochs=epochs, limit=limit, arch=arch, seed=seed, lr=lr,
-                threads=threads)  # fmt: skip
+                threads=threads, io_weights=io_weights)  # fmt: skip
     if jobs <= 1:
         return [f(n) for n in recipes]
     # longest first (stages), so that the pool's last job is short
@@ -76,7 +78,8 @@ def markdown(rows: list[dict]) -> str:
         ep = f"{r['stages']}x{r['epochs_per_stage']}"
         n = r["train_limit"] or "all"
         acc = f"{100 * r['test_accuracy']:.2f}"
-        lines.append(f"| {r['dataset']} | {r['arch']} | {n} | {r['recipe']} | {hw} | {acc} "
+        arch = r["arch"] + (f" ({r['io_weights']} io)" if r.get("io_weights") else "")
+        lines.append(f"| {r['dataset']} | {arch} | {n} | {r['recipe']} | {hw} | {acc} "
                      f"| {d['fp']} | {d['ste']} | {ep} | {r['cpu_s']:.0f} |")  # fmt: skip
     total = sum(r["cpu_s"] for r in rows)
     lines.append(f"\nTotal CPU: {total:.0f} s ({total / 60:.1f} min).")
@@ -96,11 +99,14 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads per process (results are reproducible per thread count; "
                         "CPU s then counts every thread)")  # fmt: skip
+    p.add_argument("--io-weights", choices=["int8"],
+                   help="first and output layer weights (default: the recipe's binary ones)")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy"))
     a = p.parse_args()
     rows = []
     for ds in a.datasets:
-        rows += run(ds, a.recipes, a.epochs, a.limit, a.arch, a.seed, a.lr, a.jobs, a.threads)
+        rows += run(ds, a.recipes, a.epochs, a.limit, a.arch, a.seed, a.lr, a.jobs, a.threads,
+                    a.io_weights)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
     a.out.with_suffix(".md").write_text(markdown(rows))

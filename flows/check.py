@@ -1,4 +1,9 @@
-"""Early checks on a QONNX graph: every op is one onebit can map, every weight is binary."""
+"""Early checks on a QONNX graph: every op is one onebit can map, every weight is binary.
+
+The first and the last linear layer (pixels in, logits out) may have integer weights of up to
+`MAX_IO_WEIGHT_BITS` bits, as the binary-network papers keep them real-valued; hidden layers
+must be binary.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ SUPPORTED_OPS = frozenset({
     "MaxPool", "TopK", "ArgMax",
 })  # fmt: skip
 LINEAR_OPS = ("MatMul", "Gemm", "Conv")
+MAX_IO_WEIGHT_BITS = 8
 
 
 def check_supported(model: ModelWrapper) -> None:
@@ -29,9 +35,11 @@ def check_supported(model: ModelWrapper) -> None:
                 node.name or node.output[0], node.op_type,
                 "onebit maps binary linear layers, thresholds, pooling, padding and reshapes",
             )
+    linear = [n for n in model.graph.node if n.op_type in LINEAR_OPS]
     for node in model.graph.node:
         if node.op_type in LINEAR_OPS:
-            _check_binary_weight(model, node)
+            io = node is linear[0] or node is linear[-1]
+            _check_weight(model, node, MAX_IO_WEIGHT_BITS if io else 1)
         if node.op_type == "Conv":
             group = next((a.i for a in node.attribute if a.name == "group"), 1)
             if group != 1:
@@ -42,19 +50,22 @@ def check_supported(model: ModelWrapper) -> None:
                 )
 
 
-def _check_binary_weight(model: ModelWrapper, node) -> None:
+def _check_weight(model: ModelWrapper, node, max_bits: int) -> None:
     w_name = node.input[1]
     producer = model.find_producer(w_name)
     if producer is not None and producer.op_type == "BipolarQuant":
         return
     if producer is not None and producer.op_type == "Quant":
         bw = model.get_initializer(producer.input[3])
-        if bw is not None and float(np.asarray(bw).reshape(-1)[0]) == 1.0:
+        bits = None if bw is None else float(np.asarray(bw).reshape(-1)[0])
+        if bits is not None and bits == int(bits) and 1 <= bits <= max_bits:
             return
-        bits = "?" if bw is None else f"{float(np.asarray(bw).reshape(-1)[0]):g}"
+        why = (f"the first and last layer may have at most {max_bits}" if max_bits > 1 else
+               f"onebit needs binary (1-bit) weights in hidden layers (the first and last "
+               f"layer may have up to {MAX_IO_WEIGHT_BITS})")  # fmt: skip
+        shown = "?" if bits is None else f"{bits:g}"
         raise UnsupportedOpError(node.name, node.op_type,
-                                 f"weights are quantized to {bits} bits; onebit needs binary "
-                                 "(1-bit) weights")
+                                 f"weights are quantized to {shown} bits: {why}")
     w = model.get_initializer(w_name)
     if w is None:
         raise UnsupportedOpError(node.name, node.op_type, "weights are not a constant")

@@ -1,4 +1,4 @@
-"""RTL generation for FINN's MVAU (matrix-vector-activation) nodes with single-bit weights.
+"""RTL generation for FINN's MVAU (matrix-vector-activation) nodes.
 
 `generate` maps an `MVAU`/`MVAU_hls` node onto `hw/rtl/onebit_mvau.sv`: it derives the module
 parameters, writes the weight and threshold memory files (layout in the module header) and
@@ -6,8 +6,9 @@ returns the `RtlInstance`. Supported arithmetic (the same as FINN's python `exec
 
 - `binaryXnorMode=1` with BINARY input and weights, or BIPOLAR input and weights:
   acc = popcount(xnor(x, w)) in [0, MW];
-- integer (UINTn/INTn/BINARY) or BIPOLAR input with BIPOLAR weights (acc = sum of +-x) or
-  BINARY weights (acc = sum of x where w = 1).
+- integer (UINTn/INTn/BINARY) or BIPOLAR input with BIPOLAR weights (acc = sum of +-x),
+  BINARY weights (acc = sum of x where w = 1) or integer weights (INTn/UINTn: acc = sum of
+  x * w; a binary network's first and last layers).
 
 Then thresholds (out = #{t: acc >= thr_t} + ActVal; BIPOLAR output: bit 1 = +1) or, with
 `noActivation=1`, the accumulator in `outputDataType`.
@@ -28,6 +29,7 @@ from onebit.hw.instance import RtlInstance
 from onebit.hw.packing import pack, to_hex
 
 MODULE = "onebit_mvau"
+MAX_WEIGHT_BITS = 16
 LATENCY = 4
 """Cycles from issuing the last (nf, sf) step of a vector to its last output handshake."""
 
@@ -49,12 +51,8 @@ def _acc_range(idt: DataType, wdt: DataType, xnor: bool, mw: int) -> tuple[int, 
     """Bounds of every partial and final accumulator value (each term's range contains 0)."""
     if xnor:
         return 0, mw
-    xlo, xhi = (-1, 1) if idt == DataType["BIPOLAR"] else (int(idt.min()), int(idt.max()))
-    if wdt == DataType["BIPOLAR"]:
-        tlo, thi = min(xlo, -xhi), max(xhi, -xlo)
-    else:
-        tlo, thi = min(0, xlo), max(0, xhi)
-    return mw * tlo, mw * thi
+    corners = [int(x) * int(w) for x in (idt.min(), idt.max()) for w in (wdt.min(), wdt.max())]
+    return mw * min(0, *corners), mw * max(0, *corners)
 
 
 def _fail(node: NodeProto, why: str) -> UnsupportedOpError:
@@ -87,9 +85,10 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         raise _fail(node, f"TH={g('TH')}: expected 1")
 
     idt, wdt, odt = (DataType[g(a)] for a in ("inputDataType", "weightDataType", "outputDataType"))
-    one_bit = (DataType["BINARY"], DataType["BIPOLAR"])
-    if wdt not in one_bit:
-        raise _fail(node, f"weightDataType={wdt.name}: expected BINARY or BIPOLAR")
+    one_bit = wdt in (DataType["BINARY"], DataType["BIPOLAR"])
+    if not wdt.is_integer() or wdt.bitwidth() > MAX_WEIGHT_BITS:
+        raise _fail(node, f"weightDataType={wdt.name}: expected BINARY, BIPOLAR or an integer "
+                    f"type of at most {MAX_WEIGHT_BITS} bits")
     if not idt.is_integer():
         raise _fail(node, f"inputDataType={idt.name}: expected an integer or bipolar type")
     xnor_attr = bool(g("binaryXnorMode"))
@@ -102,9 +101,10 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     w = model.get_initializer(node.input[1])
     if w is None or tuple(w.shape) != (mw, mh):
         raise _fail(node, f"weights {node.input[1]}: expected an initializer of shape ({mw}, {mh})")
-    if not (np.isin(w, [-1, 1]) if wdt == DataType["BIPOLAR"] else np.isin(w, [0, 1])).all():
+    if not all(wdt.allowed(v) for v in np.unique(w)):
         raise _fail(node, f"weights {node.input[1]} hold values outside {wdt.name}")
-    wcodes = (np.asarray(w) > 0).astype(np.uint8).T  # (MH, MW), code 1 = +1 or 1
+    # (MH, MW) weight values of `wdt`; one-bit kinds as their code (1 = +1 or 1, 0 = -1 or 0)
+    wvals = (np.asarray(w) > 0).astype(np.int64).T if one_bit else np.asarray(w).T
 
     acc_lo, acc_hi = _acc_range(idt, wdt, xnor, mw)
     no_act = bool(g("noActivation"))
@@ -151,6 +151,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         "IN_SIGNED": int(idt.signed() and idt != DataType["BIPOLAR"]),
         "IN_BIPOLAR": int(idt == DataType["BIPOLAR"]),
         "W_BIPOLAR": int(wdt == DataType["BIPOLAR"]),
+        "W_BITS": wdt.bitwidth(),
+        "W_SIGNED": int(wdt.signed()),
         "XNOR": int(xnor),
         "ACC_BITS": acc_bits,
         "N_THRES": n_thres,
@@ -159,7 +161,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     }
     return {
         "params": params,
-        "weights": wcodes,
+        "weights": wvals,
+        "wdt": DataType["BINARY"] if one_bit else wdt,
         "thresholds": thr,
         "n_vectors": int(np.prod(g("numInputVectors"))),
         "idt": idt,
@@ -167,12 +170,13 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     }
 
 
-def weight_words(wcodes: np.ndarray, simd: int, pe: int) -> np.ndarray:
-    """(MH, MW) weight codes to the weight memory: (NF*SF, PE*SIMD) bit matrix."""
-    mh, mw = wcodes.shape
+def weight_words(wvals: np.ndarray, simd: int, pe: int,
+                 wdt: DataType = DataType["BINARY"]) -> np.ndarray:
+    """(MH, MW) weights of `wdt` to the weight memory: (NF*SF, PE*SIMD*bits) bit matrix."""
+    mh, mw = wvals.shape
     nf, sf = mh // pe, mw // simd
-    w = wcodes.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3)
-    return w.reshape(nf * sf, pe * simd).astype(np.uint8)
+    w = wvals.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3)
+    return pack(w.reshape(-1), wdt, pe * simd)
 
 
 def threshold_words(thr: np.ndarray, pe: int, acc_bits: int) -> np.ndarray:
@@ -201,7 +205,7 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     stem = "".join(c if c.isalnum() or c in "_-" else "_" for c in node.name) or "mvau"
     wfile = out / f"{stem}_weights.mem"
-    _write_mem(wfile, weight_words(info["weights"], p["SIMD"], p["PE"]))
+    _write_mem(wfile, weight_words(info["weights"], p["SIMD"], p["PE"], info["wdt"]))
 
     def ref(f: Path) -> str:
         return str(f.resolve()) if absolute_paths else f.name

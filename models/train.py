@@ -185,15 +185,17 @@ def train_checkpoint(
     lr: float = 1e-2,
     seed: int = 0,
     progress: bool = True,
+    io_weights: str | None = None,
 ) -> dict:
     """Train `arch` on `dataset` with `recipe` and write the hardware checkpoint `out`.
 
-    What `onebit train` and `onebit demo` run; returns the checkpoint's meta. "ste" trains a
-    registered architecture (`tfc`, `cnv`, ...) with `train`; other recipes run
+    What `onebit train` and `onebit demo` run; returns the checkpoint's meta. "ste" with binary
+    first/last layers trains a registered architecture (`tfc`, `cnv`, ...) with `train`; other
+    recipes, and `io_weights="int8"` (8-bit first and output layer weights), run
     `onebit.models.recipes.train_recipe` (architecture presets of `rnet`) and must be
     deployable: a torch-only variant is refused before training.
     """
-    if recipe != "ste":
+    if recipe != "ste" or io_weights is not None:
         from .recipes import get_recipe, train_recipe
 
         r = get_recipe(recipe)
@@ -202,8 +204,9 @@ def train_checkpoint(
                 f"recipe '{r.name}' trains a torch-only variant with no hardware mapping; use "
                 "benchmarks/accuracy.py to measure it, or a deployable recipe"
             )
+        kw = {} if io_weights is None else {"io_weights": io_weights}
         _, result = train_recipe(r.name, dataset, arch=arch, epochs=epochs, batch_size=batch_size,
-                                 lr=lr, seed=seed, progress=progress, out=out)  # fmt: skip
+                                 lr=lr, seed=seed, progress=progress, out=out, **kw)  # fmt: skip
         return result.meta()
     from .registry import build
 

@@ -72,10 +72,16 @@ def test_sim_needs_a_build(tmp_path):
 
 
 def test_train_with_a_recipe_builds(tmp_path):
+    """A recipe with 8-bit first/last layers: the checkpoint reloads as that network."""
     ckpt = tmp_path / "irnet.pt"
     r = onebit("-q", "train", "--recipe", "irnet", "--arch", "cnv", "--epochs", "1",
-               "--out", str(ckpt))
+               "--io-weights", "int8", "--out", str(ckpt))
     assert r.returncode == 0, r.stderr
+    from onebit.models.checkpoint import load_checkpoint
+
+    net, _ = load_checkpoint(ckpt)
+    assert net.arch_kwargs["io_weights"] == "int8"
+    assert net.layers.out.quant_weight().value.abs().max() == 127
     r = onebit("build", str(ckpt), "--out", str(tmp_path / "b"), "--no-sim", "--vectors", "4")
     assert r.returncode == 0, r.stderr
     assert "hw_layers    verified vs qonnx" in r.stdout

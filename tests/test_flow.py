@@ -111,6 +111,17 @@ def test_non_binary_weights_refused(tmp_path):
         _build_file(tmp_path, p)
 
 
+def test_multibit_weights_only_in_the_first_and_last_layer(tmp_path):
+    from brevitas.nn import QuantLinear
+
+    from onebit.models.recipes.layers import OnebitInt8Weight
+
+    net = mlp()
+    net[4] = QuantLinear(32, 32, bias=False, weight_quant=OnebitInt8Weight, input_quant=None)
+    with pytest.raises(UnsupportedOpError, match="'Gemm_1'.*8 bits: onebit needs binary .* hidden"):
+        _build(tmp_path, net, pixels(2))
+
+
 def test_wrong_input_shape(tmp_path):
     w = helper.make_tensor("w", TensorProto.FLOAT, [4, 2], [1, -1] * 4)
     p = _onnx_file(tmp_path, [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc0")], [w])

@@ -32,7 +32,12 @@ from onebit.models.recipes import (
     siman_code,
     train_recipe,
 )
-from onebit.models.recipes.estimators import LibraPBWeight, MagnitudeAwareWeight, SiMaNWeight
+from onebit.models.recipes.estimators import (
+    IntWeight,
+    LibraPBWeight,
+    MagnitudeAwareWeight,
+    SiMaNWeight,
+)
 
 TO_HW = ["export", "finn", "streamline", "hw_layers", "fold", "estimate"]
 
@@ -108,6 +113,24 @@ def test_magnitude_aware_weight_and_its_gradient():
     s = torch.sign(w.detach())
     want = alpha[:, None] + s * s.sum(1, keepdim=True) / n  # d/dw_ij of sum_k alpha_i sign(w_ik)
     assert torch.allclose(w.grad, want, atol=1e-6)
+
+
+def test_int_weight_codes_scale_and_straight_through_gradient():
+    w = (torch.rand(3, 2, 3, 3, generator=torch.Generator().manual_seed(3)) - 0.5)
+    w.requires_grad_(True)
+    b = IntWeight()
+    alpha = w.detach().abs().reshape(3, -1).amax(1) / 127
+    code = b.code(w)
+    assert torch.equal(code, torch.round(w.detach() / alpha.reshape(-1, 1, 1, 1)))
+    assert code.abs().amax() == 127 and torch.equal(code, code.round())
+    assert torch.allclose(b.scale(w), alpha)
+    tw = b.train_weight(w)
+    assert torch.allclose(tw, code * alpha.reshape(-1, 1, 1, 1))
+    tw.sum().backward()
+    assert torch.equal(w.grad, torch.ones_like(w))
+    # the output layer: one scale per tensor, so the deployed codes keep the argmax
+    per_tensor = IntWeight(use_scale=False).scale(w)
+    assert torch.allclose(per_tensor, torch.full((3,), float(w.detach().abs().max()) / 127))
 
 
 def test_siman_code_is_the_angle_aligned_top_k_per_channel():
@@ -247,6 +270,26 @@ def test_siman_with_bipolar_padding_simulates_bit_exact(digits, tmp_path):
                     and not m.get_nodeattr("binaryXnorMode")]  # fmt: skip
     assert and_popcount
     assert any(n.op_type == "FMPadding" for n in hw.graph.node)
+
+
+def test_int8_first_and_last_layers_simulate_bit_exact(digits, tmp_path):
+    """8-bit first (pixels) and output layers, binary hidden layers: the per-channel scale of
+    the first layer folds into its thresholds, the output codes keep the argmax, and the RTL
+    (multi-bit-weight MVAUs) is exact."""
+    net, r = train_recipe("ste", digits, epochs=1, limit=128, progress=False, io_weights="int8")
+    assert r.fold_mismatches == 0 and r.test_accuracy == r.torch_accuracy
+    w_out = net.layers.out.quant_weight().value
+    assert w_out.abs().max() == 127 and torch.equal(w_out, w_out.round())
+    x = digits.x_test[:4].astype(np.float32)
+    rep = build(BuildInput("int8io", x, torch_model=net),
+                BuildConfig(tmp_path / "int8io", sim_frames=4))  # fmt: skip
+    assert rep["status"] == "ok" and rep["sim"]["bit_exact"]
+    assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
+    hw = ModelWrapper(str(tmp_path / "int8io" / "intermediate" / "05_dataflow_golden.onnx"))
+    wdts = [getCustomOp(n).get_nodeattr("weightDataType") for n in hw.graph.node
+            if n.op_type == "MVAU"]  # fmt: skip
+    assert wdts[0].startswith("INT") and wdts[-1].startswith("INT")
+    assert set(wdts[1:-1]) == {"BINARY"}
 
 
 def test_fold_is_exact_on_real_inputs_for_scaled_layers(digits):

@@ -3,13 +3,15 @@
 // Computes, for every input vector x of MW elements, the MH outputs
 //   acc[r] = sum_c  x[c] (*) w[r][c]        then   y[r] = #{t : acc[r] >= thr[r][t]} + OUT_BIAS
 // (or y[r] = acc[r] when N_THRES == 0), where the element product (*) is
-//   XNOR = 1:                     1 if x == w else 0 (x, w single bits: acc = popcount(xnor))
-//   W_BIPOLAR = 1 (w code 1/0):   +x / -x
-//   W_BIPOLAR = 0 (w in {0, 1}):  x / 0
+//   XNOR = 1:                  1 if x == w else 0 (x, w single bits: acc = popcount(xnor))
+//   W_BITS = 1, W_BIPOLAR = 1: +x / -x (w code 1 / 0)
+//   W_BITS = 1, W_BIPOLAR = 0: x / 0 (w in {0, 1})
+//   W_BITS > 1:                x * w, w a signed (W_SIGNED) or unsigned integer
 // and x is a bipolar (IN_BIPOLAR: code 1 = +1, code 0 = -1), signed (IN_SIGNED) or unsigned
-// integer of IN_BITS bits. Weights are single bits. Accumulators and thresholds are signed
-// ACC_BITS-bit integers; outputs are OUT_BITS-bit codes (two's complement of y, truncated; with
-// N_THRES == 0 the accumulator sign-extended or truncated to OUT_BITS).
+// integer of IN_BITS bits (multi-bit weights serve a binary network's first and last layers:
+// pixels in, logits out). Accumulators and thresholds are signed ACC_BITS-bit integers;
+// outputs are OUT_BITS-bit codes (two's complement of y, truncated; with N_THRES == 0 the
+// accumulator sign-extended or truncated to OUT_BITS).
 //
 // Folding: NF = MH / PE neuron folds, SF = MW / SIMD synapse folds. Each cycle without stall
 // performs one (nf, sf) step: PE rows x SIMD columns. An input vector arrives as SF words of
@@ -18,8 +20,9 @@
 // NF*SF cycles; the unit runs on over consecutive vectors forever.
 //
 // Memories ($readmemh, one hex word per line, most significant digit first):
-//   WEIGHT_FILE: NF*SF words of PE*SIMD bits; word nf*SF+sf holds at bit pe*SIMD+s the weight
-//                code of row nf*PE+pe, column sf*SIMD+s.
+//   WEIGHT_FILE: NF*SF words of PE*SIMD*W_BITS bits; word nf*SF+sf holds at bits
+//                [(pe*SIMD+s)*W_BITS +: W_BITS] the weight code of row nf*PE+pe, column
+//                sf*SIMD+s (two's complement when W_SIGNED).
 //   THRES_FILE:  NF words of PE*N_THRES*ACC_BITS bits; word nf holds thr[nf*PE+pe][t] at bits
 //                [((pe*N_THRES)+t)*ACC_BITS +: ACC_BITS], two's complement. Unused if N_THRES=0.
 //
@@ -37,6 +40,8 @@ module onebit_mvau #(
   parameter bit IN_SIGNED = 1'b0,
   parameter bit IN_BIPOLAR = 1'b0,
   parameter bit W_BIPOLAR = 1'b1,
+  parameter int unsigned W_BITS = 1,
+  parameter bit W_SIGNED = 1'b1,
   parameter bit XNOR = 1'b1,
   parameter int unsigned ACC_BITS = 16,
   parameter int unsigned N_THRES = 1,
@@ -58,6 +63,7 @@ module onebit_mvau #(
   localparam int unsigned SF = MW / SIMD;
   localparam int unsigned IN_W = SIMD * IN_BITS;
   localparam int unsigned OUT_W = PE * OUT_BITS;
+  localparam int unsigned WW = PE * SIMD * W_BITS;
   localparam int unsigned NT = N_THRES > 0 ? N_THRES : 1;
   localparam int unsigned THR_W = PE * NT * ACC_BITS;
   localparam int unsigned NF_W = NF > 1 ? $clog2(NF) : 1;
@@ -78,6 +84,9 @@ module onebit_mvau #(
   if ((XNOR || IN_BIPOLAR) && IN_BITS != 1) begin : g_bad_in_bits
     $error("onebit_mvau: XNOR and IN_BIPOLAR need IN_BITS = 1, got %0d", IN_BITS);
   end
+  if (W_BITS < 1 || (XNOR && W_BITS != 1)) begin : g_bad_w_bits
+    $error("onebit_mvau: W_BITS (%0d) must be >= 1, and 1 with XNOR", W_BITS);
+  end
   if (ACC_BITS < 2 || ACC_BITS > 64 || OUT_BITS < 1) begin : g_bad_widths
     $error("onebit_mvau: ACC_BITS (%0d) must lie in [2, 64], OUT_BITS (%0d) >= 1",
            ACC_BITS, OUT_BITS);
@@ -86,7 +95,7 @@ module onebit_mvau #(
   typedef logic signed [ACC_BITS-1:0] acc_t;
 
   // ---- memories -----------------------------------------------------------------------------
-  logic [PE*SIMD-1:0] wmem [NF*SF];
+  logic [WW-1:0]      wmem [NF*SF];
   logic [IN_W-1:0]    ibuf [SF];
   initial $readmemh(WEIGHT_FILE, wmem);
 
@@ -124,7 +133,7 @@ module onebit_mvau #(
   logic              v1, first1, last1, from_stream1;
   logic [NF_W-1:0]   nf1;
   logic [IN_W-1:0]   x_stream1, x_buf1;
-  logic [PE*SIMD-1:0] w1;
+  logic [WW-1:0]     w1;
 
   always_ff @(posedge clk) begin
     if (!rst_n) v1 <= 1'b0;
@@ -147,13 +156,14 @@ module onebit_mvau #(
 
   wire [IN_W-1:0] x1 = from_stream1 ? x_stream1 : x_buf1;
 
-  function automatic acc_t product(logic [IN_BITS-1:0] x, logic w);
+  function automatic acc_t product(logic [IN_BITS-1:0] x, logic [W_BITS-1:0] w);
     acc_t v;
     if (IN_BIPOLAR) v = x[0] ? acc_t'(1) : -acc_t'(1);
     else if (IN_SIGNED) v = acc_t'($signed(x));
     else v = acc_t'($unsigned(x));
-    if (W_BIPOLAR) return w ? v : -v;
-    return w ? v : '0;
+    if (W_BITS > 1) return v * (W_SIGNED ? acc_t'($signed(w)) : acc_t'($unsigned(w)));
+    if (W_BIPOLAR) return w[0] ? v : -v;
+    return w[0] ? v : '0;
   endfunction
 
   acc_t dot1 [PE];
@@ -162,7 +172,8 @@ module onebit_mvau #(
       dot1[p] = '0;
       for (int s = 0; s < SIMD; s++) begin
         if (XNOR) dot1[p] = dot1[p] + acc_t'({x1[s] ~^ w1[p*SIMD+s]});
-        else dot1[p] = dot1[p] + product(x1[s*IN_BITS +: IN_BITS], w1[p*SIMD+s]);
+        else dot1[p] = dot1[p] + product(x1[s*IN_BITS +: IN_BITS],
+                                         w1[(p*SIMD+s)*W_BITS +: W_BITS]);
       end
     end
   end

@@ -279,11 +279,42 @@ class SiMaNWeight(WeightBinarizer):
         return siman_code(w) + (a - a.detach())
 
 
+class IntWeight(WeightBinarizer):
+    """k-bit integer weights (narrow range, |code| <= 2^(k-1) - 1) for a binary network's first
+    and last layers, which the papers keep real-valued: code = round(W / alpha), alpha = max|W| /
+    (2^(k-1) - 1); straight-through rounding. alpha is per output channel, or without
+    `use_scale` (the output layer) one per tensor: deployment drops it, the argmax is the codes'.
+    """
+
+    name = "int8"
+    code_values = ()
+
+    def __init__(self, use_scale: bool = True, bits: int = 8):
+        super().__init__(use_scale)
+        self.q_max = 2 ** (int(bits) - 1) - 1
+
+    def _alpha(self, w: torch.Tensor) -> torch.Tensor:
+        a = _flat(w).abs().detach()
+        a = a.amax(1) if self.use_scale else a.amax().expand(w.shape[0])
+        return a.clamp_min(1e-8) / self.q_max
+
+    def code(self, w):
+        return torch.clamp(torch.round(w / _per_channel(self._alpha(w), w)), -self.q_max,
+                           self.q_max)  # fmt: skip
+
+    def scale(self, w):
+        return self._alpha(w)
+
+    def train_weight(self, w):
+        q = self.code(w) * _per_channel(self._alpha(w), w)
+        return w + (q - w).detach()
+
+
 ESTIMATORS = {c.name: c for c in (ActEstimator, ApproxSignAct, EDEAct, ClipAct, ReluAct)}
 BINARIZERS = {c.name: c for c in (WeightBinarizer, RealWeight, MagnitudeAwareWeight,
-                                  LibraPBWeight, SiMaNWeight)}  # fmt: skip
+                                  LibraPBWeight, SiMaNWeight, IntWeight)}  # fmt: skip
 
 __all__ = ["ApproxSign", "ApproxSignAct", "BINARIZERS", "ClipAct", "EDEAct", "EDESign",
-           "ESTIMATORS", "LibraPBWeight", "MagnitudeAwareWeight", "RealWeight", "ReluAct",
-           "SiMaNWeight", "SignSTE", "WeightBinarizer", "ede_schedule", "hard_sign", "libra_pb",
-           "siman_code"]  # fmt: skip
+           "ESTIMATORS", "IntWeight", "LibraPBWeight", "MagnitudeAwareWeight", "RealWeight",
+           "ReluAct", "SiMaNWeight", "SignSTE", "WeightBinarizer", "ede_schedule", "hard_sign",
+           "libra_pb", "siman_code"]  # fmt: skip

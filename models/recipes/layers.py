@@ -68,7 +68,16 @@ class OnebitIntStream(Int8ActPerTensorFloat):
     narrow_range = False
 
 
-WEIGHT_QUANTS = {"bipolar": OnebitBinaryWeight, "binary01": OnebitBinary01Weight}
+class OnebitInt8Weight(Int8WeightPerTensorFloat):
+    """Integer weights -127..127, constant scale 1 (first/last layers): a QONNX 8-bit `Quant`."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    scaling_const = 127.0  # the largest code: scale = scaling_const / 127 = 1
+    narrow_range = True
+
+
+WEIGHT_QUANTS = {"bipolar": OnebitBinaryWeight, "binary01": OnebitBinary01Weight,
+                 "int8": OnebitInt8Weight}  # fmt: skip
 
 
 def _off_tree(name: str, doc: str) -> property:

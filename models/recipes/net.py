@@ -43,6 +43,7 @@ from .layers import (
 )
 
 RESCALE = ("none", "static", "gated")
+IO_WEIGHTS = ("bipolar", "binary01", "int8")  # first (pixels) and output layer weights
 STREAM_BN_GAMMA = 8.0  # initial gamma of BNs feeding an int8 stream: ~N(0, 8^2) integers
 
 
@@ -70,9 +71,11 @@ def rnet(
     fc = [int(f) for f in fc]
     inner = padding if pad_inner is None else int(pad_inner)
     io_weights = weights if io_weights is None else io_weights
-    for key, val in (("weights", weights), ("io_weights", io_weights)):
-        if val not in ("bipolar", "binary01"):
-            raise UserInputError(f"{key} must be 'bipolar' or 'binary01', got '{val}'")
+    if weights not in ("bipolar", "binary01"):
+        raise UserInputError(f"weights must be 'bipolar' or 'binary01', got '{weights}'")
+    if io_weights not in IO_WEIGHTS:
+        raise UserInputError(f"io_weights must be one of {', '.join(IO_WEIGHTS)}, got "
+                             f"'{io_weights}'")  # fmt: skip
     if rescale not in RESCALE:
         raise UserInputError(f"rescale must be one of {', '.join(RESCALE)}, got '{rescale}'")
     if residual and not channels:
@@ -174,7 +177,7 @@ def rnet(
               "groups": groups,
               "fprelu": fprelu, "fprelu_min_slope": fprelu_min_slope, "rescale": rescale,
               "dropout": dropout}  # fmt: skip
-    temp = (fan_in if io_weights == "bipolar" else fan_in / 2) ** 0.5
+    temp = (fan_in / 2 if io_weights == "binary01" else fan_in) ** 0.5
     net = OnebitNet(L, "rnet", kwargs, input_shape, num_classes, temp)
     net.fold_units = units
     net.attention_points = points

@@ -27,6 +27,8 @@ def make_mvau(mw, mh, simd, pe, idt, wdt, odt, *, w=None, thr=None, xnor=0, act_
         w = rng.integers(0, 2, (mw, mh)).astype(np.float32)
         if wdt == BIP:
             w = 2 * w - 1
+        elif wdt != BIN:
+            w = rng.integers(int(wdt.min()), int(wdt.max()) + 1, (mw, mh)).astype(np.float32)
     no_act = thr is None
     ishape = [*n_vec, mw]
     oshape = [*n_vec, mh]
@@ -101,6 +103,13 @@ CASES = {
     "and_popcount_shared_thr": (8, 4, 8, 1, BIN, BIN, DataType["UINT2"], (0, 8, 3, True),
                                 {}, (2,)),
     "bipolar_x_bipolar": (8, 4, 2, 2, BIP, BIP, BIP, (-8, 8, 1, False), {}, (2,)),
+    # a binary network's first layer (pixels x int8) and output layer (+-1 x int8 -> logits)
+    "uint8_x_int8": (18, 4, 3, 2, DataType["UINT8"], DataType["INT8"], BIP,
+                     (-40000, 40000, 1, False), {}, (1, 2, 2)),
+    "bipolar_x_int8_noact": (16, 6, 4, 3, BIP, DataType["INT8"], DataType["INT13"], None,
+                             {}, (3,)),
+    "binary_x_uint3": (6, 4, 2, 2, BIN, DataType["UINT3"], DataType["UINT2"],
+                       (0, 42, 3, False), {}, (2,)),
 }
 
 
@@ -202,14 +211,14 @@ def test_generate_writes_memory_layout(tmp_path):
 @pytest.mark.parametrize(
     "change, match",
     [
-        ({"wdt": DataType["INT2"]}, "weightDataType"),
+        ({"wdt": DataType["INT32"]}, "weightDataType"),
         ({"mem_mode": "external"}, "mem_mode"),
         ({"idt": BIP, "xnor": 1}, "binaryXnorMode"),
     ],
 )
 def test_generate_rejects_unsupported(change, match, tmp_path):
     wdt = change.get("wdt", BIN)
-    w = np.random.default_rng(0).integers(-2, 2, (8, 4)) if wdt != BIN else None
+    w = np.random.default_rng(0).integers(-2, 2, (8, 4)) if wdt != BIN else None  # in INT32
     extra = {"mem_mode": change["mem_mode"]} if "mem_mode" in change else {}
     model = make_mvau(8, 4, 2, 2, change.get("idt", BIN), wdt, DataType["UINT4"], w=w,
                       xnor=change.get("xnor", 0), **extra)
@@ -222,12 +231,14 @@ def test_generate_rejects_unsupported(change, match, tmp_path):
 def mvau_configs(draw):
     simd, sf = draw(st.integers(1, 5)), draw(st.integers(1, 4))
     pe, nf = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    mode = draw(st.sampled_from(["xnor", "int_bip", "bip_bin", "bin_bin"]))
+    mode = draw(st.sampled_from(["xnor", "int_bip", "bip_bin", "bin_bin", "int_int"]))
+    ints = st.sampled_from([DataType["UINT3"], DataType["INT4"]])
     idt, wdt, xnor = {
         "xnor": (BIN, BIN, 1),
-        "int_bip": (draw(st.sampled_from([DataType["UINT3"], DataType["INT4"]])), BIP, 0),
+        "int_bip": (draw(ints), BIP, 0),
         "bip_bin": (BIP, BIN, 0),
         "bin_bin": (BIN, BIN, 0),
+        "int_int": (draw(st.sampled_from([BIP, DataType["UINT3"]])), draw(ints), 0),
     }[mode]
     n_thres = draw(st.sampled_from([0, 1, 3]))
     return simd * sf, pe * nf, simd, pe, idt, wdt, xnor, n_thres, draw(st.integers(0, 2**16))
