@@ -48,8 +48,10 @@ def export_qonnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Pat
         wrapped.save(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        # torch.onnx may put large initializers into "<file>.data" (loaded back, saved inline)
+        for leftover in (tmp, tmp + ".data"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
     return wrapped
 
 

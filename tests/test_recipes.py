@@ -285,6 +285,7 @@ def test_int8_first_and_last_layers_simulate_bit_exact(digits, tmp_path):
                 BuildConfig(tmp_path / "int8io", sim_frames=4))  # fmt: skip
     assert rep["status"] == "ok" and rep["sim"]["bit_exact"]
     assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
+    assert not list((tmp_path / "int8io").glob("tmp*"))  # the exporter's external data
     hw = ModelWrapper(str(tmp_path / "int8io" / "intermediate" / "05_dataflow_golden.onnx"))
     wdts = [getCustomOp(n).get_nodeattr("weightDataType") for n in hw.graph.node
             if n.op_type == "MVAU"]  # fmt: skip
