@@ -307,7 +307,7 @@ class IntWeight(WeightBinarizer):
 
     def train_weight(self, w):
         q = self.code(w) * _per_channel(self._alpha(w), w)
-        return w + (q - w).detach()
+        return q + (w - w.detach())  # exactly q forward, identity gradient
 
 
 ESTIMATORS = {c.name: c for c in (ActEstimator, ApproxSignAct, EDEAct, ClipAct, ReluAct)}
