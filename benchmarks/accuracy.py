@@ -6,6 +6,9 @@
         --out benchmarks/results/accuracy-fashion-mnist
     python benchmarks/accuracy.py --datasets fashion-mnist --recipes fp bireal --epochs 6 \
         --jobs 2 --out benchmarks/results/accuracy-fashion-mnist-goal
+    python benchmarks/accuracy.py --datasets fashion-mnist --recipes fp ste bireal siman \
+        real2bin ftbnn irnet --epochs 3 --jobs 2 --io-weights int8 \
+        --out benchmarks/results/accuracy-fashion-mnist-int8io
 
 Writes <out>.json and <out>.md: per dataset and recipe the test accuracy of the network that
 the hardware computes (after folding; torch-only variants: the trained torch network), the

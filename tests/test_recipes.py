@@ -294,10 +294,12 @@ def test_int8_first_and_last_layers_simulate_bit_exact(digits, tmp_path):
 
 
 def test_fold_is_exact_on_real_inputs_for_scaled_layers(digits):
-    """Magnitude-aware (Bi-Real), Libra-PB (IR-Net), static re-scaling and FPReLU fold into
-    the BatchNorm: torch before folding == torch after, on the whole digits test set."""
+    """Magnitude-aware (Bi-Real), Libra-PB (IR-Net), static re-scaling, FPReLU and an 8-bit
+    first layer's scale fold into the BatchNorm: torch before folding == torch after, on the
+    whole digits test set."""
 
-    for recipe, kw in [("bireal", {}), ("irnet", {}), ("ftbnn", {}), ("real2bin", {})]:
+    for recipe, kw in [("bireal", {}), ("irnet", {}), ("ftbnn", {}), ("real2bin", {}),
+                       ("irnet", {"io_weights": "int8"})]:  # fmt: skip
         net, r = train_recipe(recipe, digits, epochs=1, limit=256, progress=False, **kw)
         assert r.fold_mismatches == 0, recipe
 
