@@ -63,25 +63,28 @@ def datasets(o: _Ctx, data_dir: Path | None) -> None:
 @click.option("--io-weights", type=click.Choice(["int8"]),
               help="First and output layer weights as 8-bit integers (the papers keep them "
                    "real-valued) instead of binary.")
+@click.option("--resume", is_flag=True,
+              help="Skip the stages whose checkpoint (OUT stem.STAGE.pt) exists.")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
               help="Checkpoint file to write (.pt).")
 @click.pass_obj
 def train(o: _Ctx, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, io_weights,
-          out) -> None:  # fmt: skip
+          resume, out) -> None:  # fmt: skip
     """Train a binary network and write a checkpoint with its metadata."""
     result = _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out,
-                    io_weights)  # fmt: skip
+                    io_weights, resume)  # fmt: skip
     _echo(o, f"test accuracy {result['test_accuracy']:.4f}; checkpoint {out}")
 
 
 def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out,
-           io_weights=None) -> dict:  # fmt: skip
+           io_weights=None, resume=False) -> dict:  # fmt: skip
     from onebit import data
     from onebit.models.train import train_checkpoint
 
     ds = data.load(dataset, data_dir)
     return train_checkpoint(arch, ds, out, recipe, epochs, batch_size, lr, seed,
-                            progress=not o.quiet, io_weights=io_weights)  # fmt: skip
+                            progress=not o.quiet, io_weights=io_weights,
+                            resume=resume)  # fmt: skip
 
 
 @cli.command()

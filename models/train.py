@@ -186,16 +186,18 @@ def train_checkpoint(
     seed: int = 0,
     progress: bool = True,
     io_weights: str | None = None,
+    resume: bool = False,
 ) -> dict:
     """Train `arch` on `dataset` with `recipe` and write the hardware checkpoint `out`.
 
     What `onebit train` and `onebit demo` run; returns the checkpoint's meta. "ste" with binary
     first/last layers trains a registered architecture (`tfc`, `cnv`, ...) with `train`; other
-    recipes, and `io_weights="int8"` (8-bit first and output layer weights), run
+    recipes, `io_weights="int8"` (8-bit first and output layer weights) and `resume` (skip the
+    stages whose checkpoint `<out stem>.<stage>.pt` exists) run
     `onebit.models.recipes.train_recipe` (architecture presets of `rnet`) and must be
     deployable: a torch-only variant is refused before training.
     """
-    if recipe != "ste" or io_weights is not None:
+    if recipe != "ste" or io_weights is not None or resume:
         from .recipes import get_recipe, train_recipe
 
         r = get_recipe(recipe)
@@ -206,7 +208,8 @@ def train_checkpoint(
             )
         kw = {} if io_weights is None else {"io_weights": io_weights}
         _, result = train_recipe(r.name, dataset, arch=arch, epochs=epochs, batch_size=batch_size,
-                                 lr=lr, seed=seed, progress=progress, out=out, **kw)  # fmt: skip
+                                 lr=lr, seed=seed, progress=progress, out=out, resume=resume,
+                                 **kw)  # fmt: skip
         return result.meta()
     from .registry import build
 
