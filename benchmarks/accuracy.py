@@ -37,9 +37,8 @@ def one(name: str, dataset: str, epochs: int, limit: int | None, arch: str, seed
     """Trains one recipe; its table row."""
     ds = data.load(dataset)
     c0, w0 = time.process_time(), time.perf_counter()
-    kw = {"io_weights": io_weights} if io_weights else {}
     _, r = train_recipe(name, ds, arch=arch, epochs=epochs, limit=limit, seed=seed, lr=lr,
-                        progress=False, num_threads=threads, **kw)  # fmt: skip
+                        progress=False, num_threads=threads, io_weights=io_weights)  # fmt: skip
     row = {
         "dataset": ds.name, "recipe": name, "arch": arch, "io_weights": io_weights,
         "hardware": RECIPES[name].deployable,

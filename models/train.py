@@ -206,10 +206,9 @@ def train_checkpoint(
                 f"recipe '{r.name}' trains a torch-only variant with no hardware mapping; use "
                 "benchmarks/accuracy.py to measure it, or a deployable recipe"
             )
-        kw = {} if io_weights is None else {"io_weights": io_weights}
         _, result = train_recipe(r.name, dataset, arch=arch, epochs=epochs, batch_size=batch_size,
                                  lr=lr, seed=seed, progress=progress, out=out, resume=resume,
-                                 **kw)  # fmt: skip
+                                 io_weights=io_weights)  # fmt: skip
         return result.meta()
     from .registry import build
 

@@ -81,6 +81,7 @@ def test_train_with_a_recipe_builds(tmp_path):
 
     net, meta = load_checkpoint(ckpt)
     assert net.arch_kwargs["io_weights"] == "int8"
+    assert net.layers.out.quant_weight().value.abs().max() == 127
     stage = tmp_path / "irnet.binary.pt"
     assert stage.is_file()
     mtime = stage.stat().st_mtime_ns
@@ -89,7 +90,6 @@ def test_train_with_a_recipe_builds(tmp_path):
     assert r.returncode == 0, r.stderr
     assert stage.stat().st_mtime_ns == mtime  # the stage was loaded, not trained again
     assert load_checkpoint(ckpt)[1]["test_accuracy"] == meta["test_accuracy"]
-    assert net.layers.out.quant_weight().value.abs().max() == 127
     r = onebit("build", str(ckpt), "--out", str(tmp_path / "b"), "--no-sim", "--vectors", "4")
     assert r.returncode == 0, r.stderr
     assert "hw_layers    verified vs qonnx" in r.stdout

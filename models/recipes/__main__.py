@@ -27,11 +27,10 @@ def main(argv=None) -> None:
     p.add_argument("--quiet", action="store_true")
     a = p.parse_args(argv)
     ds = data.load(a.dataset, a.data_dir)
-    kw = {"io_weights": a.io_weights} if a.io_weights else {}
     _, result = train_recipe(a.recipe, ds, arch=a.arch, epochs=a.epochs,
                              batch_size=a.batch_size, lr=a.lr, seed=a.seed,
                              progress=not a.quiet, limit=a.limit, out=a.out, resume=a.resume,
-                             **kw)  # fmt: skip
+                             io_weights=a.io_weights)  # fmt: skip
     if result.world_size == 1 or __import__("torch").distributed.get_rank() == 0:
         print(json.dumps({k: result.meta()[k] for k in ("recipe", "test_accuracy", "seconds",
                                                        "world_size")}))  # fmt: skip

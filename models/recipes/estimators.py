@@ -298,15 +298,18 @@ class IntWeight(WeightBinarizer):
         a = a.amax(1) if self.use_scale else a.amax().expand(w.shape[0])
         return a.clamp_min(1e-8) / self.q_max
 
+    def _code(self, w: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(torch.round(w / alpha), -self.q_max, self.q_max)
+
     def code(self, w):
-        return torch.clamp(torch.round(w / _per_channel(self._alpha(w), w)), -self.q_max,
-                           self.q_max)  # fmt: skip
+        return self._code(w, _per_channel(self._alpha(w), w))
 
     def scale(self, w):
         return self._alpha(w)
 
     def train_weight(self, w):
-        q = self.code(w) * _per_channel(self._alpha(w), w)
+        alpha = _per_channel(self._alpha(w), w)
+        q = self._code(w, alpha) * alpha
         return q + (w - w.detach())  # exactly q forward, identity gradient
 
 

@@ -124,6 +124,7 @@ def train_recipe(
     resume: bool = False,
     schedule: str = "cosine",
     num_threads: int | None = 1,
+    io_weights: str | None = None,
     **arch_kw,
 ) -> tuple[nn.Module, RecipeResult]:
     """Train `recipe` (every stage `epochs` epochs); returns (network, result).
@@ -131,9 +132,12 @@ def train_recipe(
     The network is the folded hardware network (eval mode, thresholds hardened; what
     `export_qonnx` and the build take) for deployable recipes, else the trained torch network.
     Under torchrun the process group is joined here; only rank 0 writes `out`.
+    `io_weights="int8"` gives the first and output layers 8-bit weights (None: the recipe's).
     """
     r = get_recipe(recipe)
     check_run_args(epochs, schedule)
+    if io_weights is not None:  # None: the recipe's own first/last layer weights
+        arch_kw["io_weights"] = io_weights
     kw = _resolve_arch(r, arch, arch_kw)
     ctx = D.init_from_env()
     out = Path(out) if out is not None else None
