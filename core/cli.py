@@ -56,9 +56,10 @@ def datasets(o: _Ctx, data_dir: Path | None) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path))
 @click.option("--recipe", default="ste", show_default=True,
               help="Training method: ste, bireal, siman, real2bin, ftbnn, irnet.")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--batch-size", default=64, show_default=True)
-@click.option("--lr", default=1e-2, show_default=True)
+@click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=1e-2, show_default=True,
+              type=click.FloatRange(min=0, min_open=True, max=1e3))
 @click.option("--seed", default=0, show_default=True)
 @click.option("--io-weights", type=click.Choice(["int8"]),
               help="First and output layer weights as 8-bit integers (the papers keep them "
@@ -71,9 +72,23 @@ def datasets(o: _Ctx, data_dir: Path | None) -> None:
 def train(o: _Ctx, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, io_weights,
           resume, out) -> None:  # fmt: skip
     """Train a binary network and write a checkpoint with its metadata."""
+    _check_out_file(out)
     result = _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out,
                     io_weights, resume)  # fmt: skip
     _echo(o, f"test accuracy {result['test_accuracy']:.4f}; checkpoint {out}")
+
+
+def _check_out_file(out: Path) -> None:
+    """A file to write: not a directory; its folder is created if missing (not under a file)."""
+    from onebit.errors import UserInputError
+
+    if out.is_dir():
+        raise UserInputError(f"--out {out} is a directory; name the file to write (e.g. "
+                             f"{out / 'model.pt'})")
+    parent = next((p for p in out.parents if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise UserInputError(f"--out {out}: {parent} is a file, not a directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out,
@@ -91,20 +106,29 @@ def _train(o, arch, dataset, data_dir, recipe, epochs, batch_size, lr, seed, out
 @click.argument("checkpoint", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="QONNX file.")
 @click.option("--data-dir", type=click.Path(path_type=Path))
-@click.option("--vectors", default=16, show_default=True, help="Test images to verify on.")
+@click.option("--vectors", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Test images to verify on.")
 @click.pass_obj
 def export(o: _Ctx, checkpoint: Path, out: Path, data_dir, vectors: int) -> None:
     """Export a checkpoint to QONNX, verified bit-exact against torch on real test images."""
+    from onebit.errors import UserInputError
     from onebit.export import export_qonnx, verify_export
     from onebit.flows.inputs import resolve
 
+    if checkpoint.suffix.lower() not in (".pt", ".pth", ".ckpt"):
+        raise UserInputError(f"export takes a onebit checkpoint (.pt), not {checkpoint.name}; "
+                             "an ONNX/QONNX file is built directly: onebit build "
+                             f"{checkpoint} --out DIR")
+    _check_out_file(out)
     inp = resolve(str(checkpoint), vectors=vectors, data_dir=data_dir)
-    model = export_qonnx(inp.torch_model, tuple(inp.x.shape[1:]), out)
+    # written beside `out` and renamed only once verified: no unverified file is ever `out`
+    tmp = out.with_name(f".{out.name}.unverified")
     try:
+        model = export_qonnx(inp.torch_model, tuple(inp.x.shape[1:]), tmp)
         check = verify_export(inp.torch_model, model, inp.x)
-    except OnebitError:
-        out.unlink(missing_ok=True)
-        raise
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
     _echo(o, f"{out}: QONNX equals torch on {check.vectors} test images")
 
 
@@ -114,7 +138,8 @@ def _build_options(f):
                      help="Build directory."),
         click.option("--board", default="pynq-z2", show_default=True,
                      help="pynq-z1, pynq-z2, zcu104, u250."),
-        click.option("--target-fps", type=float, help="Fold for this frame rate."),
+        click.option("--target-fps", type=click.FloatRange(min=0, min_open=True, max=1e12),
+                     help="Fold for this frame rate."),
         click.option("--folding", type=click.Path(path_type=Path),
                      help="Folding JSON ({node: {PE, SIMD}})."),
         click.option("--dataset", help="Dataset for the verification vectors."),
@@ -122,13 +147,17 @@ def _build_options(f):
         click.option("--weights", type=click.Path(path_type=Path),
                      help="state_dict for a bnn_pynq model."),
         click.option("--vectors", default=16, show_default=True,
+                     type=click.IntRange(min=1, max=100_000),
                      help="Vectors each stage is verified on."),
         click.option("--sim/--no-sim", default=True, show_default=True,
                      help="Simulate the accelerator in Verilator."),
-        click.option("--frames", default=16, show_default=True, help="Frames to simulate."),
+        click.option("--frames", default=16, show_default=True,
+                     type=click.IntRange(min=1, max=1_000_000), help="Frames to simulate."),
         click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
         click.option("--synth", is_flag=True,
                      help="Yosys resource counts of the stitched design (needs --sim)."),
+        click.option("--strict", is_flag=True,
+                     help="Fail when the estimate does not fit the board (default: warn)."),
         click.option("--seed", default=0, show_default=True),
     ]):
         f = opt(f)
@@ -140,18 +169,27 @@ def _build_options(f):
 @_build_options
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, data_dir,
-          weights, vectors, sim, frames, backpressure, synth, seed) -> None:
+          weights, vectors, sim, frames, backpressure, synth, strict, seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>) into OUT."""
     from onebit.boards import get_board
+    from onebit.errors import UserInputError
     from onebit.flows.build import BuildConfig
+    from onebit.flows.builddir import check_writable
     from onebit.flows.inputs import resolve
 
     get_board(board)
+    if synth and not sim:
+        raise UserInputError("--synth synthesizes the simulated RTL: drop --no-sim")
+    if folding is not None and target_fps is not None:
+        raise UserInputError("--folding fixes every PE/SIMD: give it or --target-fps, not both")
+    if folding is not None and not folding.is_file():
+        raise UserInputError(f"--folding {folding}: no such file")
+    check_writable(out)
     inp = resolve(model, vectors=max(vectors, frames), dataset=dataset, data_dir=data_dir,
                   weights=weights, seed=seed)
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
-                      seed=seed)
+                      strict=strict, seed=seed)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out)
 
@@ -184,10 +222,16 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
     if e:
         click.echo(f"  estimate: {e['cycles_per_frame']} cycles/frame ({e['bottleneck']}), "
                    f"{e['fps']:,.0f} fps, ~{e['luts']} LUT, {e['brams']} BRAM18")
+    fit = r.get("fit")
+    if fit and not fit["fits"]:
+        from onebit.boards import over_capacity
+
+        click.echo(f"  warning: the estimate does not fit {r['part']} ({over_capacity(fit)})")
     s = r.get("sim")
     if s:
         click.echo(f"  rtlsim: {'bit-exact' if s['bit_exact'] else 'MISMATCH'} on {s['frames']} "
-                   f"frames, {s['cycles_per_frame']:.0f} cycles/frame "
+                   f"frames ({s['distinct_vectors']} distinct vectors), "
+                   f"{s['cycles_per_frame']:.0f} cycles/frame "
                    f"({s['ratio_to_estimate']:.3f}x estimate), "
                    f"latency {s['latency_cycles']} cycles")
     res = r.get("resources")
@@ -199,7 +243,8 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
 
 @cli.command()
 @click.argument("build_dir", type=click.Path(path_type=Path))
-@click.option("--frames", default=16, show_default=True, help="Frames to stream through.")
+@click.option("--frames", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Frames to stream through (cycling over the build's stored vectors).")
 @click.option("--backpressure", is_flag=True, help="Random input stalls and output backpressure.")
 @click.option("--seed", default=0, show_default=True)
 @click.pass_obj
@@ -214,7 +259,7 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int) ->
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"),
               show_default=True)
-@click.option("--epochs", default=30, show_default=True)
+@click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
 @click.option("--arch", default="tfc", show_default=True)
 @click.option("--sim/--no-sim", default=True, show_default=True)
 @click.option("--synth/--no-synth", default=True, show_default=True,
@@ -237,18 +282,27 @@ def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool) -> 
 
 
 def main() -> None:
-    """Entry point: one line per error, non-zero exit."""
+    """Entry point: one line per error, non-zero exit; SIGTERM is an interruption like Ctrl-C."""
+    import signal
     import warnings
 
+    from onebit.errors import Interrupted
+
+    def on_term(signum, frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_term)
     warnings.filterwarnings("ignore", message="fast_hadamard_transform")
     try:
         cli(standalone_mode=False)
     except OnebitError as e:
         click.echo(f"onebit: error: {e}", err=True)
         sys.exit(1)
-    except click.exceptions.Abort:
-        click.echo("onebit: aborted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt) as e:
+        cause = e if isinstance(e, KeyboardInterrupt) else e.__cause__
+        name = cause.signal if isinstance(cause, Interrupted) else "SIGINT"
+        click.echo(f"onebit: interrupted ({name})", err=True)
+        sys.exit(128 + signal.Signals[name].value)
     except click.ClickException as e:
-        e.show()
+        click.echo(f"onebit: error: {e.format_message()}", err=True)
         sys.exit(e.exit_code)

@@ -9,6 +9,14 @@ Anything else escaping is a bug in onebit and keeps its traceback.
 from __future__ import annotations
 
 
+class Interrupted(KeyboardInterrupt):
+    """A termination signal (SIGTERM), handled like Ctrl-C: the build stops and says so."""
+
+    def __init__(self, signal: str):
+        self.signal = signal
+        super().__init__(signal)
+
+
 class OnebitError(Exception):
     """Base class for errors that onebit reports as one line."""
 

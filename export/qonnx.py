@@ -46,6 +46,9 @@ def export_qonnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Pat
         wrapped = cleanup_model(ModelWrapper(tmp))
         wrapped.set_tensor_datatype(wrapped.graph.input[0].name, input_datatype)
         wrapped.save(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it 0600; a written file is the user's
         os.replace(tmp, path)
     finally:
         # torch.onnx may put large initializers into "<file>.data" (loaded back, saved inline)

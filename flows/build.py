@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from copy import deepcopy
@@ -18,14 +19,17 @@ from pathlib import Path
 
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.general import GiveUniqueNodeNames
 
 from onebit import __version__
-from onebit.boards import Board, get_board
+from onebit.boards import Board, get_board, over_capacity
 from onebit.errors import BuildError, OnebitError, UserInputError
 from onebit.export.qonnx import export_qonnx, run_qonnx
 from onebit.export.verify import torch_forward
+from onebit.flows.builddir import claim
 from onebit.flows.check import check_supported
+from onebit.hw.accelerator import MANIFEST
 from onebit.verify import StageCheck, compare
 
 DEFAULT_TARGET_FPS = 100_000.0
@@ -45,6 +49,7 @@ class BuildConfig:
     sim_frames: int = 16
     backpressure: bool = False
     synth: bool = False  # Yosys resource counts of the stitched design (slow for big nets)
+    strict: bool = False  # an estimate over the board's capacity fails the build
     seed: int = 0
 
 
@@ -71,6 +76,7 @@ class BuildState:
     stages: dict[str, dict] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     report: dict = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
 
     @property
     def out(self) -> Path:
@@ -81,11 +87,16 @@ class BuildState:
         """The inputs every stage is verified on (the simulation may stream more)."""
         return self.inp.x[: self.cfg.vectors]
 
+    def path(self, step: str) -> Path:
+        """`intermediate/<n>_<step>.onnx`, numbered in the order steps are first named."""
+        return self.files.setdefault(
+            step, self.out / "intermediate" / f"{len(self.files) + 1:02d}_{step}.onnx")
+
     def save(self, step: str, model: ModelWrapper) -> None:
         self.models[step] = model
-        d = self.out / "intermediate"
-        d.mkdir(parents=True, exist_ok=True)
-        model.save(str(d / f"{len(self.models):02d}_{step}.onnx"))
+        path = self.path(step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_relocatable(model, path, self.out)
 
     def record(self, stage: str, check: StageCheck) -> None:
         self.stages[stage] = check.to_json()
@@ -93,6 +104,46 @@ class BuildState:
 
 def _is_integer(a: np.ndarray) -> bool:
     return bool(np.all(np.asarray(a) == np.rint(a)))
+
+
+def distinct_count(x: np.ndarray) -> int:
+    """How many different vectors `x` (first axis) holds."""
+    x = np.asarray(x)
+    return int(len(np.unique(x.reshape(len(x), -1), axis=0))) if len(x) else 0
+
+
+def _partition_node(model: ModelWrapper):
+    return next((n for n in model.graph.node if n.op_type == "StreamingDataflowPartition"), None)
+
+
+def save_relocatable(model: ModelWrapper, path: Path, root: Path) -> None:
+    """Save `model` with its dataflow partition's file named relative to the build `root`."""
+    sdp = _partition_node(model)
+    if sdp is None:
+        model.save(str(path))
+        return
+    copy = ModelWrapper(deepcopy(model.model))
+    inst = getCustomOp(_partition_node(copy))
+    inst.set_nodeattr("model", os.path.relpath(inst.get_nodeattr("model"), Path(root).resolve()))
+    copy.save(str(path))
+
+
+def load_intermediate(out: Path, step: str) -> ModelWrapper:
+    """A build's saved graph of `step`, its partition file resolved inside the build `out`."""
+    hits = sorted((Path(out) / "intermediate").glob(f"*_{step}.onnx"))
+    if not hits:
+        raise UserInputError(f"{out}: missing intermediate/*_{step}.onnx")
+    model = ModelWrapper(str(hits[-1]))
+    sdp = _partition_node(model)
+    if sdp is not None:
+        inst = getCustomOp(sdp)
+        rel = Path(inst.get_nodeattr("model"))
+        target = (Path(out) / rel).resolve()
+        if rel.is_absolute() or not target.is_relative_to(Path(out).resolve()):
+            raise UserInputError(f"{hits[-1]}: its dataflow partition is outside the build "
+                                 "(built by an older onebit: build it again)")
+        inst.set_nodeattr("model", str(target))
+    return model
 
 
 def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: str) -> None:
@@ -111,6 +162,7 @@ def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: s
         if not np.all(diff <= tol):
             compare(stage, expected, actual, reference=reference, layer=model.graph.output[0].name)
         check = StageCheck(True, len(state.x_verify), float(diff.max()), reference)
+    check.vectors = distinct_count(state.x_verify)
     state.record(stage, check)
 
 
@@ -174,8 +226,14 @@ def step_hw_layers(state: BuildState) -> None:
     use_build_dir(state.out / "finn")
     model = to_hw_layers(state.models["streamline"])
     parent, dataflow = partition(model)
+    # the parent runs the partition from the build's own copy of it, not FINN's scratch file
+    state.path("hw_layers")
+    getCustomOp(_partition_node(parent)).set_nodeattr(
+        "model", str(state.path("dataflow_golden").resolve()))
     state.save("hw_layers", parent)
     state.save("dataflow_golden", dataflow)
+    for scratch in (state.out / "finn").glob("dataflow_partition_*"):
+        shutil.rmtree(scratch)  # FINN's copy of the partition, under a random name
     state.report["software_nodes"] = outside_nodes(parent)
     check_stage(state, "hw_layers", parent, reference="qonnx")
 
@@ -206,8 +264,12 @@ def step_estimate(state: BuildState) -> None:
     """FINN's analytic cycle and resource estimates for the folded graph."""
     from onebit.flows.estimate import estimate
 
-    state.report["estimate"] = estimate(state.models["dataflow_folded"], state.board.part,
-                                        state.board.clock_mhz)
+    est = estimate(state.models["dataflow_folded"], state.board.part, state.board.clock_mhz)
+    state.report["estimate"] = est
+    state.report["fit"] = fit = state.board.fit(est["resources"])
+    if state.cfg.strict and not fit["fits"]:
+        raise UserInputError(f"the estimate does not fit {state.board.name} "
+                             f"({state.board.part}): {over_capacity(fit)} (--strict)")
 
 
 def golden_contexts(parent: ModelWrapper, dataflow: ModelWrapper, x: np.ndarray,
@@ -239,6 +301,7 @@ def step_rtl(state: BuildState) -> None:
     rtl = state.out / "rtl"
     acc = make_layers(state.models["dataflow_folded"], rtl)
     acc.depths = size_fifos(acc, xin, rtl)
+    shutil.rmtree(rtl / "sizing")  # the simulation-only top that sized the FIFOs
     acc.top = acc.stitch(rtl)
     acc.save(rtl)
 
@@ -278,15 +341,16 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
     try:
         check = compare("rtlsim", expected, out_vals, reference="finn_golden", layer=oname)
     except VerificationError:
-        locate_mismatch(acc, folded, golden, rtl / "per_layer")
+        locate_mismatch(acc, folded, golden, rtl)
         raise
+    check.vectors = distinct_count(x[:distinct])
     if on_check:
         on_check(check)
     timing = frame_timing(res, acc.last.words, frames)
     return {
         "bit_exact": True,
         "frames": frames,
-        "distinct_vectors": distinct,
+        "distinct_vectors": check.vectors,
         "backpressure": backpressure,
         **timing,
         "ratio_to_estimate": timing["cycles_per_frame"] / est_cycles,
@@ -327,42 +391,46 @@ def accuracy(state: BuildState) -> float | None:
 
 def build(inp: BuildInput, cfg: BuildConfig, steps: list[str] | None = None,
           progress: Callable[[str], None] | None = None) -> dict:
-    """Run the build steps; returns the report (also written to `<out>/report.json`)."""
+    """Run the build steps; returns the report (also written to `<out>/report.json`).
+
+    The directory is claimed first (`flows.builddir`: one process at a time, the previous
+    build's outputs removed). The report is written once, at the end, atomically: `"ok"` only
+    when every step ran; `"failed"` or `"interrupted"` (Ctrl-C, SIGTERM) with the step.
+    """
     board = get_board(cfg.board)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    report_path = out / "report.json"
-    if report_path.exists():
-        report_path.unlink()
-    state = BuildState(cfg, inp, board)
-    steps = steps or default_steps(cfg)
-    t_all = time.perf_counter()
-    failed = None
-    try:
-        for name in steps:
-            if progress:
-                progress(name)
-            t0 = time.perf_counter()
-            try:
-                STEPS[name](state)
-            except OnebitError:
-                failed = name
-                raise
-            except Exception as e:  # a bug or a FINN failure: keep the cause, name the step
-                failed = name
-                raise BuildError(name, f"{type(e).__name__}: {e}") from e
-            state.timings[name] = round(time.perf_counter() - t0, 3)
-    finally:
-        report = make_report(state, failed, time.perf_counter() - t_all)
-        _write_json_atomic(report_path, report)
+    with claim(cfg.out_dir, fresh=True) as out:
+        state = BuildState(cfg, inp, board)
+        steps = steps or default_steps(cfg)
+        t_all = time.perf_counter()
+        status, failed = "ok", None
+        try:
+            for name in steps:
+                if progress:
+                    progress(name)
+                t0 = time.perf_counter()
+                status, failed = "failed", name
+                try:
+                    STEPS[name](state)
+                except (OnebitError, KeyboardInterrupt):
+                    raise
+                except Exception as e:  # a bug or a FINN failure: keep the cause, name the step
+                    raise BuildError(name, f"{type(e).__name__}: {e}") from e
+                status, failed = "ok", None
+                state.timings[name] = round(time.perf_counter() - t0, 3)
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            report = make_report(state, status, failed, time.perf_counter() - t_all)
+            write_report(out / "report.json", report)
     return report
 
 
-def make_report(state: BuildState, failed: str | None, seconds: float) -> dict:
-    """The build report (report.json), success or not."""
+def make_report(state: BuildState, status: str, failed: str | None, seconds: float) -> dict:
+    """The build report (report.json): `status` is "ok", "failed" or "interrupted"."""
     r = {
         "onebit_version": __version__,
-        "status": "failed" if failed else "ok",
+        "status": status,
         "failed_step": failed,
         "model": state.inp.name,
         "board": state.board.name,
@@ -372,6 +440,7 @@ def make_report(state: BuildState, failed: str | None, seconds: float) -> dict:
                     "source": state.inp.vectors_source},
         "stages": state.stages,
         "estimate": state.report.get("estimate"),
+        "fit": state.report.get("fit"),
         "software_nodes": state.report.get("software_nodes"),
         "test_accuracy": state.inp.meta.get("test_accuracy"),
         "vector_accuracy": accuracy(state),
@@ -384,10 +453,18 @@ def make_report(state: BuildState, failed: str | None, seconds: float) -> dict:
     return r
 
 
-def _write_json_atomic(path: Path, data: dict) -> None:
+def write_report(path: Path, data: dict) -> None:
+    """Write `path` atomically: a reader sees the old file or the whole new one, never a part.
+
+    A failed write (a full disk) leaves no temporary file and raises a one-line error.
+    """
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserInputError(f"cannot write {path}: {e.strerror}") from None
 
 
 def _json_default(o):
@@ -401,36 +478,40 @@ def _json_default(o):
 def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool = False) -> dict:
     """Re-run the simulation of a finished build (its RTL as generated, its stored vectors).
 
-    Updates `report.json` with the new `sim` entry and `rtlsim` stage; a mismatch raises and
-    marks the report failed.
+    Reads only files inside the build directory (it may have been moved or copied). Updates
+    `report.json` with the new `sim` entry and `rtlsim` stage; a mismatch raises and marks the
+    report failed.
     """
     out = Path(out_dir)
     report_path = out / "report.json"
-    needed = (report_path, out / "rtl" / "accelerator.json", out / VECTORS)
-    if not all(p.exists() for p in needed):
-        raise UserInputError(f"{out} is not a onebit build with RTL (run onebit build --sim)")
-    report = json.loads(report_path.read_text())
-    inter = out / "intermediate"
-
-    def load(step: str) -> ModelWrapper:
-        hits = sorted(inter.glob(f"*_{step}.onnx"))
-        if not hits:
-            raise UserInputError(f"{out}: missing intermediate/*_{step}.onnx")
-        return ModelWrapper(str(hits[-1]))
-
-    x = np.load(out / VECTORS)["x"]
-    est = report["estimate"]["cycles_per_frame"]
-    report["stages"].pop("rtlsim", None)
-    checks = {}
-    try:
-        sim = simulate_build(out, load("hw_layers"), load("dataflow_golden"),
-                             load("dataflow_folded"), x, frames, est, seed=seed,
-                             backpressure=backpressure, on_check=lambda c: checks.update(c=c))
-    except OnebitError:
-        report.update(status="failed", failed_step="rtlsim", sim=None)
-        _write_json_atomic(report_path, report)
-        raise
-    report["stages"]["rtlsim"] = checks["c"].to_json()
-    report.update(status="ok", failed_step=None, sim=sim)
-    _write_json_atomic(report_path, report)
+    if not report_path.is_file():
+        raise UserInputError(f"{out} is not a onebit build with RTL (no report.json; run "
+                             "onebit build)")
+    with claim(out, fresh=False):
+        try:
+            report = json.loads(report_path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise UserInputError(f"{report_path}: unreadable report ({e})") from None
+        if not (out / "rtl" / MANIFEST).is_file() or not (out / VECTORS).is_file():
+            why = (f"its build {report.get('status')} at step '{report['failed_step']}'"
+                   if report.get("failed_step") else "it was built with --no-sim")
+            raise UserInputError(f"{out} is not a onebit build with RTL ({why}); run onebit "
+                                 "build again")
+        x = np.load(out / VECTORS)["x"]
+        est = report["estimate"]["cycles_per_frame"]
+        report["stages"].pop("rtlsim", None)
+        checks = {}
+        try:
+            sim = simulate_build(out, load_intermediate(out, "hw_layers"),
+                                 load_intermediate(out, "dataflow_golden"),
+                                 load_intermediate(out, "dataflow_folded"), x, frames, est,
+                                 seed=seed, backpressure=backpressure,
+                                 on_check=lambda c: checks.update(c=c))
+        except OnebitError:
+            report.update(status="failed", failed_step="rtlsim", sim=None)
+            write_report(report_path, report)
+            raise
+        report["stages"]["rtlsim"] = checks["c"].to_json()
+        report.update(status="ok", failed_step=None, sim=sim)
+        write_report(report_path, report)
     return report

@@ -16,8 +16,9 @@ def estimate(model: ModelWrapper, part: str, clock_mhz: float) -> dict:
     res = res_estimation(model, part)
     bottleneck = max(cycles, key=cycles.get)
     cpf = cycles[bottleneck]
-    luts = sum(float(r.get("LUT", 0)) for r in res.values())
-    brams = sum(float(r.get("BRAM_18K", 0)) for r in res.values())
+    total = {k: sum(float(r.get(k, 0)) for r in res.values())
+             for k in ("LUT", "BRAM_18K", "URAM", "DSP")}
+    luts, brams = total["LUT"], total["BRAM_18K"]
     return {
         "cycles_per_frame": cpf,
         "bottleneck": bottleneck,
@@ -25,6 +26,7 @@ def estimate(model: ModelWrapper, part: str, clock_mhz: float) -> dict:
         "fps": clock_mhz * 1e6 / cpf,
         "luts": int(round(luts)),
         "brams": int(round(brams)),
+        "resources": {k: round(v, 1) for k, v in total.items()},
         "cycles_per_layer": cycles,
         "resources_per_layer": {k: {kk: float(vv) for kk, vv in v.items()} for k, v in res.items()},
     }

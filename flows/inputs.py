@@ -56,6 +56,7 @@ def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=Non
 
         model, meta = load_checkpoint(path)
         ds = datasets.load(dataset or meta["dataset"], data_dir)
+        _check_shape(str(path), tuple(meta["input_shape"]), ds.input_shape)
         x, y = test_vectors(ds, vectors)
         return BuildInput(meta.get("arch", path.stem), x, y, torch_model=model, meta=meta)
     from onebit.export.qonnx import load_onnx

@@ -10,6 +10,7 @@ their golden inputs and names the first layer that differs and the first differi
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import numpy as np
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
-from onebit.errors import VerificationError
+from onebit.errors import UserInputError, VerificationError
 from onebit.hw import codegen, packing
 from onebit.hw.instance import RtlInstance
 from onebit.hw.sim import (
@@ -60,16 +61,29 @@ class Layer:
     ins: list[Port]
     outs: list[Port]
 
-    def to_json(self) -> dict:
-        return {"name": self.name, "op_type": self.op_type,
-                "inst": {**asdict(self.inst), "sources": [str(p) for p in self.inst.sources]},
+    def to_json(self, root: Path) -> dict:
+        """The layer as JSON, its sources named relative to `root`."""
+        return {"name": self.name, "op_type": self.op_type, "inst": _inst_json(self.inst, root),
                 "ins": [p.to_json() for p in self.ins], "outs": [p.to_json() for p in self.outs]}
 
     @classmethod
-    def from_json(cls, d: dict) -> Layer:
-        inst = {**d["inst"], "sources": [Path(p) for p in d["inst"]["sources"]]}
-        return cls(d["name"], d["op_type"], RtlInstance(**inst),
+    def from_json(cls, d: dict, root: Path) -> Layer:
+        return cls(d["name"], d["op_type"], _inst_from_json(d["inst"], root),
                    [Port.from_json(p) for p in d["ins"]], [Port.from_json(p) for p in d["outs"]])
+
+
+def _inst_json(inst: RtlInstance, root: Path) -> dict:
+    return {**asdict(inst), "sources": [str(p.relative_to(root)) for p in inst.sources]}
+
+
+def _inst_from_json(d: dict, root: Path) -> RtlInstance:
+    """An instance whose sources (relative to `root`) must lie inside `root`."""
+    paths = [root / p for p in d["sources"]]
+    outside = [str(p) for p in paths if not p.resolve().is_relative_to(root)]
+    if outside:
+        raise UserInputError(f"{root / MANIFEST} names sources outside the build "
+                             f"({outside[0]}): build it again with this onebit")
+    return RtlInstance(**{**d, "sources": paths})
 
 
 @dataclass
@@ -110,23 +124,74 @@ class Accelerator:
                       out_dir, monitor)
 
     def save(self, out_dir: Path) -> Path:
-        """Record the design so it can be re-simulated (`onebit sim`)."""
-        path = Path(out_dir) / MANIFEST
+        """Record the design so it can be re-simulated (`onebit sim`), from any directory.
+
+        Localizes the design first (`localize`): the manifest names every file relative to
+        `out_dir`, and simulations of it run with `out_dir` as their working directory.
+        """
+        out_dir = Path(out_dir).resolve()
+        localize(self, out_dir)
+        path = out_dir / MANIFEST
         path.write_text(json.dumps({
-            "top": {**asdict(self.top), "sources": [str(p) for p in self.top.sources]},
+            "top": _inst_json(self.top, out_dir),
             "depths": self.depths,
             "edges": [asdict(e) for e in self.edges],
-            "layers": [la.to_json() for la in self.layers],
+            "layers": [la.to_json(out_dir) for la in self.layers],
         }, indent=1))
         return path
 
     @classmethod
     def load(cls, out_dir: Path) -> Accelerator:
-        d = json.loads((Path(out_dir) / MANIFEST).read_text())
-        top = {**d["top"], "sources": [Path(p) for p in d["top"]["sources"]]}
+        """The design saved in `out_dir`; its sources resolved there (they must lie inside)."""
+        out_dir = Path(out_dir).resolve()
+        d = json.loads((out_dir / MANIFEST).read_text())
         edges = [Edge(e["name"], tuple(e["src"]), tuple(e["dst"])) for e in d["edges"]]
-        return cls([Layer.from_json(x) for x in d["layers"]], edges, d["depths"],
-                   RtlInstance(**top))
+        return cls([Layer.from_json(x, out_dir) for x in d["layers"]], edges, d["depths"],
+                    _inst_from_json(d["top"], out_dir))
+
+
+LIBRARY = "lib"
+"""Where `localize` copies the library sources (onebit's and finn-rtllib's) a design uses."""
+
+
+def localize(acc: Accelerator, root: Path) -> None:
+    """Make the design under `root` self-contained and relocatable, in place.
+
+    Library sources outside `root` are copied into `root/lib/`; every absolute path into
+    `root` in generated sources and string parameters (memory files for `$readmemh`) becomes
+    relative to `root`. A moved or copied design then reads only its own files, when it is
+    simulated (or synthesized) with `root` as the working directory.
+    """
+    root = Path(root).resolve()
+    prefix = f"{root}/"
+    lib = root / LIBRARY
+    copied: dict[str, Path] = {}
+
+    def local(p: Path) -> Path:
+        p = Path(p).resolve()
+        if p.is_relative_to(root):
+            return p
+        dest = lib / p.name
+        if copied.setdefault(p.name, p) != p:
+            raise RuntimeError(f"two library sources named {p.name}: {copied[p.name]}, {p}")
+        if not dest.exists():
+            lib.mkdir(exist_ok=True)
+            shutil.copyfile(p, dest)
+        return dest
+
+    insts = [la.inst for la in acc.layers] + [acc.top]
+    for inst in insts:
+        inst.sources = [local(p) for p in inst.sources]
+        inst.params = {k: v.replace(prefix, "") if isinstance(v, str) else v
+                       for k, v in inst.params.items()}
+    generated = {p for inst in insts for p in inst.sources if not p.is_relative_to(lib)}
+    for p in sorted(generated):
+        text = p.read_text()
+        if prefix in text:
+            p.write_text(text.replace(f'"{prefix}', '"'))
+    leftover = [str(p) for p in generated if prefix in p.read_text()]
+    if leftover:
+        raise RuntimeError(f"absolute paths into {root} left in {leftover}")
 
 
 def _ports(op, node, model, which: str) -> list[Port]:
@@ -287,16 +352,17 @@ def golden_tensor(model: ModelWrapper, ctx: dict, name: str) -> np.ndarray:
 
 def locate_mismatch(acc: Accelerator, model: ModelWrapper, golden: list[dict], out_dir: Path,
                     cache_dir: Path | None = None) -> None:
-    """Simulate layers one by one on golden inputs; raise naming the first wrong layer."""
+    """Simulate layers one by one on golden inputs; raise naming the first wrong layer.
+
+    The simulations run in `out_dir`, the directory the layers' memory paths are relative to.
+    """
     n = len(golden)
     for layer in acc.layers:
         if layer.op_type.startswith(PASS_THROUGH):
             continue
         ins = [pack_frames(np.stack([golden_tensor(model, g, p.tensor) for g in golden]),
                            p.dt, p.epw) for p in layer.ins]
-        run_dir = Path(out_dir) / layer.name
-        run_dir.mkdir(parents=True, exist_ok=True)
-        kw = {"watchdog": _watchdog([layer]), "run_dir": run_dir, "cache_dir": cache_dir}
+        kw = {"watchdog": _watchdog([layer]), "run_dir": out_dir, "cache_dir": cache_dir}
         if len(layer.ins) == 1 and len(layer.outs) == 1:
             outs = [simulate_instance(layer.inst, ins[0], n * layer.outs[0].words,
                                       **kw).out_words]

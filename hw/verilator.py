@@ -22,7 +22,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from onebit.errors import BuildError, ToolNotFoundError
+from onebit.errors import OnebitError, ToolNotFoundError
+from onebit.hw import proc
 
 DEFAULT_CACHE_DIR = Path("~/.cache/onebit/verilator")
 
@@ -39,12 +40,27 @@ _MAKEFLAGS = "OPT_FAST=-O2 OPT_SLOW=-O1 OPT_GLOBAL=-O2 CFG_CXXFLAGS_PCH_I=-inclu
 _TIMING_CFLAGS = "-std=c++20 -fcoroutines"
 
 
-class VerilatorError(BuildError):
+class VerilatorError(OnebitError):
     """Verilator rejected a design (lint error, elaboration error, C++ compile error)."""
 
     def __init__(self, message: str, log: str = ""):
         self.log = log
-        super().__init__("verilator", message)
+        super().__init__(f"Verilator: {message}")
+
+
+COMPILE_TOOLS = {"g++": "g++", "make": "make", "perl": "perl"}
+"""What Verilator needs to compile a simulation: executable -> Debian package."""
+
+
+def check_compile_tools() -> None:
+    """One line naming the missing tools (and how to install them) before any compile starts."""
+    missing = [exe for exe in COMPILE_TOOLS if shutil.which(exe) is None]
+    if missing:
+        pkgs = " ".join(COMPILE_TOOLS[m] for m in missing)
+        raise ToolNotFoundError(
+            f"Verilator compiles simulations with g++, make and perl; missing: "
+            f"{', '.join(missing)} (install: apt-get install {pkgs}, or ./bootstrap.sh setup)"
+        )
 
 
 def verilator_root() -> Path:
@@ -85,7 +101,7 @@ def _env() -> dict[str, str]:
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True)
+    return proc.run(cmd, cwd=cwd, env=_env())
 
 
 def param_args(params: Mapping[str, int | str] | None) -> list[str]:
@@ -130,6 +146,31 @@ def _digest(parts: Sequence[bytes]) -> str:
         h.update(len(p).to_bytes(8, "little"))
         h.update(p)
     return h.hexdigest()[:24]
+
+
+OWNER = "pid"
+"""The file in a build's temporary directory naming the process that compiles there."""
+
+
+def remove_stale_builds(root: Path) -> None:
+    """Remove temporary build directories whose process is gone (killed mid-compile)."""
+    for tmp in Path(root).glob(".*-*"):
+        try:
+            pid = int((tmp / OWNER).read_text())
+        except (OSError, ValueError):
+            continue  # just created, or not one of ours
+        if not _alive(pid):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def build(
@@ -177,8 +218,11 @@ def build(
     if exe.is_file():
         return exe
 
+    check_compile_tools()
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_builds(root)
     tmp = Path(tempfile.mkdtemp(prefix=f".{top}-", dir=root))
+    (tmp / OWNER).write_text(f"{os.getpid()}\n")
     try:
         cmd = [str(verilator_path()), *args, "--prefix", "Vsim", "-o", "sim"]
         cmd += ["--Mdir", str(tmp / "obj"), "-j", str(jobs or min(4, os.cpu_count() or 1))]
