@@ -36,6 +36,9 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     level = logging.ERROR if quiet else (logging.DEBUG if verbose > 1 else
                                          logging.INFO if verbose else logging.WARNING)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # FINN narrates its passes (folding limits, reverted PEs) as warnings: shown with -v; the
+    # summary reports what was reached
+    logging.getLogger("finn_logger").setLevel(level if verbose else logging.ERROR)
 
 
 @cli.command()
@@ -132,14 +135,29 @@ def export(o: _Ctx, checkpoint: Path, out: Path, data_dir, vectors: int) -> None
     _echo(o, f"{out}: QONNX equals torch on {check.vectors} test images")
 
 
+class FrameRate(click.ParamType):
+    """A frame rate: a finite number in (0, 1e12] (NaN and inf are refused too)."""
+
+    name = "fps"
+    MAX = 1e12
+
+    def convert(self, value, param, ctx):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not 0 < v <= self.MAX:  # also False for NaN
+            self.fail(f"{value} is not a frame rate in (0, {self.MAX:g}]", param, ctx)
+        return v
+
+
 def _build_options(f):
     for opt in reversed([
         click.option("--out", type=click.Path(path_type=Path), required=True,
                      help="Build directory."),
         click.option("--board", default="pynq-z2", show_default=True,
                      help="pynq-z1, pynq-z2, zcu104, u250."),
-        click.option("--target-fps", type=click.FloatRange(min=0, min_open=True, max=1e12),
-                     help="Fold for this frame rate."),
+        click.option("--target-fps", type=FrameRate(), help="Fold for this frame rate."),
         click.option("--folding", type=click.Path(path_type=Path),
                      help="Folding JSON ({node: {PE, SIMD}})."),
         click.option("--dataset", help="Dataset for the verification vectors."),

@@ -256,8 +256,22 @@ def step_fold(state: BuildState) -> None:
         model = fold_for_fps(model, fps, state.board.clock_mhz)
     model = prefer_rtl(run_passes(model, [InsertDWC()]))
     model = run_passes(model, [SpecializeLayers(state.board.part), GiveUniqueNodeNames()])
+    name_new_tensors(model, state.models["dataflow_golden"])
     state.save("dataflow_folded", model)
     (state.out / "folding.json").write_text(json.dumps(folding_of(model), indent=1))
+
+
+def name_new_tensors(model: ModelWrapper, before: ModelWrapper) -> None:
+    """Give the tensors FINN's passes added (width converters: random names) stable names.
+
+    Tensors of `before` keep their names (the golden execution is looked up by them); a new
+    one is named after its producer, so two builds of one model write identical graphs.
+    """
+    known = {t for n in before.graph.node for t in [*n.input, *n.output]}
+    for node in model.graph.node:
+        for i, t in enumerate(node.output):
+            if t not in known:
+                model.rename_tensor(t, f"{node.name}_out{i}")
 
 
 def step_estimate(state: BuildState) -> None:

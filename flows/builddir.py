@@ -83,8 +83,9 @@ def claim(out: Path, *, fresh: bool) -> Iterator[Path]:
             for name in OWNED - {LOCK}:
                 _remove(out / name)
         yield out
+        os.ftruncate(fd, 0)  # the lock file stays, empty: a finished build names no process
     finally:
-        os.close(fd)  # releases the lock; the (empty of meaning) file stays
+        os.close(fd)  # releases the lock
 
 
 def _remove(path: Path) -> None:

@@ -36,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -114,17 +115,30 @@ def _yosys_command() -> list[str]:
 _STRING_RE = re.compile(r'"([^"\n]+)"')
 
 
+def _rooted(s: str, root: Path | None) -> str | None:
+    """The absolute path a string literal names: itself if absolute, else under `root` (a
+    localized design's memory files, e.g. 'MVAU_0/MVAU_0_weights.mem'); None if neither."""
+    if s.startswith("/"):
+        return s
+    if root is not None and "/" in s and (Path(root) / s).parent.is_dir():
+        return str(Path(root).resolve() / s)
+    return None
+
+
 def _referenced_paths(top: RtlInstance, root: Path | None = None) -> list[str]:
-    """Paths named in the sources' string literals and in string parameters: absolute ones,
-    and, with `root` (where a localized design's relative paths start), relative ones."""
+    """Paths named in the sources' string literals and in string parameters."""
     found = [v for v in top.params.values() if isinstance(v, str)]
     for src in top.sources:
         found += _STRING_RE.findall(Path(src).read_text(errors="replace"))
-    paths = {s for s in found if s.startswith("/")}
-    if root is not None:
-        paths |= {str(Path(root).resolve() / s) for s in found
-                  if not s.startswith("/") and "/" in s and (Path(root) / s).parent.is_dir()}
-    return sorted(paths)
+    return sorted({p for p in (_rooted(s, root) for s in found) if p})
+
+
+def _absolute(top: RtlInstance, root: Path | None) -> RtlInstance:
+    """`top` with relative memory paths in its string parameters made absolute (Yosys runs in
+    a sandbox that mounts absolute paths only)."""
+    params = {k: (_rooted(v, root) or v) if isinstance(v, str) else v
+              for k, v in top.params.items()}
+    return replace(top, params=params)
 
 
 def _data_files(paths: Sequence[str]) -> list[Path]:
@@ -165,19 +179,21 @@ _PATCHES: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def _sanitize(name: str, text: str) -> str:
+def _sanitize(name: str, text: str, root: Path | None = None) -> str:
+    text = _STRING_RE.sub(lambda m: f'"{_rooted(m[1], root) or m[1]}"', text)
     text = re.sub(r"^([ \t]*`default_nettype\b.*)$", r"// \1", text, flags=re.M)
     for old, new in _PATCHES.get(name, []):
         text = text.replace(old, new)
     return text
 
 
-def _copy_sources(sources: Sequence[Path], dest: Path) -> list[Path]:
+def _copy_sources(sources: Sequence[Path], dest: Path, root: Path | None = None) -> list[Path]:
     """Copy the sources for Yosys with the constructs yosys-slang refuses made harmless.
 
     finn-rtllib writes `default_nettype` inside module bodies, which IEEE 1800 (and so slang)
     forbids; those lines are commented out (they only guard against implicit nets). The
-    rewrites of `_PATCHES` are applied where their text occurs.
+    rewrites of `_PATCHES` are applied where their text occurs; paths relative to `root`
+    become absolute.
     """
     dest.mkdir(parents=True, exist_ok=True)
     out, seen = [], set()
@@ -185,7 +201,7 @@ def _copy_sources(sources: Sequence[Path], dest: Path) -> list[Path]:
         src = Path(src)
         name = src.name if src.name not in seen else f"{i}_{src.name}"
         seen.add(name)
-        (dest / name).write_text(_sanitize(src.name, src.read_text()))
+        (dest / name).write_text(_sanitize(src.name, src.read_text(), root))
         out.append((dest / name).resolve())
     return out
 
@@ -247,7 +263,7 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
          root: Path | None = None) -> dict:
     """Synthesize one design (flattened) in `run_dir`; cached by content.
 
-    Yosys runs in `root` when given (a localized design's memory paths are relative to it).
+    `root`: where a localized design's relative memory paths start (made absolute for Yosys).
     """
     run_dir = Path(run_dir).resolve()
     data = _data_files(_referenced_paths(top, root))
@@ -261,15 +277,16 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
         return res
     if run_dir.exists():
         shutil.rmtree(run_dir)
-    sources = _copy_sources(top.sources, run_dir / "src")
+    sources = _copy_sources(top.sources, run_dir / "src", root)
+    top = _absolute(top, root)
     stat, log = run_dir / "stat.json", run_dir / "yosys.log"
     script = run_dir / "synth.ys"
     script.write_text(_script(top, sources, family, stat))
     env = dict(os.environ)
-    env["YOWASP_MOUNT"] = _mounts([run_dir, *data, *([root] if root else [])])
+    env["YOWASP_MOUNT"] = _mounts([run_dir, *data])
     t0 = time.perf_counter()
     res = proc.run([*_yosys_command(), "-q", "-l", str(log), "-s", str(script)],
-                   cwd=Path(root).resolve() if root else run_dir, env=env)
+                   cwd=run_dir, env=env)
     seconds = time.perf_counter() - t0
     if res.returncode != 0 or not stat.is_file():
         text = (res.stdout + res.stderr).strip().splitlines()

@@ -63,7 +63,10 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a file that is not a checkpoint
-        raise ModelFormatError(f"'{path}' is not a onebit checkpoint: {e}") from None
+        why = "a pickled Python object, not a state dict" if "Weights only load failed" in \
+            str(e) else (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise ModelFormatError(f"'{path}' is not a onebit checkpoint ({why}); onebit reads "
+                               "checkpoints written by onebit train") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ModelFormatError(
             f"'{path}' is not a onebit checkpoint (no '{CHECKPOINT_FORMAT}' tag)"

@@ -58,10 +58,11 @@ BAD_BUILD_OPTIONS = [
     (["--vectors", "0"], "'--vectors': 0 is not in the range"),
     (["--vectors", "-3"], "'--vectors': -3 is not in the range"),
     (["--frames", "0"], "'--frames': 0 is not in the range"),
-    (["--target-fps", "0"], "'--target-fps': 0.0 is not in the range"),
-    (["--target-fps", "inf"], "'--target-fps': inf is not in the range"),
-    (["--target-fps", "nan"], "'--target-fps'"),
-    (["--target-fps", "fast"], "'--target-fps': 'fast' is not a valid float"),
+    (["--target-fps", "0"], "'--target-fps': 0 is not a frame rate in (0, 1e+12]"),
+    (["--target-fps", "inf"], "'--target-fps': inf is not a frame rate"),
+    (["--target-fps", "nan"], "'--target-fps': nan is not a frame rate"),
+    (["--target-fps", "1e15"], "'--target-fps': 1e15 is not a frame rate"),
+    (["--target-fps", "fast"], "'--target-fps': 'fast' is not a number"),
     (["--synth", "--no-sim"], "--synth synthesizes the simulated RTL: drop --no-sim"),
     (["--folding", "/nonexistent/f.json"], "--folding /nonexistent/f.json: no such file"),
     (["--board", "kc705"], "unknown board 'kc705'"),
@@ -197,7 +198,9 @@ def test_tool_process_group_dies_with_an_interrupted_caller(tmp_path):
 def test_interrupted_build_says_so_and_leaves_no_compiler(tmp_path, sig, rc):
     """A real signal during the rtl step: exit 128+n, report 'interrupted' at that step."""
     out = tmp_path / "b"
-    env = dict(os.environ, HOME=str(tmp_path / "home"))  # an empty Verilator cache: it compiles
+    home = tmp_path / "home"  # an empty Verilator cache: the rtl step compiles
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home))
     p = subprocess.Popen([sys.executable, "-c", CLI, "-q", "build", "bnn_pynq:tfc", "--out",
                           str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -301,3 +304,19 @@ def test_moved_and_copied_builds_simulate_their_own_files(tmp_path):
     assert r.returncode == 1 and "verification of stage 'rtlsim' failed" in r.stderr
     assert json.loads((moved / "report.json").read_text())["status"] == "failed"
     assert np.load(copy / "vectors.npz")["x"].shape[0] == 8
+
+
+def test_two_builds_of_one_model_are_identical_but_for_timings(tmp_path):
+    dirs = [tmp_path / "a", tmp_path / "b"]
+    for d in dirs:
+        r = onebit("-q", "build", "bnn_pynq:tfc", "--out", str(d), "--no-sim", "--vectors", "4")
+        assert r.returncode == 0, r.stderr
+    files = sorted(p.relative_to(dirs[0]) for p in dirs[0].rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(dirs[1]) for p in dirs[1].rglob("*") if p.is_file())
+    reports = [json.loads((d / "report.json").read_text()) for d in dirs]
+    for r in reports:
+        r.pop("timings_s")
+    assert reports[0] == reports[1]
+    differ = [str(f) for f in files if f.name != "report.json"
+              and (dirs[0] / f).read_bytes() != (dirs[1] / f).read_bytes()]
+    assert not differ, differ
