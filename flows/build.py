@@ -59,6 +59,7 @@ class BuildInput:
     qonnx_path: Path | None = None
     vectors_source: str = "dataset"
     meta: dict = field(default_factory=dict)
+    input_datatype: str | None = None  # the graph input's datatype if not annotated (UINT8)
 
 
 @dataclass
@@ -122,19 +123,33 @@ VECTORS = "vectors.npz"
 
 def step_export(state: BuildState) -> None:
     """torch -> QONNX (Brevitas export), verified against the torch forward."""
+    from onebit.flows.inputs import (
+        PIXELS,
+        check_bipolar_input,
+        check_vectors,
+        graph_input_datatype,
+        parse_datatype,
+    )
+
     inp = state.inp
     np.savez(state.out / VECTORS, x=inp.x, **({"y": inp.y} if inp.y is not None else {}))
     if inp.torch_model is None:
-        from onebit.export.qonnx import load_onnx
+        from onebit.export.qonnx import load_model_file
 
-        model = load_onnx(inp.qonnx_path)
+        model = load_model_file(inp.qonnx_path)
         _check_input_shape(model, inp.x)
         check_supported(model)
+        dt = graph_input_datatype(model, inp.input_datatype, source=str(inp.qonnx_path))
+        check_vectors(inp.x, dt, "the verification vectors")
+        model.set_tensor_datatype(model.graph.input[0].name, dt)
+        check_bipolar_input(model, dt)
         state.expected = run_qonnx(model, state.x_verify)
         state.save("qonnx", model)
         return
     shape = tuple(inp.x.shape[1:])
-    model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx")
+    dt = parse_datatype(inp.input_datatype) if inp.input_datatype else PIXELS
+    check_vectors(inp.x, dt, "the verification vectors")
+    model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx", dt)
     check_supported(model)
     state.expected = torch_forward(inp.torch_model, state.x_verify)
     state.save("qonnx", model)

@@ -1,0 +1,186 @@
+"""Models as users have them: plain Brevitas exports, declared input datatypes."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from contextlib import redirect_stdout
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+
+from onebit.errors import ModelFormatError, UnsupportedOpError, UserInputError
+from onebit.flows.build import BuildConfig, BuildInput, build
+from onebit.flows.inputs import random_vectors, resolve
+
+from nets import mlp
+
+NO_SIM = ["export", "finn", "streamline", "hw_layers", "fold", "estimate"]
+
+
+def plain_export(net, path, shape=(1, 8, 8), **kw):
+    """`brevitas.export.export_qonnx` as a user calls it (torch's default exporter)."""
+    from brevitas.export import export_qonnx
+
+    with warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        export_qonnx(net.eval(), input_t=torch.zeros(1, *shape), export_path=str(path), **kw)
+    return path
+
+
+def assert_exact(r):
+    assert r["status"] == "ok"
+    assert r["stages"] and all(s["verified"] and s["max_abs_diff"] == 0.0
+                               for s in r["stages"].values())
+
+
+def test_plain_brevitas_export_simulates_bit_exact(tmp_path):
+    p = plain_export(mlp(), tmp_path / "mlp.onnx")
+    raw = onnx.load(str(p), load_external_data=False)
+    assert len(raw.graph.input) > 1  # torch lists the weights as graph inputs too
+    inp = resolve(str(p), vectors=4, input_datatype="UINT8")
+    r = build(inp, BuildConfig(tmp_path / "b", vectors=4, sim_frames=4))
+    assert_exact(r)
+    assert r["sim"]["bit_exact"] and r["stages"]["rtlsim"]["max_abs_diff"] == 0.0
+
+
+@pytest.mark.parametrize("opset, dynamo", [(11, False), (13, False), (18, True), (20, True)])
+def test_plain_export_opsets(tmp_path, opset, dynamo):
+    """A conv net with -1 padding (the TorchScript exporter writes Pad's shape arithmetic)."""
+    from nets import cnn
+
+    p = plain_export(cnn(), tmp_path / "cnn.onnx", opset_version=opset, dynamo=dynamo)
+    raw = onnx.load(str(p), load_external_data=False)
+    assert next(o.version for o in raw.opset_import if o.domain == "") == opset
+    inp = resolve(str(p), vectors=3, input_datatype="UINT8")
+    assert_exact(build(inp, BuildConfig(tmp_path / "b"), steps=NO_SIM))
+
+
+def test_plain_bnn_pynq_tfc_export_builds(tmp_path):
+    from onebit.models import bnn_pynq
+
+    net = bnn_pynq("tfc", seed=0)
+    p = plain_export(net, tmp_path / "tfc.onnx", shape=net.input_shape)
+    inp = resolve(str(p), vectors=3, input_datatype="UINT8")
+    r = build(inp, BuildConfig(tmp_path / "b", target_fps=5000), steps=NO_SIM)
+    assert r["status"] == "ok" and set(r["stages"]) == {"finn", "streamline", "hw_layers"}
+    assert all(s["verified"] for s in r["stages"].values())
+
+
+def test_external_data_loaded_and_a_missing_file_named(tmp_path):
+    src = ModelWrapper(str(plain_export(mlp(), tmp_path / "m.onnx")))
+    p = tmp_path / "ext" / "m.onnx"
+    p.parent.mkdir()
+    onnx.save(src.model, str(p), save_as_external_data=True, location="w.bin",
+              size_threshold=0)
+    raw = onnx.load(str(p), load_external_data=False)
+    assert any(t.data_location == TensorProto.EXTERNAL for t in raw.graph.initializer)
+    inp = resolve(str(p), vectors=3, input_datatype="UINT8")
+    assert_exact(build(inp, BuildConfig(tmp_path / "b"), steps=["export", "finn"]))
+    (p.parent / "w.bin").unlink()
+    with pytest.raises(ModelFormatError, match="weights are stored in w.bin, which is not"):
+        resolve(str(p), vectors=3, input_datatype="UINT8")
+
+
+# ---------------------------------------------------------------- input datatypes
+
+TYPES = ["UINT8", "INT8", "BIPOLAR", "BINARY", "INT3", "UINT4"]
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_random_vectors_cover_the_datatype(name):
+    dt = DataType[name]
+    x = random_vectors((50, 20), 4, seed=1, datatype=dt)
+    values = set(np.unique(x).tolist())
+    want = {-1.0, 1.0} if name == "BIPOLAR" else set(map(float, range(int(dt.min()),
+                                                                        int(dt.max()) + 1)))
+    assert values == want
+
+
+def _matmul_file(tmp_path, dt: DataType | None, w=None):
+    """x (1, 6) -> MatMul with +-1 (or given) weights -> y; the input annotated `dt`."""
+    w = np.array([[1, -1, 1]] * 6, dtype=np.float32) if w is None else w
+    g = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc0")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        [onnx.numpy_helper.from_array(w, "w")])
+    model = ModelWrapper(helper.make_model(g))
+    if dt is not None:
+        model.set_tensor_datatype("x", dt)
+    p = tmp_path / "m.onnx"
+    model.save(str(p))
+    return p
+
+
+@pytest.mark.parametrize("name", TYPES)
+def test_annotated_input_datatype_sets_the_vectors(tmp_path, name):
+    dt = DataType[name]
+    inp = resolve(str(_matmul_file(tmp_path, dt)), vectors=64)
+    assert inp.vectors_source == f"random {name}"
+    assert all(dt.allowed(v) for v in np.unique(inp.x))
+    assert inp.x.min() == dt.min() and inp.x.max() == dt.max()
+
+
+def test_float_input_refused_at_the_first_step(tmp_path):
+    p = _matmul_file(tmp_path, None)
+    with pytest.raises(UserInputError, match="FLOAT32 .*--input-datatype .*set_tensor_datatype"):
+        resolve(str(p), vectors=2)
+    x = np.ones((2, 6), dtype=np.float32)
+    with pytest.raises(UserInputError, match="FLOAT32"):
+        build(BuildInput("m", x, qonnx_path=p), BuildConfig(tmp_path / "b"), steps=NO_SIM)
+    assert not (tmp_path / "b" / "intermediate").exists()  # nothing built
+    inp = resolve(str(p), vectors=2, input_datatype="int4")
+    assert inp.vectors_source == "random INT4"
+
+
+def test_dataset_pixels_need_a_datatype_holding_0_to_255(tmp_path):
+    p = _matmul_file(tmp_path, DataType["INT8"])
+    with pytest.raises(UserInputError, match="INT8, which cannot hold dataset pixels 0..255"):
+        resolve(str(p), vectors=2, dataset="digits")
+
+
+def test_annotation_and_option_disagree(tmp_path):
+    p = _matmul_file(tmp_path, DataType["INT8"])
+    with pytest.raises(UserInputError, match="annotated INT8, --input-datatype says UINT8"):
+        resolve(str(p), vectors=2, input_datatype="UINT8")
+    with pytest.raises(UserInputError, match="input datatype 'FLOAT16'"):
+        resolve(str(p), vectors=2, input_datatype="FLOAT16")
+
+
+def test_vectors_outside_the_datatype_refused_at_export(tmp_path):
+    p = _matmul_file(tmp_path, DataType["BINARY"])
+    x = np.full((2, 6), 217.0, dtype=np.float32)
+    with pytest.raises(UserInputError, match="value 217 is not a BINARY"):
+        build(BuildInput("m", x, qonnx_path=p), BuildConfig(tmp_path / "b"), steps=NO_SIM)
+
+
+@pytest.mark.parametrize("name", ["INT8", "UINT4", "BINARY"])
+def test_non_pixel_inputs_build_bit_exact(tmp_path, name):
+    p = plain_export(mlp(), tmp_path / "mlp.onnx")
+    inp = resolve(str(p), vectors=4, input_datatype=name)
+    assert_exact(build(inp, BuildConfig(tmp_path / "b"), steps=NO_SIM))
+    golden = ModelWrapper(str(tmp_path / "b" / "intermediate" / "05_dataflow_golden.onnx"))
+    first = golden.graph.node[0]
+    assert golden.get_tensor_datatype(first.input[0]) == DataType[name]
+
+
+def test_bipolar_input_into_int8_weights_builds_and_into_binary_weights_is_named(tmp_path):
+    from brevitas.nn import QuantLinear
+
+    from onebit.models.recipes.layers import OnebitInt8Weight
+
+    net = mlp()
+    net[1] = QuantLinear(64, 32, bias=False, weight_quant=OnebitInt8Weight, input_quant=None)
+    p = plain_export(net, tmp_path / "int8.onnx")
+    inp = resolve(str(p), vectors=4, input_datatype="BIPOLAR")
+    assert_exact(build(inp, BuildConfig(tmp_path / "b"), steps=NO_SIM))
+    p = plain_export(mlp(), tmp_path / "bin.onnx")
+    inp = resolve(str(p), vectors=4, input_datatype="BIPOLAR")
+    with pytest.raises(UnsupportedOpError, match="BIPOLAR graph input straight into"):
+        build(inp, BuildConfig(tmp_path / "c"), steps=NO_SIM)
