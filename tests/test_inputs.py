@@ -184,3 +184,66 @@ def test_bipolar_input_into_int8_weights_builds_and_into_binary_weights_is_named
     inp = resolve(str(p), vectors=4, input_datatype="BIPOLAR")
     with pytest.raises(UnsupportedOpError, match="BIPOLAR graph input straight into"):
         build(inp, BuildConfig(tmp_path / "c"), steps=NO_SIM)
+
+
+# ---------------------------------------------------------------- FINN-ONNX with HW layers
+
+
+def finn_hw_graph(path, seed=0, extra_node=None):
+    """Thresholding (UINT8 -> BINARY) -> MVAU (XNOR, thresholds) -> MVAU (XNOR, no activation),
+    built as FINN's own tests build them: helper.make_node(..., domain=fpgadataflow), no names."""
+    from qonnx.util.basic import qonnx_make_model
+
+    rng = np.random.default_rng(seed)
+    hw = {"domain": "finn.custom_op.fpgadataflow", "backend": "fpgadataflow"}
+    c, mh0, mh1 = 16, 8, 4
+    nodes = [
+        helper.make_node("Thresholding", ["inp", "t0"], ["a0"], **hw, NumChannels=c, PE=4,
+                         numSteps=1, inputDataType="UINT8", weightDataType="UINT8",
+                         outputDataType="BINARY", ActVal=0, numInputVectors=[1]),
+        helper.make_node("MVAU", ["a0", "w1", "t1"], ["a1"], **hw, MW=c, MH=mh0, SIMD=4, PE=2,
+                         inputDataType="BINARY", weightDataType="BINARY",
+                         outputDataType="BINARY", ActVal=0, binaryXnorMode=1, noActivation=0),
+        helper.make_node("MVAU", ["a1", "w2"], ["outp"], **hw, MW=mh0, MH=mh1, SIMD=2, PE=2,
+                         inputDataType="BINARY", weightDataType="BINARY",
+                         outputDataType="UINT4", ActVal=0, binaryXnorMode=1, noActivation=1),
+    ]
+    if extra_node is not None:
+        nodes.append(extra_node)
+    out = nodes[-1].output[0]
+    g = helper.make_graph(nodes, "finn_hw",
+                          [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, c])],
+                          [helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, mh1])])
+    model = ModelWrapper(qonnx_make_model(g, producer_name="finn-test"))
+    model.set_initializer("t0", np.sort(rng.integers(0, 256, (c, 1)), 1).astype(np.float32))
+    model.set_initializer("w1", rng.integers(0, 2, (c, mh0)).astype(np.float32))
+    model.set_initializer("t1", rng.integers(0, c + 1, (mh0, 1)).astype(np.float32))
+    model.set_initializer("w2", rng.integers(0, 2, (mh0, mh1)).astype(np.float32))
+    for t, dt in (("inp", "UINT8"), ("a0", "BINARY"), ("w1", "BINARY"), ("a1", "BINARY"),
+                  ("w2", "BINARY"), ("outp", "UINT4")):
+        model.set_tensor_datatype(t, DataType[dt])
+    model.save(str(path))
+    return path
+
+
+def test_finn_hw_layer_graph_builds_bit_exact(tmp_path):
+    p = finn_hw_graph(tmp_path / "hw.onnx")
+    inp = resolve(str(p), vectors=6)
+    assert inp.vectors_source == "random UINT8"
+    r = build(inp, BuildConfig(tmp_path / "b", vectors=6, sim_frames=6,
+                               folding={"MVAU_hls_0": {"PE": 4, "SIMD": 8}}))
+    assert r["status"] == "ok" and set(r["stages"]) == {"hw_layers", "rtlsim"}
+    assert_exact(r)
+    assert r["stages"]["hw_layers"]["reference"] == "finn_onnx" and r["software_nodes"] == []
+    assert r["sim"]["bit_exact"] and r["sim"]["frames"] == 6
+    folded = ModelWrapper(str(tmp_path / "b" / "intermediate" / "04_dataflow_folded.onnx"))
+    assert [n.op_type for n in folded.graph.node if "DataWidth" not in n.op_type] == [
+        "Thresholding_rtl", "MVAU_hls", "MVAU_hls"]
+
+
+def test_finn_hw_layer_without_onebit_rtl_is_named_first(tmp_path):
+    node = helper.make_node("VVAU", ["outp"], ["y"], domain="finn.custom_op.fpgadataflow",
+                            backend="fpgadataflow")
+    p = finn_hw_graph(tmp_path / "hw.onnx", extra_node=node)
+    with pytest.raises(UnsupportedOpError, match="'y' \\(VVAU\\): no onebit RTL for it"):
+        resolve(str(p), vectors=2)
