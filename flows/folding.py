@@ -96,6 +96,7 @@ def apply_folding_config(model: ModelWrapper, config: dict | Path,
     if not isinstance(config, dict):
         raise UserInputError("folding config: expected a JSON object {node: {attr: value}}")
     names = {n.name: n for n in model.graph.node}
+    config = {_backend_alias(k, names): v for k, v in config.items()}
     settings: dict[str, dict] = {}
     for name, attrs in _defaults(config.get("Defaults", {}), model.graph.node, config).items():
         settings.setdefault(name, {}).update(attrs)
@@ -118,6 +119,18 @@ def apply_folding_config(model: ModelWrapper, config: dict | Path,
         for k, v in attrs.items():
             inst.set_nodeattr(k, v)
     return model
+
+
+def _backend_alias(name: str, names: dict) -> str:
+    """A node named for the other backend (FINN's `Thresholding_hls_0` where onebit specialized
+    `Thresholding_rtl_0`) is that node, as long as the graph has no node of the given name."""
+    if name in names:
+        return name
+    for a, b in (("_hls_", "_rtl_"), ("_rtl_", "_hls_")):
+        other = name.replace(a, b)
+        if a in name and other in names:
+            return other
+    return name
 
 
 def _defaults(defaults, nodes, config: dict) -> dict[str, dict]:
@@ -149,7 +162,9 @@ def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> 
     op = base_op(node.op_type)
     where = f"folding config, node '{node.name}' ({node.op_type}), key '{key}'"
     if key not in types:
-        raise UserInputError(f"{where}: {node.op_type} has no such attribute")
+        raise UserInputError(f"{where}: {node.op_type} has no such attribute (onebit honours "
+                             + (", ".join(sorted(HONOURED.get(op, ()))) or "no key")
+                             + " on it)")
     allowed = types[key][3] if len(types[key]) > 3 else None
     if allowed and value not in allowed:
         raise UserInputError(f"{where}: {value!r} is not one of {sorted(allowed, key=str)}")
@@ -169,6 +184,9 @@ def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> 
     elif key == "runtime_writeable_weights" and value:
         raise UserInputError(f"{where}: not yet: runtime-writeable weights come with the "
                              "deployment flow")
+    elif key == "parallel_window" and value:
+        raise UserInputError(f"{where}: not yet: onebit builds FINN's sliding window with "
+                             "parallel_window=0 (one window element group per cycle)")
     elif key == "mem_mode" and value not in WEIGHT_MEM_MODES:
         raise UserInputError(f"{where}: {value!r}: onebit_mvau holds its weights "
                              f"({' or '.join(WEIGHT_MEM_MODES)}); streamed weights not yet")

@@ -107,9 +107,10 @@ def test_mvau_rtl_carries_the_synthesis_attributes(specialized, tmp_path):
     ("MVAU_hls_1", "mem_mode", "external", "streamed weights not yet"),
     ("MVAU_hls_1", "resType", "fast", "is not one of"),
     ("MVAU_hls_1", "inFIFODepths", [64], "not honoured by onebit's RTL"),
-    ("Pool_hls_0", "ram_style", "block", "Pool_hls has no such attribute"),
+    ("Pool_hls_0", "ram_style", "block", "Pool_hls has no such attribute \\(onebit honours PE"),
     ("MVAU_hls_1", "PE", 5, "positive integer dividing MH=16"),
     ("ConvolutionInputGenerator_rtl_0", "ram_style", "ultra", "needs UltraRAM"),
+    ("ConvolutionInputGenerator_rtl_1", "parallel_window", 1, "not yet"),
 ])
 def test_refused_by_node_and_key(specialized, node, key, value, match):
     model = _fresh(specialized)
@@ -131,6 +132,12 @@ def test_unknown_node_and_malformed_defaults(specialized):
         apply_folding_config(_fresh(specialized), {"MVAU_hls_9": {"PE": 1}})
     with pytest.raises(UserInputError, match='"Defaults" PE: expected \\[value, op_types'):
         apply_folding_config(_fresh(specialized), {"Defaults": {"PE": [2]}})
+
+
+def test_a_node_named_for_finns_other_backend(specialized):
+    """finn-examples' files name FINN's HLS variants (Thresholding_hls_0) where onebit chose RTL."""
+    model = apply_folding_config(_fresh(specialized), {"FMPadding_hls_1": {"SIMD": 8}})
+    assert _attrs(model, "FMPadding_rtl_1")("SIMD") == 8
 
 
 def test_ultra_on_a_part_with_uram(specialized):

@@ -247,3 +247,26 @@ def test_finn_hw_layer_without_onebit_rtl_is_named_first(tmp_path):
     p = finn_hw_graph(tmp_path / "hw.onnx", extra_node=node)
     with pytest.raises(UnsupportedOpError, match="'y' \\(VVAU\\): no onebit RTL for it"):
         resolve(str(p), vectors=2)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_cli_input_datatype_and_folding_refusal(tmp_path):
+    import json
+
+    from test_cli import _one_line_error, onebit
+
+    p = plain_export(mlp(), tmp_path / "mlp.onnx")
+    _one_line_error(onebit("build", str(p), "--out", str(tmp_path / "a"), "--no-sim"),
+                    "is FLOAT32 (no datatype annotation)")
+    r = onebit("build", str(p), "--out", str(tmp_path / "b"), "--no-sim", "--vectors", "3",
+               "--frames", "3", "--input-datatype", "INT8")
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert report["status"] == "ok" and report["vectors"]["source"] == "random INT8"
+    fold = tmp_path / "f.json"
+    fold.write_text(json.dumps({"Defaults": {}, "MVAU_hls_0": {"runtime_writeable_weights": 1}}))
+    hw = finn_hw_graph(tmp_path / "hw.onnx")
+    _one_line_error(onebit("build", str(hw), "--out", str(tmp_path / "c"), "--folding", str(fold)),
+                    "node 'MVAU_hls_0' (MVAU_hls), key 'runtime_writeable_weights': not yet")
