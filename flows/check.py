@@ -50,10 +50,11 @@ def check_hw_layers(model: ModelWrapper) -> None:
         if not is_hw_node(node):
             continue
         base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
-        if node.op_type not in GENERATORS and base not in known:
+        specialized = base != node.op_type  # FINN's backend already chosen: onebit's or not
+        if node.op_type not in GENERATORS and (specialized or base not in known):
             raise UnsupportedOpError(node.name or node.output[0], node.op_type,
                                      "no onebit RTL for it (FINN HW layers onebit builds: "
-                                     + ", ".join(known) + ")")
+                                     + ", ".join(sorted({*known, *GENERATORS})) + ")")
         if base == "MVAU":
             mvau_params(node, model)  # datatypes, weights, thresholds, mem_mode
 

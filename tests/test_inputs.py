@@ -241,11 +241,12 @@ def test_finn_hw_layer_graph_builds_bit_exact(tmp_path):
         "Thresholding_rtl", "MVAU_hls", "MVAU_hls"]
 
 
-def test_finn_hw_layer_without_onebit_rtl_is_named_first(tmp_path):
-    node = helper.make_node("VVAU", ["outp"], ["y"], domain="finn.custom_op.fpgadataflow",
+@pytest.mark.parametrize("op, domain", [("VVAU", ""), ("Thresholding_hls", ".hls")])
+def test_finn_hw_layer_without_onebit_rtl_is_named_first(tmp_path, op, domain):
+    node = helper.make_node(op, ["outp"], ["y"], domain="finn.custom_op.fpgadataflow" + domain,
                             backend="fpgadataflow")
     p = finn_hw_graph(tmp_path / "hw.onnx", extra_node=node)
-    with pytest.raises(UnsupportedOpError, match="'y' \\(VVAU\\): no onebit RTL for it"):
+    with pytest.raises(UnsupportedOpError, match=f"'y' \\({op}\\): no onebit RTL for it"):
         resolve(str(p), vectors=2)
 
 
