@@ -74,8 +74,8 @@ def set_onebit_defaults(model: ModelWrapper) -> ModelWrapper:
     synthesis tool picks LUTs or DSPs; FINN's MVAU_hls says 'lut', which onebit_mvau would
     otherwise pin with use_dsp)."""
     for n in model.graph.node:
-        if base_op(n.op_type) == "MVAU":
-            getCustomOp(n).set_nodeattr("resType", "auto")
+        if base_op(n.op_type) == "MVAU" and not any(a.name == "resType" for a in n.attribute):
+            getCustomOp(n).set_nodeattr("resType", "auto")  # a graph's own resType stays
     return model
 
 

@@ -206,7 +206,8 @@ def finn_hw_graph(path, seed=0, extra_node=None):
                          outputDataType="BINARY", ActVal=0, binaryXnorMode=1, noActivation=0),
         helper.make_node("MVAU", ["a1", "w2"], ["outp"], **hw, MW=mh0, MH=mh1, SIMD=2, PE=2,
                          inputDataType="BINARY", weightDataType="BINARY",
-                         outputDataType="UINT4", ActVal=0, binaryXnorMode=1, noActivation=1),
+                         outputDataType="UINT4", ActVal=0, binaryXnorMode=1, noActivation=1,
+                         resType="dsp", ram_style="distributed"),
     ]
     if extra_node is not None:
         nodes.append(extra_node)
@@ -227,6 +228,8 @@ def finn_hw_graph(path, seed=0, extra_node=None):
 
 
 def test_finn_hw_layer_graph_builds_bit_exact(tmp_path):
+    import json
+
     p = finn_hw_graph(tmp_path / "hw.onnx")
     inp = resolve(str(p), vectors=6)
     assert inp.vectors_source == "random UINT8"
@@ -239,6 +242,12 @@ def test_finn_hw_layer_graph_builds_bit_exact(tmp_path):
     folded = ModelWrapper(str(tmp_path / "b" / "intermediate" / "04_dataflow_folded.onnx"))
     assert [n.op_type for n in folded.graph.node if "DataWidth" not in n.op_type] == [
         "Thresholding_rtl", "MVAU_hls", "MVAU_hls"]
+    # the graph's own synthesis attributes reach the RTL (and only where set)
+    top = json.loads((tmp_path / "b" / "rtl" / "accelerator.json").read_text())
+    params = {la["name"]: la["inst"]["params"] for la in top["layers"]}
+    assert params["MVAU_hls_1"]["RES_TYPE"] == "dsp"
+    assert params["MVAU_hls_1"]["RAM_STYLE"] == "distributed"
+    assert "RES_TYPE" not in params["MVAU_hls_0"]
 
 
 @pytest.mark.parametrize("op, domain", [("VVAU", ""), ("Thresholding_hls", ".hls")])
