@@ -8,6 +8,7 @@ import os
 import tempfile
 import warnings
 from contextlib import redirect_stdout
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -117,11 +118,20 @@ def load_model_file(path: Path) -> ModelWrapper:
         if n.op_type in ("Quant", "Trunc", "BipolarQuant"):
             n.domain = "qonnx.custom_op.general"  # as qonnx's cleanup_model does
     keep = ["Quant", "BipolarQuant", "QuantizeLinear", "DequantizeLinear"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for t in (InferShapes(), GiveUniqueParameterTensors(), FoldConstants(keep),
-                  FoldTransposeIntoQuantInit(), RemoveUnusedTensors(), RemoveStaticGraphInputs()):
-            model = model.transform(t)
+    raw = ModelWrapper(deepcopy(model.model))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for t in (InferShapes(), GiveUniqueParameterTensors(), FoldConstants(keep),
+                      FoldTransposeIntoQuantInit(), RemoveUnusedTensors(),
+                      RemoveStaticGraphInputs()):
+                model = model.transform(t)
+    except Exception as e:  # an op qonnx cannot execute or infer: name it if onebit can't map it
+        from onebit.flows.check import check_supported
+
+        check_supported(raw)
+        raise ModelFormatError(f"{path}: qonnx's cleanup failed ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
     for i, n in enumerate(model.graph.node):
         n.name = n.name or f"{n.op_type}_{i}"
     return model

@@ -280,3 +280,14 @@ def test_cli_input_datatype_and_folding_refusal(tmp_path):
     hw = finn_hw_graph(tmp_path / "hw.onnx")
     _one_line_error(onebit("build", str(hw), "--out", str(tmp_path / "c"), "--folding", str(fold)),
                     "node 'MVAU_hls_0' (MVAU_hls), key 'runtime_writeable_weights': not yet")
+
+
+def test_unknown_custom_op_named_not_a_traceback(tmp_path):
+    g = helper.make_graph(
+        [helper.make_node("Foo", ["x"], ["y"], name="foo0", domain="my.ops")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    p = tmp_path / "foo.onnx"
+    onnx.save(helper.make_model(g), str(p))
+    with pytest.raises(UnsupportedOpError, match="'foo0' \\(Foo\\)"):
+        resolve(str(p), vectors=2, input_datatype="UINT8")
