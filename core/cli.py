@@ -161,6 +161,9 @@ def _build_options(f):
         click.option("--folding", type=click.Path(path_type=Path),
                      help="Folding JSON ({node: {PE, SIMD}})."),
         click.option("--dataset", help="Dataset for the verification vectors."),
+        click.option("--input-datatype",
+                     help="Datatype of an ONNX graph's unannotated input (UINT8, INT8, "
+                          "BIPOLAR, ...): the accelerator's input, the range of random vectors."),
         click.option("--data-dir", type=click.Path(path_type=Path)),
         click.option("--weights", type=click.Path(path_type=Path),
                      help="state_dict for a bnn_pynq model."),
@@ -186,8 +189,8 @@ def _build_options(f):
 @click.argument("model")
 @_build_options
 @click.pass_obj
-def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, data_dir,
-          weights, vectors, sim, frames, backpressure, synth, strict, seed) -> None:
+def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
+          data_dir, weights, vectors, sim, frames, backpressure, synth, strict, seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -204,7 +207,7 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, d
         raise UserInputError(f"--folding {folding}: no such file")
     check_writable(out)
     inp = resolve(model, vectors=max(vectors, frames), dataset=dataset, data_dir=data_dir,
-                  weights=weights, seed=seed)
+                  weights=weights, seed=seed, input_datatype=input_datatype)
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
                       strict=strict, seed=seed)

@@ -8,6 +8,7 @@ import os
 import tempfile
 import warnings
 from contextlib import redirect_stdout
+from copy import deepcopy
 from pathlib import Path
 
 import numpy as np
@@ -59,14 +60,37 @@ def export_qonnx(model: torch.nn.Module, input_shape: tuple[int, ...], path: Pat
 
 
 def load_onnx(path: Path) -> ModelWrapper:
-    """Load an ONNX/QONNX file, with a one-line error for anything that is not one."""
+    """Load an ONNX/QONNX file, with a one-line error for anything that is not one.
+
+    Accepts files as `brevitas.export.export_qonnx` writes them with torch's exporter:
+    weights in a side file (`<file>.data`, loaded from beside the file) and every initializer
+    also listed as a graph input (dropped from the inputs).
+    """
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model
+
     path = Path(path)
     if not path.is_file():
         raise ModelFormatError(f"{path}: no such file")
     try:
-        model = ModelWrapper(str(path))
+        proto = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # onnx raises DecodeError, ValueError, ... for garbage
         raise ModelFormatError(f"{path}: not a valid ONNX model ({type(e).__name__})") from None
+    missing = sorted({loc for loc in _external_locations(proto)
+                      if not (path.parent / loc).is_file()})  # fmt: skip
+    if missing:
+        raise ModelFormatError(
+            f"{path}: its weights are stored in {', '.join(missing)}, which is not beside it "
+            f"in {path.parent} (copy the .data file next to the .onnx file)"
+        )
+    try:
+        load_external_data_for_model(proto, str(path.parent))
+    except Exception as e:
+        raise ModelFormatError(f"{path}: cannot read its external weights ({e})") from None
+    model = ModelWrapper(proto)
+    inits = {i.name for i in model.graph.initializer}
+    for i in [i for i in model.graph.input if i.name in inits]:
+        model.graph.input.remove(i)  # torch's exporter lists weights as inputs too
     if len(model.graph.input) != 1 or len(model.graph.output) != 1:
         raise ModelFormatError(
             f"{path}: onebit builds graphs with one input and one output, this one has "
@@ -75,6 +99,55 @@ def load_onnx(path: Path) -> ModelWrapper:
     if not model.graph.node:
         raise ModelFormatError(f"{path}: the graph has no nodes")
     return model
+
+
+def load_model_file(path: Path) -> ModelWrapper:
+    """`load_onnx`, then qonnx's cleanup as FINN's builder runs it on a QONNX file (shapes,
+    constant folding of shape arithmetic, unused tensors) but keeping the file's node names,
+    which errors quote; a graph that already holds FINN HW layers is left as it is."""
+    from qonnx.transformation.fold_constants import FoldConstants
+    from qonnx.transformation.general import (
+        GiveUniqueParameterTensors,
+        RemoveStaticGraphInputs,
+        RemoveUnusedTensors,
+    )
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.transformation.quant_constant_folding import FoldTransposeIntoQuantInit
+
+    model = load_onnx(path)
+    if any(n.domain.startswith("finn.custom_op.fpgadataflow") for n in model.graph.node):
+        return model
+    for n in model.graph.node:
+        if n.op_type in ("Quant", "Trunc", "BipolarQuant"):
+            n.domain = "qonnx.custom_op.general"  # as qonnx's cleanup_model does
+    keep = ["Quant", "BipolarQuant", "QuantizeLinear", "DequantizeLinear"]
+    raw = ModelWrapper(deepcopy(model.model))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for t in (InferShapes(), GiveUniqueParameterTensors(), FoldConstants(keep),
+                      FoldTransposeIntoQuantInit(), RemoveUnusedTensors(),
+                      RemoveStaticGraphInputs()):
+                model = model.transform(t)
+    except Exception as e:  # an op qonnx cannot execute or infer: name it if onebit can't map it
+        from onebit.flows.check import check_supported
+
+        check_supported(raw)
+        raise ModelFormatError(f"{path}: qonnx's cleanup failed ({type(e).__name__}: "
+                               f"{str(e).splitlines()[0] if str(e) else ''})") from None
+    for i, n in enumerate(model.graph.node):
+        n.name = n.name or f"{n.op_type}_{i}"
+    return model
+
+
+def _external_locations(proto) -> list[str]:
+    """File names of the external data of every tensor (initializers, Constant attributes)."""
+    from onnx.external_data_helper import uses_external_data
+
+    tensors = list(proto.graph.initializer)
+    tensors += [a.t for n in proto.graph.node for a in n.attribute if a.HasField("t")]
+    return [next((e.value for e in t.external_data if e.key == "location"), "?")
+            for t in tensors if uses_external_data(t)]  # fmt: skip
 
 
 def run_qonnx(model: ModelWrapper, x: np.ndarray) -> np.ndarray:

@@ -64,6 +64,7 @@ class BuildInput:
     qonnx_path: Path | None = None
     vectors_source: str = "dataset"
     meta: dict = field(default_factory=dict)
+    input_datatype: str | None = None  # the graph input's datatype if not annotated (UINT8)
 
 
 @dataclass
@@ -174,19 +175,38 @@ VECTORS = "vectors.npz"
 
 def step_export(state: BuildState) -> None:
     """torch -> QONNX (Brevitas export), verified against the torch forward."""
+    from onebit.flows.inputs import (
+        PIXELS,
+        check_bipolar_input,
+        check_vectors,
+        graph_input_datatype,
+        parse_datatype,
+    )
+
     inp = state.inp
     np.savez(state.out / VECTORS, x=inp.x, **({"y": inp.y} if inp.y is not None else {}))
     if inp.torch_model is None:
-        from onebit.export.qonnx import load_onnx
+        from onebit.export.qonnx import load_model_file
+        from onebit.flows.check import has_hw_layers
 
-        model = load_onnx(inp.qonnx_path)
+        model = load_model_file(inp.qonnx_path)
         _check_input_shape(model, inp.x)
         check_supported(model)
+        dt = graph_input_datatype(model, inp.input_datatype, source=str(inp.qonnx_path))
+        check_vectors(inp.x, dt, "the verification vectors")
+        model.set_tensor_datatype(model.graph.input[0].name, dt)
+        check_bipolar_input(model, dt)
+        if has_hw_layers(model):  # checked: every HW layer is one onebit builds
+            from qonnx.transformation.infer_shapes import InferShapes
+
+            model = model.transform(InferShapes())
         state.expected = run_qonnx(model, state.x_verify)
         state.save("qonnx", model)
         return
     shape = tuple(inp.x.shape[1:])
-    model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx")
+    dt = parse_datatype(inp.input_datatype) if inp.input_datatype else PIXELS
+    check_vectors(inp.x, dt, "the verification vectors")
+    model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx", dt)
     check_supported(model)
     state.expected = torch_forward(inp.torch_model, state.x_verify)
     state.save("qonnx", model)
@@ -202,8 +222,11 @@ def _check_input_shape(model: ModelWrapper, x: np.ndarray) -> None:
 
 def step_finn(state: BuildState) -> None:
     """QONNX -> FINN-ONNX (MultiThreshold activations), verified against QONNX."""
+    from onebit.flows.check import has_hw_layers
     from onebit.flows.streamline import to_finn
 
+    if has_hw_layers(state.models["qonnx"]):
+        return  # a FINN-ONNX graph of HW layers: the flow starts at hw_layers
     model = to_finn(state.models["qonnx"])
     state.save("finn", model)
     check_stage(state, "finn", model, reference="qonnx")
@@ -213,18 +236,32 @@ def step_streamline(state: BuildState) -> None:
     """Streamline, lower convs, XNOR-popcount; verified against QONNX."""
     from onebit.flows.streamline import streamline
 
+    if "finn" not in state.models:
+        return  # HW layers given (step_finn)
     model = streamline(state.models["finn"])
     state.save("streamline", model)
     check_stage(state, "streamline", model, reference="qonnx")
 
 
 def step_hw_layers(state: BuildState) -> None:
-    """Convert to FINN HW layers and split off the dataflow partition; verified against QONNX."""
+    """Convert to FINN HW layers and split off the dataflow partition; verified against QONNX.
+
+    A graph that already holds FINN HW layers (as FINN's own tests build them) is wrapped into
+    its dataflow partition as it is: it is its own golden.
+    """
     from onebit.flows.finn_env import use_build_dir
     from onebit.flows.hw_layers import outside_nodes, partition, to_hw_layers
 
     use_build_dir(state.out / "finn")
-    model = to_hw_layers(state.models["streamline"])
+    given = "streamline" not in state.models
+    if given:
+        from qonnx.transformation.infer_data_layouts import InferDataLayouts
+
+        from onebit.flows.passes import run_passes
+
+        model = run_passes(state.models["qonnx"], [InferDataLayouts(), GiveUniqueNodeNames()])
+    else:
+        model = to_hw_layers(state.models["streamline"])
     parent, dataflow = partition(model)
     # the parent runs the partition from the build's own copy of it, not FINN's scratch file
     state.path("hw_layers")
@@ -235,7 +272,7 @@ def step_hw_layers(state: BuildState) -> None:
     for scratch in (state.out / "finn").glob("dataflow_partition_*"):
         shutil.rmtree(scratch)  # FINN's copy of the partition, under a random name
     state.report["software_nodes"] = outside_nodes(parent)
-    check_stage(state, "hw_layers", parent, reference="qonnx")
+    check_stage(state, "hw_layers", parent, reference="finn_onnx" if given else "qonnx")
 
 
 def step_fold(state: BuildState) -> None:
@@ -243,14 +280,19 @@ def step_fold(state: BuildState) -> None:
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
-    from onebit.flows.folding import apply_folding_config, fold_for_fps, folding_of
+    from onebit.flows.folding import (
+        apply_folding_config,
+        fold_for_fps,
+        folding_of,
+        set_onebit_defaults,
+    )
     from onebit.flows.passes import run_passes
     from onebit.hw.codegen import prefer_rtl
 
     model = prefer_rtl(ModelWrapper(deepcopy(state.models["dataflow_golden"].model)))
-    model = run_passes(model, [SpecializeLayers(state.board.part)])
+    model = set_onebit_defaults(run_passes(model, [SpecializeLayers(state.board.part)]))
     if state.cfg.folding is not None:
-        model = apply_folding_config(model, state.cfg.folding)
+        model = apply_folding_config(model, state.cfg.folding, state.board.part)
     else:
         fps = state.cfg.target_fps or DEFAULT_TARGET_FPS
         model = fold_for_fps(model, fps, state.board.clock_mhz)

@@ -27,9 +27,45 @@ LINEAR_OPS = ("MatMul", "Gemm", "Conv")
 MAX_IO_WEIGHT_BITS = 8
 
 
+HW_DOMAIN = "finn.custom_op.fpgadataflow"
+
+
+def is_hw_node(node) -> bool:
+    """Whether `node` is a FINN HW layer (domain finn.custom_op.fpgadataflow[.hls|.rtl])."""
+    return node.domain == HW_DOMAIN or node.domain.startswith(HW_DOMAIN + ".")
+
+
+def has_hw_layers(model: ModelWrapper) -> bool:
+    """Whether a graph already holds FINN HW layers (a FINN-ONNX graph past convert-to-HW)."""
+    return any(is_hw_node(n) for n in model.graph.node)
+
+
+def check_hw_layers(model: ModelWrapper) -> None:
+    """Every FINN HW layer of a graph has onebit RTL and attributes it can build, else name it."""
+    from onebit.hw.codegen import GENERATORS
+    from onebit.hw.mvau import mvau_params
+
+    known = sorted({op.removesuffix("_hls").removesuffix("_rtl") for op in GENERATORS})
+    for node in model.graph.node:
+        if not is_hw_node(node):
+            continue
+        base = node.op_type.removesuffix("_hls").removesuffix("_rtl")
+        specialized = base != node.op_type  # FINN's backend already chosen: onebit's or not
+        if node.op_type not in GENERATORS and (specialized or base not in known):
+            raise UnsupportedOpError(node.name or node.output[0], node.op_type,
+                                     "no onebit RTL for it (FINN HW layers onebit builds: "
+                                     + ", ".join(sorted({*known, *GENERATORS})) + ")")
+        if base == "MVAU":
+            mvau_params(node, model)  # datatypes, weights, thresholds, mem_mode
+
+
 def check_supported(model: ModelWrapper) -> None:
     """Raise UnsupportedOpError for the first node onebit cannot map, or a non-binary weight."""
+    if has_hw_layers(model):
+        check_hw_layers(model)
     for node in model.graph.node:
+        if is_hw_node(node):
+            continue
         if node.op_type not in SUPPORTED_OPS:
             raise UnsupportedOpError(
                 node.name or node.output[0], node.op_type,

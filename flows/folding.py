@@ -11,7 +11,8 @@ from qonnx.custom_op.registry import getCustomOp
 from onebit.errors import UserInputError
 from onebit.flows.passes import run_passes
 
-FOLD_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "mem_mode", "resType")
+FOLD_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "ram_style_thresholds", "mem_mode",
+              "resType")
 
 
 def target_cycles(target_fps: float, clock_mhz: float) -> int:
@@ -29,23 +30,170 @@ def fold_for_fps(model: ModelWrapper, target_fps: float, clock_mhz: float) -> Mo
                                          mvau_wwidth_max=8191, two_pass_relaxation=True)])
 
 
-def apply_folding_config(model: ModelWrapper, config: dict | Path) -> ModelWrapper:
-    """Set PE/SIMD/... from {node_name: {attr: value}} (FINN's folding JSON format)."""
+HONOURED: dict[str, frozenset[str]] = {
+    "MVAU": frozenset({"PE", "SIMD", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
+                       "runtime_writeable_weights"}),
+    "Thresholding": frozenset({"PE", "depth_trigger_uram", "depth_trigger_bram",
+                               "runtime_writeable_weights"}),
+    "ConvolutionInputGenerator": frozenset({"SIMD", "parallel_window", "ram_style"}),
+    "FMPadding": frozenset({"SIMD"}),
+    "Pool": frozenset({"PE"}),
+    "StreamingMaxPool": frozenset({"PE"}),
+    "LabelSelect": frozenset({"PE"}),
+    "DuplicateStreams": frozenset({"PE"}),
+    "ElementwiseAdd": frozenset({"PE"}),
+}
+"""Per FINN op (without _hls/_rtl): the folding-config keys onebit's RTL honours. Any other
+attribute of the node is accepted only at its current value (nothing to honour)."""
+
+DIVIDES = {("MVAU", "SIMD"): "MW", ("MVAU", "PE"): "MH", ("Thresholding", "PE"): "NumChannels",
+           ("ConvolutionInputGenerator", "SIMD"): "IFMChannels",
+           ("FMPadding", "SIMD"): "NumChannels", ("Pool", "PE"): "Channels",
+           ("LabelSelect", "PE"): "Labels", ("DuplicateStreams", "PE"): "NumChannels"}
+"""(op, folding key) -> the attribute it must divide."""
+
+WEIGHT_MEM_MODES = ("internal_embedded", "internal_decoupled")
+
+
+def base_op(op_type: str) -> str:
+    """FINN's op name without the _hls/_rtl backend suffix."""
+    for suffix in ("_hls", "_rtl"):
+        if op_type.endswith(suffix):
+            return op_type[: -len(suffix)]
+    return op_type
+
+
+def has_uram(part: str) -> bool:
+    """Whether an FPGA part has UltraRAM: not the 7 series, nor the smallest Zynq US+ (ZU2/3)."""
+    p = part.lower()
+    return not (p.startswith("xc7") or p.startswith(("xczu2", "xczu3")))
+
+
+def set_onebit_defaults(model: ModelWrapper) -> ModelWrapper:
+    """onebit's RTL defaults where FINN's HLS ones differ: the MVAU's resType is 'auto' (the
+    synthesis tool picks LUTs or DSPs; FINN's MVAU_hls says 'lut', which onebit_mvau would
+    otherwise pin with use_dsp)."""
+    for n in model.graph.node:
+        if base_op(n.op_type) == "MVAU" and not any(a.name == "resType" for a in n.attribute):
+            getCustomOp(n).set_nodeattr("resType", "auto")  # a graph's own resType stays
+    return model
+
+
+def apply_folding_config(model: ModelWrapper, config: dict | Path,
+                         part: str | None = None) -> ModelWrapper:
+    """Set PE/SIMD/... from FINN's folding JSON: {node_name: {attr: value}} and optional
+    "Defaults": {attr: [value, [op_types] or "all", ...]}.
+
+    Every key is checked before anything is set: a key onebit's RTL honours (`HONOURED`) with a
+    value it can build, or any other attribute at its current value; anything else raises
+    UserInputError naming the node and the key.
+    """
     if not isinstance(config, dict):
         try:
             config = json.loads(Path(config).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise UserInputError(f"folding config {config}: {e}") from None
+    if not isinstance(config, dict):
+        raise UserInputError("folding config: expected a JSON object {node: {attr: value}}")
     names = {n.name: n for n in model.graph.node}
+    config = {_backend_alias(k, names): v for k, v in config.items()}
+    settings: dict[str, dict] = {}
+    for name, attrs in _defaults(config.get("Defaults", {}), model.graph.node, config).items():
+        settings.setdefault(name, {}).update(attrs)
     for name, attrs in config.items():
         if name == "Defaults":
             continue
         if name not in names:
-            raise UserInputError(f"folding config names node '{name}', which is not in the graph")
+            raise UserInputError(
+                f"folding config names node '{name}', which is not in the graph (nodes: "
+                + ", ".join(names) + ")"
+            )
+        if not isinstance(attrs, dict):
+            raise UserInputError(f"folding config, node '{name}': expected {{attr: value}}")
+        settings.setdefault(name, {}).update(attrs)
+    for name, attrs in settings.items():
+        for k, v in attrs.items():
+            _check_key(model, names[name], k, v, part)
+    for name, attrs in settings.items():
         inst = getCustomOp(names[name])
         for k, v in attrs.items():
             inst.set_nodeattr(k, v)
     return model
+
+
+def _backend_alias(name: str, names: dict) -> str:
+    """A node named for the other backend (FINN's `Thresholding_hls_0` where onebit specialized
+    `Thresholding_rtl_0`) is that node, as long as the graph has no node of the given name."""
+    if name in names:
+        return name
+    for a, b in (("_hls_", "_rtl_"), ("_rtl_", "_hls_")):
+        other = name.replace(a, b)
+        if a in name and other in names:
+            return other
+    return name
+
+
+def _defaults(defaults, nodes, config: dict) -> dict[str, dict]:
+    """FINN's "Defaults" section: {attr: [value, op_types, ...]} -> {node: {attr: value}}."""
+    if not isinstance(defaults, dict):
+        raise UserInputError('folding config: "Defaults" must be {attr: [value, op_types]}')
+    out: dict[str, dict] = {}
+    for key, spec in defaults.items():
+        if not isinstance(spec, list) or len(spec) % 2:
+            raise UserInputError(f'folding config, "Defaults" {key}: expected [value, op_types '
+                                 '(a list or "all"), ...]')
+        for value, ops in zip(spec[::2], spec[1::2], strict=True):
+            for n in nodes:
+                own = config.get(n.name, {})
+                hit = ops == "all" or n.op_type in ops or base_op(n.op_type) in ops
+                if hit and key not in own and (ops != "all" or _has_attr(n, key)):
+                    out.setdefault(n.name, {})[key] = value
+    return out
+
+
+def _has_attr(node, key: str) -> bool:
+    return key in getCustomOp(node).get_nodeattr_types()
+
+
+def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> None:
+    """Raise UserInputError unless onebit builds `node` with `key` = `value`."""
+    inst = getCustomOp(node)
+    types = inst.get_nodeattr_types()
+    op = base_op(node.op_type)
+    where = f"folding config, node '{node.name}' ({node.op_type}), key '{key}'"
+    if key not in types:
+        raise UserInputError(f"{where}: {node.op_type} has no such attribute (onebit honours "
+                             + (", ".join(sorted(HONOURED.get(op, ()))) or "no key")
+                             + " on it)")
+    allowed = types[key][3] if len(types[key]) > 3 else None
+    if allowed and value not in allowed:
+        raise UserInputError(f"{where}: {value!r} is not one of {sorted(allowed, key=str)}")
+    if key not in HONOURED.get(op, ()):
+        if value != inst.get_nodeattr(key):
+            raise UserInputError(
+                f"{where}: {value!r} is not honoured by onebit's RTL (it keeps "
+                f"{inst.get_nodeattr(key)!r}; onebit honours "
+                + (", ".join(sorted(HONOURED.get(op, ()))) or "no key") + f" on {op})"
+            )
+        return
+    if key in ("PE", "SIMD"):
+        total = inst.get_nodeattr(DIVIDES[(op, key)]) if (op, key) in DIVIDES else None
+        if not isinstance(value, int) or value < 1 or (total is not None and total % value):
+            raise UserInputError(f"{where}: {value!r} must be a positive integer dividing "
+                                 f"{DIVIDES.get((op, key), 'the channels')}={total}")
+    elif key == "runtime_writeable_weights" and value:
+        raise UserInputError(f"{where}: not yet: runtime-writeable weights come with the "
+                             "deployment flow")
+    elif key == "parallel_window" and value:
+        raise UserInputError(f"{where}: not yet: onebit builds FINN's sliding window with "
+                             "parallel_window=0 (one window element group per cycle)")
+    elif key == "mem_mode" and value not in WEIGHT_MEM_MODES:
+        raise UserInputError(f"{where}: {value!r}: onebit_mvau holds its weights "
+                             f"({' or '.join(WEIGHT_MEM_MODES)}); streamed weights not yet")
+    elif part is not None and not has_uram(part) and (
+            (key.startswith("ram_style") and value == "ultra")
+            or (key == "depth_trigger_uram" and value)):
+        raise UserInputError(f"{where}: {value!r} needs UltraRAM, which {part} does not have")
 
 
 def folding_of(model: ModelWrapper) -> dict[str, dict]:

@@ -159,6 +159,11 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         "OUT_BITS": out_bits,
         "OUT_BIAS": out_bias,
     }
+    # synthesis attributes (FINN's ram_style / ram_style_thresholds / resType), only when set
+    styles = {"RAM_STYLE": g("ram_style"), "RES_TYPE": g("resType")}
+    if n_thres:
+        styles["RAM_STYLE_THRES"] = g("ram_style_thresholds")
+    params.update({k: v for k, v in styles.items() if v != "auto"})
     return {
         "params": params,
         "weights": wvals,

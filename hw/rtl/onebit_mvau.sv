@@ -31,6 +31,10 @@
 // the datapath never stalls and s_axis_tready is a function of registers only (no
 // combinational path from m_axis_tready). Steady state: one step per cycle; latency from the
 // last input word of a vector to its last output word: 4 cycles plus (NF-1)*SF.
+//
+// Synthesis attributes (FINN's folding keys; "auto" adds none of its own): RAM_STYLE on the
+// weight memory and RAM_STYLE_THRES on the threshold memory ((* ram_style *): auto, block,
+// distributed, ultra), RES_TYPE on the products ((* use_dsp *): "lut" -> "no", "dsp" -> "yes").
 module onebit_mvau #(
   parameter int unsigned MW = 16,
   parameter int unsigned MH = 8,
@@ -48,7 +52,13 @@ module onebit_mvau #(
   parameter int unsigned OUT_BITS = 1,
   parameter int OUT_BIAS = 0,
   parameter string WEIGHT_FILE = "",
-  parameter string THRES_FILE = ""
+  parameter string THRES_FILE = "",
+  // synthesis attributes only (Verilator ignores them)
+  /* verilator lint_off UNUSEDPARAM */
+  parameter string RAM_STYLE = "auto",
+  parameter string RAM_STYLE_THRES = "auto",
+  parameter string RES_TYPE = "auto"
+  /* verilator lint_on UNUSEDPARAM */
 ) (
   input  logic                     clk,
   input  logic                     rst_n,
@@ -95,7 +105,7 @@ module onebit_mvau #(
   typedef logic signed [ACC_BITS-1:0] acc_t;
 
   // ---- memories -----------------------------------------------------------------------------
-  logic [WW-1:0]      wmem [NF*SF];
+  (* ram_style = RAM_STYLE *) logic [WW-1:0] wmem [NF*SF];
   logic [IN_W-1:0]    ibuf [SF];
   initial $readmemh(WEIGHT_FILE, wmem);
 
@@ -166,16 +176,26 @@ module onebit_mvau #(
     return w[0] ? v : '0;
   endfunction
 
-  acc_t dot1 [PE];
-  always_comb begin
-    for (int p = 0; p < PE; p++) begin
-      dot1[p] = '0;
-      for (int s = 0; s < SIMD; s++) begin
-        if (XNOR) dot1[p] = dot1[p] + acc_t'({x1[s] ~^ w1[p*SIMD+s]});
-        else dot1[p] = dot1[p] + product(x1[s*IN_BITS +: IN_BITS],
-                                         w1[(p*SIMD+s)*W_BITS +: W_BITS]);
-      end
+  function automatic acc_t dot(logic [IN_W-1:0] x, logic [WW-1:0] w, int p);
+    acc_t d = '0;
+    for (int s = 0; s < SIMD; s++) begin
+      if (XNOR) d = d + acc_t'({x[s] ~^ w[p*SIMD+s]});
+      else d = d + product(x[s*IN_BITS +: IN_BITS], w[(p*SIMD+s)*W_BITS +: W_BITS]);
     end
+    return d;
+  endfunction
+
+  acc_t dot1 [PE];
+  if (RES_TYPE == "lut") begin : g_mul_lut
+    (* use_dsp = "no" *) acc_t dot_l [PE];
+    always_comb for (int p = 0; p < PE; p++) dot_l[p] = dot(x1, w1, p);
+    always_comb dot1 = dot_l;
+  end else if (RES_TYPE == "dsp") begin : g_mul_dsp
+    (* use_dsp = "yes" *) acc_t dot_d [PE];
+    always_comb for (int p = 0; p < PE; p++) dot_d[p] = dot(x1, w1, p);
+    always_comb dot1 = dot_d;
+  end else begin : g_mul_auto
+    always_comb for (int p = 0; p < PE; p++) dot1[p] = dot(x1, w1, p);
   end
 
   // ---- stage 2: accumulate -------------------------------------------------------------------
@@ -217,7 +237,7 @@ module onebit_mvau #(
       for (int p = 0; p < PE; p++) y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(acc3[p]);
     end
   end else begin : g_thres
-    logic [THR_W-1:0] tmem [NF];
+    (* ram_style = RAM_STYLE_THRES *) logic [THR_W-1:0] tmem [NF];
     logic [THR_W-1:0] thr3;
     initial $readmemh(THRES_FILE, tmem);
     always_ff @(posedge clk) thr3 <= tmem[nf2];

@@ -144,6 +144,23 @@ def test_mvau_matches_finn(name, tmp_path, vcache):
 
 
 @pytest.mark.verilator
+@pytest.mark.parametrize("res_type", ["lut", "dsp"])
+def test_mvau_synthesis_attributes_keep_the_arithmetic(res_type, tmp_path, vcache):
+    """ram_style / resType (FINN's folding keys) become parameters; the results stay exact."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    model = build_case("uint8_x_int8")
+    op = getCustomOp(model.graph.node[0])
+    op.set_nodeattr("resType", res_type)
+    op.set_nodeattr("ram_style", "block")
+    op.set_nodeattr("ram_style_thresholds", "distributed")
+    x = random_input(model, np.random.default_rng(2))
+    got, _, inst = run_rtl(model, x, tmp_path, vcache, seed=1, p_valid=0.6, p_ready=0.5)
+    assert inst.params["RES_TYPE"] == res_type and inst.params["RAM_STYLE"] == "block"
+    assert np.array_equal(got, golden(model, x))
+
+
+@pytest.mark.verilator
 def test_mvau_steady_state_throughput(tmp_path, vcache):
     model = build_case("xnor_bipolar_out")
     # same parameters as in test_mvau_matches_finn, so the build is reused; 200 vectors
