@@ -187,9 +187,11 @@ def step_fold(state: BuildState) -> None:
 
     from onebit.flows.folding import apply_folding_config, fold_for_fps, folding_of
     from onebit.flows.passes import run_passes
+    from onebit.flows.zero_pad import to_finn_domain
     from onebit.hw.codegen import prefer_rtl
 
-    model = prefer_rtl(ModelWrapper(deepcopy(state.models["dataflow_golden"].model)))
+    model = ModelWrapper(deepcopy(state.models["dataflow_golden"].model))
+    model = prefer_rtl(to_finn_domain(model))
     model = run_passes(model, [SpecializeLayers(state.board.part)])
     if state.cfg.folding is not None:
         model = apply_folding_config(model, state.cfg.folding)
