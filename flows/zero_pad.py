@@ -120,7 +120,7 @@ def node_correction(node) -> tuple[list[int], list[int], np.ndarray] | None:
     return rows, cols, corr.reshape(ncls, -1)
 
 
-def _set_correction(node, rows, cols, corr: np.ndarray) -> None:
+def set_correction(node, rows, cols, corr: np.ndarray) -> None:
     for name in PAD_ATTRS:
         old = get_by_name(node.attribute, name)
         if old is not None:
@@ -208,7 +208,7 @@ class ZeroPadBipolarConv(Transformation):
                                                               [n, co, oh_, ow_]))
             corr_node = oh.make_node("PadCorrection", [acc], [node.output[0]], domain=DOMAIN,
                                      name=f"{node.name}_zero_pad", data_layout="NCHW")
-            _set_correction(corr_node, rows, cols, corr)
+            set_correction(corr_node, rows, cols, corr)
             node.output[0] = acc
             graph.node.insert(idx, pad)
             graph.node.insert(idx + 2, corr_node)
@@ -262,7 +262,7 @@ class HoistPadCorrection(Transformation):
                 if prod.op_type == "Mul":
                     if k == 0 or np.any((corr / k) * k != corr):
                         continue
-                    _set_correction(node, rows, cols, corr / k)
+                    set_correction(node, rows, cols, corr / k)
             else:
                 continue
             # swap: x -> prod -> t -> corr -> y   becomes   x -> corr -> t' -> prod -> y
@@ -316,7 +316,7 @@ class SinkPadCorrectionPastSignMul(Transformation):
             sign = _channel_signs(model, mul, corr.shape[1], layout)
             if sign is None:
                 continue
-            _set_correction(node, rows, cols, corr * sign[None, :])
+            set_correction(node, rows, cols, corr * sign[None, :])
             # x -> corr -> t -> mul -> y   becomes   x -> mul -> t -> corr -> y
             x, t, y = node.input[0], node.output[0], mul.output[0]
             mul.input[0], mul.output[0] = x, t
@@ -377,7 +377,7 @@ def attach_pad_corrections(model: ModelWrapper, stash: dict) -> ModelWrapper:
                 f"zero-padding correction for {len(rows)}x{len(cols)} positions and "
                 f"{corr.shape[1]} channels, MVAU has vectors {nv} and MH={inst.get_nodeattr('MH')}")
         node.domain = DOMAIN
-        _set_correction(node, rows, cols, corr)
+        set_correction(node, rows, cols, corr)
     return model
 
 
