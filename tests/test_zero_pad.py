@@ -90,7 +90,7 @@ def _build(tmp_path, net, n=6, steps=NO_SIM, **kw):
 
 def test_zero_padded_cnn_every_stage_bit_exact(tmp_path):
     """conv3 pad 1 and conv5 pad 2 stride 2 on +-1 maps: each stage equals the torch model; the
-    golden holds onebit's padded MVAUs (3 x 3 and 3 x 2 position classes) after FMPadding."""
+    golden holds onebit's padded MVAUs (3 x 3 position classes each) after FMPadding."""
     from qonnx.core.modelwrapper import ModelWrapper
 
     from onebit.flows.zero_pad import DOMAIN, node_correction
@@ -105,7 +105,7 @@ def test_zero_padded_cnn_every_stage_bit_exact(tmp_path):
     padded = [n for n in golden.graph.node if n.domain == DOMAIN]
     assert [n.op_type for n in padded] == ["MVAU", "MVAU"]
     classes = [(max(c[0]) + 1, max(c[1]) + 1) for c in map(node_correction, padded)]
-    assert classes == [(3, 3), (3, 2)]  # 8x8 -> 8x8 (k3 p1), 8x8 -> 4x4 (k5 p2 s2)
+    assert classes == [(3, 3), (3, 3)]  # 8x8 -> 8x8 (k3 p1), 8x8 -> 4x4 (k5 p2 s2)
     assert [n.op_type for n in golden.graph.node].count("FMPadding") == 3
     folded = ModelWrapper(str(d / "06_dataflow_folded.onnx"))
     assert sum(node_correction(n) is not None for n in folded.graph.node) == 2
@@ -151,3 +151,37 @@ def test_zero_padded_conv_without_thresholds_refused(tmp_path):
 
     r = json.loads((tmp_path / "b" / "report.json").read_text())
     assert r["status"] == "failed" and r["failed_step"] == "finn"
+
+
+@pytest.mark.verilator
+def test_zero_padded_cnn_rtl_bit_exact_and_uncorrected_rtl_caught(tmp_path, monkeypatch):
+    """The padded CNN simulated in Verilator equals the golden (also under backpressure); the
+    same RTL with one layer's thresholds left uncorrected is caught at that layer."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from onebit.errors import VerificationError
+    from onebit.flows import zero_pad
+    from onebit.flows.build import resimulate
+    from onebit.hw import mvau
+
+    from nets import zero_padded_cnn
+
+    r = _build(tmp_path, zero_padded_cnn(), steps=None, target_fps=50_000, sim_frames=6)
+    assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    assert r["stages"]["rtlsim"]["max_abs_diff"] == 0.0
+    assert 0.9 <= r["sim"]["ratio_to_estimate"] <= 1.05
+    out = tmp_path / "b"
+    assert resimulate(out, frames=6, seed=2, backpressure=True)["sim"]["bit_exact"]
+
+    folded = ModelWrapper(str(out / "intermediate" / "06_dataflow_folded.onnx"))
+    node = next(n for n in folded.graph.node if zero_pad.node_correction(n) is not None)
+    monkeypatch.setattr(zero_pad, "class_thresholds",
+                        lambda thr, corr: np.broadcast_to(thr, (len(corr), *thr.shape)))
+    plain = mvau.generate(node, folded, tmp_path / "plain")
+    thres = out / "rtl" / node.name / f"{node.name}_thres.mem"
+    original = thres.read_text()
+    uncorrected = (tmp_path / "plain" / f"{node.name}_thres.mem").read_text()
+    assert uncorrected != original and plain.params["ACC_BITS"] > 0
+    thres.write_text(uncorrected)
+    with pytest.raises(VerificationError, match=f"'rtlsim' failed at layer '{node.name}'"):
+        resimulate(out, frames=4)
