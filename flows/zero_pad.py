@@ -173,6 +173,10 @@ class ZeroPadBipolarConv(Transformation):
                 continue
             if model.get_tensor_datatype(node.input[0]) != DataType["BIPOLAR"]:
                 continue
+            auto = get_by_name(node.attribute, "auto_pad")
+            if auto is not None and auto.s.decode() not in ("NOTSET", "VALID"):
+                raise UnsupportedOpError(node.name, "Conv", f"auto_pad={auto.s.decode()} on a "
+                                         "bipolar input: give explicit pads")
             pads = _attr(node, "pads", [])
             if not any(pads):
                 continue
@@ -230,11 +234,11 @@ def _scalar(model: ModelWrapper, node) -> float | None:
 
 
 class HoistPadCorrection(Transformation):
-    """Transpose/Mul(const)/Add(const) -> PadCorrection becomes PadCorrection -> the same.
+    """Transpose/Mul(scalar)/Add(const) -> PadCorrection becomes PadCorrection -> the same.
 
-    Past a scalar `Mul a` the correction becomes corr / a (exact for the XNOR `Mul 2`, checked),
-    past an `Add` it is unchanged, past a Transpose it changes layout. It ends on the MatMul,
-    in accumulator units.
+    Past a scalar `Mul a` the correction becomes corr / a (exact for the XNOR/AND-popcount
+    `Mul 2`, checked), past an `Add` of any constant it is unchanged, past a Transpose it changes
+    layout. It ends on the MatMul, in accumulator units.
     """
 
     def apply(self, model: ModelWrapper):
@@ -255,14 +259,16 @@ class HoistPadCorrection(Transformation):
                 else:
                     continue
                 get_by_name(node.attribute, "data_layout").s = new_layout.encode()
-            elif prod.op_type in ("Mul", "Add"):
-                k = _scalar(model, prod)
-                if k is None:
+            elif prod.op_type == "Add":  # any constant: additions commute
+                if (len(prod.input) != 2 or model.get_initializer(prod.input[1]) is None
+                        or model.get_tensor_shape(prod.input[0])
+                        != model.get_tensor_shape(prod.output[0])):
                     continue
-                if prod.op_type == "Mul":
-                    if k == 0 or np.any((corr / k) * k != corr):
-                        continue
-                    set_correction(node, rows, cols, corr / k)
+            elif prod.op_type == "Mul":
+                k = _scalar(model, prod)
+                if k is None or k == 0 or np.any((corr / k) * k != corr):
+                    continue
+                set_correction(node, rows, cols, corr / k)
             else:
                 continue
             # swap: x -> prod -> t -> corr -> y   becomes   x -> corr -> t' -> prod -> y
