@@ -121,6 +121,7 @@ def node_correction(node) -> tuple[list[int], list[int], np.ndarray] | None:
 
 
 def set_correction(node, rows, cols, corr: np.ndarray) -> None:
+    """Write (or replace) PAD_ATTRS on `node`: row classes, column classes, corr (NCLS, C)."""
     for name in PAD_ATTRS:
         old = get_by_name(node.attribute, name)
         if old is not None:

@@ -62,8 +62,10 @@ def zero_padded_cnn(seed: int = 0) -> nn.Module:
         return QuantConv2d(i, o, k, stride=stride, padding=k // 2, bias=False,
                            weight_quant=OnebitBinaryWeight, input_quant=None)
 
+    # 7 input channels: a border class pads an odd number of taps (3 * 7), so the correction
+    # is a half-integer in popcount units
     return randomize_bn(nn.Sequential(
-        conv(1, 8, 3), nn.BatchNorm2d(8), binary_act(),
-        conv(8, 12, 3), nn.BatchNorm2d(12), binary_act(),
+        conv(1, 7, 3), nn.BatchNorm2d(7), binary_act(),
+        conv(7, 12, 3), nn.BatchNorm2d(12), binary_act(),
         conv(12, 16, 5, stride=2), nn.BatchNorm2d(16), binary_act(),
         nn.Flatten(), _fc(16 * 4 * 4, 10)), seed)
