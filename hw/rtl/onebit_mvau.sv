@@ -159,8 +159,9 @@ module onebit_mvau #(
     logic [PW_W-1:0] pos_w;
     wire vec_done = go && is_last && 32'(nf) == NF - 1;
     wire last_w = 32'(pos_w) == OUT_COLS - 1;
+    wire last_h = 32'(pos_h) == OUT_ROWS - 1;
     wire [PW_W-1:0] pos_w_next = last_w ? '0 : pos_w + 1'b1;
-    wire [PH_W-1:0] pos_h_next = !last_w ? pos_h : 32'(pos_h) == OUT_ROWS - 1 ? '0 : pos_h + 1'b1;
+    wire [PH_W-1:0] pos_h_next = !last_w ? pos_h : last_h ? '0 : pos_h + 1'b1;
     function automatic logic [TA_W-1:0] base(logic [PH_W-1:0] h, logic [PW_W-1:0] w);
       return TA_W'((32'(row_cls[h]) * N_COL_CLS + 32'(col_cls[w])) * NF);
     endfunction
