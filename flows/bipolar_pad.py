@@ -2,11 +2,12 @@
 
 FINN computes a convolution that zero-pads a bipolar input wrongly after streamlining (the
 +-1 -> {0,1} rescaling is moved past the padding). onebit's models therefore pad explicitly with
--1 (an ONNX `Pad` before a conv with `pads=0`). After lowering and the XNOR conversion the
-padded tensor is BINARY ({0,1} codes of +-1), and the pad value -1 is code 0: exactly what
-FINN's FMPadding inserts. `AbsorbBipolarPadIntoIm2Col` moves such a `Pad` into the `Im2Col`
-that consumes it. `check_no_bipolar_zero_padding` refuses third-party graphs that zero-pad a
-bipolar tensor, naming the layer, instead of building a wrong accelerator.
+-1 (an ONNX `Pad` before a conv with `pads=0`); a conv that zero-pads (`Conv(pads)`) becomes such
+a -1 padding plus an exact correction (`onebit.flows.zero_pad`). After lowering and the XNOR
+conversion the padded tensor is BINARY ({0,1} codes of +-1), and the pad value -1 is code 0:
+exactly what FINN's FMPadding inserts. `AbsorbBipolarPadIntoIm2Col` moves such a `Pad` into the
+`Im2Col` that consumes it. `check_no_bipolar_zero_padding` refuses an explicit `Pad` of a
+bipolar tensor with any other value, naming the layer, instead of building a wrong accelerator.
 """
 
 from __future__ import annotations
@@ -41,21 +42,17 @@ def _pad_spec(model: ModelWrapper, node) -> tuple[np.ndarray, float]:
 
 
 def check_no_bipolar_zero_padding(model: ModelWrapper) -> None:
-    """Raise if any conv zero-pads a BIPOLAR tensor (known FINN miscomputation)."""
+    """Raise if a Pad pads a BIPOLAR tensor with anything but +-1 (a conv that zero-pads one
+    has been rewritten by `ZeroPadBipolarConv` before this check)."""
     for node in model.graph.node:
         dt = model.get_tensor_datatype(node.input[0])
         if dt != DataType["BIPOLAR"]:
             continue
-        if node.op_type == "Conv":
-            pads = next((list(a.ints) for a in node.attribute if a.name == "pads"), [])
-            if any(pads):
-                raise UnsupportedOpError(
-                    node.name,
-                    "Conv",
-                    "zero-pads a bipolar (+-1) input, which FINN computes wrongly after "
-                    "streamlining; pad with -1 explicitly (onebit.models BipolarPad) instead",
-                )
-        elif node.op_type == "Pad":
+        if node.op_type == "Conv" and any(
+                next((list(a.ints) for a in node.attribute if a.name == "pads"), [])):
+            raise UnsupportedOpError(node.name, "Conv", "zero padding of a bipolar input left "
+                                     "uncorrected (internal: ZeroPadBipolarConv did not run)")
+        if node.op_type == "Pad":
             _, value = _pad_spec(model, node)
             if value not in (-1.0, 1.0):
                 raise UnsupportedOpError(

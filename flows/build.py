@@ -287,9 +287,11 @@ def step_fold(state: BuildState) -> None:
         set_onebit_defaults,
     )
     from onebit.flows.passes import run_passes
+    from onebit.flows.zero_pad import to_finn_domain
     from onebit.hw.codegen import prefer_rtl
 
-    model = prefer_rtl(ModelWrapper(deepcopy(state.models["dataflow_golden"].model)))
+    model = ModelWrapper(deepcopy(state.models["dataflow_golden"].model))
+    model = prefer_rtl(to_finn_domain(model))
     model = set_onebit_defaults(run_passes(model, [SpecializeLayers(state.board.part)]))
     if state.cfg.folding is not None:
         model = apply_folding_config(model, state.cfg.folding, state.board.part)

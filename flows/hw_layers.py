@@ -9,6 +9,8 @@ from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
 from onebit.errors import UnsupportedOpError
 from onebit.flows.passes import run_passes
+from onebit.flows.zero_pad import DOMAIN as ONEBIT_DOMAIN
+from onebit.flows.zero_pad import attach_pad_corrections, detach_pad_corrections
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
 
@@ -43,7 +45,9 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
 
-    return run_passes(model, [
+    # zero-padding corrections: off while FINN merges MatMul + thresholds, then onto the MVAU
+    model, stash = detach_pad_corrections(model)
+    model = run_passes(model, [
         RemoveUnusedTensors(),
         InferBinaryMatrixVectorActivation(),
         InferQuantizedMatrixVectorActivation(),
@@ -58,6 +62,7 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
         InferDataLayouts(),
         GiveUniqueNodeNames(),
     ])
+    return attach_pad_corrections(model, stash)
 
 
 def _two_streams_add(model: ModelWrapper, node) -> bool:
@@ -100,9 +105,10 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
 
 
 def check_all_hw(model: ModelWrapper) -> None:
-    """Every node of a dataflow graph is a FINN HW layer, else name the stragglers."""
+    """Every node of a dataflow graph is a FINN HW layer (or onebit's padded MVAU), else name
+    the stragglers."""
     bad = [n for n in model.graph.node if n.domain != HW_DOMAIN and not n.domain.startswith(
-        HW_DOMAIN + ".")]
+        HW_DOMAIN + ".") and not (n.domain == ONEBIT_DOMAIN and n.op_type == "MVAU")]
     if bad:
         n = bad[0]
         raise UnsupportedOpError(

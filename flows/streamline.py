@@ -13,22 +13,36 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
 from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
 from onebit.flows.passes import run_passes
+from onebit.flows.zero_pad import (
+    HoistPadCorrection,
+    SinkPadCorrectionPastSignMul,
+    ZeroPadBipolarConv,
+)
 
 
 def to_finn(model: ModelWrapper) -> ModelWrapper:
-    """QONNX (Quant/BipolarQuant nodes) to FINN-ONNX (MultiThreshold activations)."""
+    """QONNX (Quant/BipolarQuant nodes) to FINN-ONNX (MultiThreshold activations).
+
+    A conv that zero-pads a bipolar input becomes -1 padding plus an exact correction
+    (`onebit.flows.zero_pad`).
+    """
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
 
     model = run_passes(model, [InferShapes(), InferDataTypes(), ConvertQONNXtoFINN(),
                                GiveUniqueNodeNames(), GiveReadableTensorNames()])
+    model = run_passes(model, [ZeroPadBipolarConv()])
     check_no_bipolar_zero_padding(model)
     return model
 
 
 def streamline(model: ModelWrapper) -> ModelWrapper:
-    """Fold scales, biases and BatchNorm into thresholds; lower convs; binary MatMuls to XNOR."""
+    """Fold scales, biases and BatchNorm into thresholds; lower convs; binary MatMuls to XNOR.
+
+    Zero-padding corrections move to their conv's MatMul (`HoistPadCorrection`).
+    """
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.absorb import (
+        Absorb1BitMulIntoConv,
         AbsorbConsecutiveTransposes,
         AbsorbTransposeIntoMultiThreshold,
     )
@@ -43,11 +57,14 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
     return run_passes(model, [
         MoveScalarLinearPastInvariants(),
         Streamline(),
+        SinkPadCorrectionPastSignMul(),
+        Absorb1BitMulIntoConv(),
         LowerConvsToMatMul(),
         MakeMaxPoolNHWC(),
         AbsorbTransposeIntoMultiThreshold(),
         ConvertBipolarByBinaryMatMul(),
         ConvertBipolarMatMulToXnorPopcount(),
+        HoistPadCorrection(),
         AbsorbBipolarPadIntoIm2Col(),
         AbsorbConsecutiveTransposes(),
         Streamline(),

@@ -12,6 +12,11 @@ returns the `RtlInstance`. Supported arithmetic (the same as FINN's python `exec
 
 Then thresholds (out = #{t: acc >= thr_t} + ActVal; BIPOLAR output: bit 1 = +1) or, with
 `noActivation=1`, the accumulator in `outputDataType`.
+
+A node with the zero-padding attributes of `onebit.flows.zero_pad` (`pad_rows`, `pad_cols`,
+`pad_correction`) thresholds acc + corr[class(h, w)]: the module holds one threshold set
+thr - corr per position class and the class tables (`OUT_ROWS`, `OUT_COLS`, `N_ROW_CLS`,
+`N_COL_CLS`, `ROW_CLS_FILE`, `COL_CLS_FILE`).
 """
 
 from __future__ import annotations
@@ -63,9 +68,13 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     """Check `node` and compute the module parameters plus the integer weights/thresholds.
 
     Returns a dict with `params` (module parameters without file names), `weights` (MH, MW)
-    weight codes, `thresholds` (MH, T) int64 or None, `n_vectors`, and the stream datatypes.
+    weight codes, `thresholds` (NCLS * MH, T) int64 (class-major; NCLS = 1 without position
+    classes) or None, `pad_rows`/`pad_cols` (class of each output row/column) or None,
+    `n_vectors`, and the stream datatypes.
     """
     from finn.util.basic import getHWCustomOp
+
+    from onebit.flows.zero_pad import class_thresholds, node_correction
 
     if not node.op_type.startswith("MVAU") or node.op_type == "MVAU_rtl":
         raise _fail(node, "onebit_mvau implements MVAU / MVAU_hls nodes only")
@@ -109,6 +118,16 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     acc_lo, acc_hi = _acc_range(idt, wdt, xnor, mw)
     no_act = bool(g("noActivation"))
     thr = None
+    pad = node_correction(node)
+    if pad is not None:
+        nv = [int(v) for v in g("numInputVectors")]
+        if no_act or int(np.prod(nv)) != len(pad[0]) * len(pad[1]) or nv[-2:] != [
+                len(pad[0]), len(pad[1])]:
+            raise _fail(node, f"zero-padding correction for {len(pad[0])}x{len(pad[1])} "
+                        f"positions needs thresholds and numInputVectors [1, H, W], got "
+                        f"noActivation={int(no_act)}, numInputVectors={nv}")
+        if pad[2].shape[1] != mh:
+            raise _fail(node, f"zero-padding correction for {pad[2].shape[1]} channels, MH={mh}")
     if no_act:
         if not (odt.min() <= acc_lo and acc_hi <= odt.max()):
             raise _fail(node, f"outputDataType={odt.name} cannot hold accumulators in "
@@ -122,6 +141,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         t = np.broadcast_to(np.asarray(t, dtype=np.float64), (mh, t.shape[1]))
         if np.isnan(t).any():
             raise _fail(node, "thresholds contain NaN")
+        if pad is not None:  # acc + corr >= t  <=>  acc >= t - corr, one set per class
+            t = class_thresholds(t, pad[2]).reshape(-1, t.shape[1])
         # integer accumulators: acc >= thr <=> acc >= ceil(thr); clamping to [lo, hi + 1]
         # keeps every comparison's result.
         thr = np.ceil(np.clip(t, acc_lo, acc_hi + 1)).astype(np.int64)
@@ -164,11 +185,16 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     if n_thres:
         styles["RAM_STYLE_THRES"] = g("ram_style_thresholds")
     params.update({k: v for k, v in styles.items() if v != "auto"})
+    if pad is not None:
+        params.update(OUT_ROWS=len(pad[0]), OUT_COLS=len(pad[1]),
+                      N_ROW_CLS=max(pad[0]) + 1, N_COL_CLS=max(pad[1]) + 1)
     return {
         "params": params,
         "weights": wvals,
         "wdt": DataType["BINARY"] if one_bit else wdt,
         "thresholds": thr,
+        "pad_rows": None if pad is None else pad[0],
+        "pad_cols": None if pad is None else pad[1],
         "n_vectors": int(np.prod(g("numInputVectors"))),
         "idt": idt,
         "odt": odt,
@@ -185,7 +211,10 @@ def weight_words(wvals: np.ndarray, simd: int, pe: int,
 
 
 def threshold_words(thr: np.ndarray, pe: int, acc_bits: int) -> np.ndarray:
-    """(MH, T) integer thresholds to the threshold memory: (NF, PE*T*ACC_BITS) bit matrix."""
+    """(MH, T) integer thresholds to the threshold memory: (NF, PE*T*ACC_BITS) bit matrix.
+
+    (NCLS * MH, T) class-major thresholds give NCLS * NF words, word cls * NF + nf.
+    """
     mh, t = thr.shape
     return pack(thr.reshape(-1), DataType[f"INT{acc_bits}"], pe * t).reshape(mh // pe, -1)
 
@@ -220,6 +249,11 @@ def generate(
         tfile = out / f"{stem}_thres.mem"
         _write_mem(tfile, threshold_words(info["thresholds"], p["PE"], p["ACC_BITS"]))
         p["THRES_FILE"] = ref(tfile)
+    if info["pad_rows"] is not None:
+        for key, name in (("ROW_CLS_FILE", "pad_rows"), ("COL_CLS_FILE", "pad_cols")):
+            f = out / f"{stem}_{name}.mem"
+            f.write_text("".join(f"{v:x}\n" for v in info[name]))
+            p[key] = ref(f)
     width_in = p["SIMD"] * p["IN_BITS"]
     width_out = p["PE"] * p["OUT_BITS"]
     return RtlInstance(

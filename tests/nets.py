@@ -51,3 +51,21 @@ def cnn(seed: int = 0, bipolar_zero_pad: bool = False) -> nn.Module:
 
 def pixels(n: int, shape=(1, 8, 8), seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, size=(n, *shape)).astype(np.float32)
+
+
+def zero_padded_cnn(seed: int = 0) -> nn.Module:
+    """Zero padding on +-1 inputs: conv3 (pixels) -> sign -> conv3 pad 1 -> sign -> conv5 pad 2
+    stride 2 -> sign -> fc; as `torch.nn.Conv2d(padding=...)` on a binary network exports."""
+    torch.manual_seed(seed)
+
+    def conv(i, o, k, stride=1):
+        return QuantConv2d(i, o, k, stride=stride, padding=k // 2, bias=False,
+                           weight_quant=OnebitBinaryWeight, input_quant=None)
+
+    # 7 input channels: a border class pads an odd number of taps (3 * 7), so the correction
+    # is a half-integer in popcount units
+    return randomize_bn(nn.Sequential(
+        conv(1, 7, 3), nn.BatchNorm2d(7), binary_act(),
+        conv(7, 12, 3), nn.BatchNorm2d(12), binary_act(),
+        conv(12, 16, 5, stride=2), nn.BatchNorm2d(16), binary_act(),
+        nn.Flatten(), _fc(16 * 4 * 4, 10)), seed)

@@ -51,11 +51,12 @@ def test_cnn_with_bipolar_padding_is_exact(tmp_path):
     assert ops.count("FMPadding") == 2 and "Pad" not in ops
 
 
-def test_zero_padded_bipolar_conv_is_refused(tmp_path):
-    with pytest.raises(UnsupportedOpError, match="zero-pads a bipolar"):
-        _build(tmp_path, cnn(bipolar_zero_pad=True), pixels(2))
-    r = json.loads((tmp_path / "b" / "report.json").read_text())
-    assert r["status"] == "failed" and r["failed_step"] == "finn"
+def test_zero_padded_bipolar_conv_is_exact(tmp_path):
+    """Zero padding of a +-1 map (once refused) builds: -1 padding plus a correction
+    (tests/test_zero_pad.py), every stage equal to torch."""
+    r = _build(tmp_path, cnn(bipolar_zero_pad=True), pixels(4))
+    assert r["status"] == "ok"
+    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
 
 
 def test_corrupted_model_fails_verification(tmp_path):

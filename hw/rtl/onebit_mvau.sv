@@ -25,6 +25,15 @@
 //                sf*SIMD+s (two's complement when W_SIGNED).
 //   THRES_FILE:  NF words of PE*N_THRES*ACC_BITS bits; word nf holds thr[nf*PE+pe][t] at bits
 //                [((pe*N_THRES)+t)*ACC_BITS +: ACC_BITS], two's complement. Unused if N_THRES=0.
+//                With position classes (below): NCLS*NF words, word cls*NF+nf for class cls.
+//
+// Position classes (a conv that zero-pads a +-1 input, computed as -1 padding plus a correction
+// folded into the thresholds; onebit.flows.zero_pad): the vectors of a frame are the
+// OUT_ROWS x OUT_COLS output positions in row-major order; position (h, w) has class
+// cls = row_cls[h] * N_COL_CLS + col_cls[w] and is thresholded with threshold set cls.
+//   ROW_CLS_FILE: OUT_ROWS words, the row class of each output row (< N_ROW_CLS).
+//   COL_CLS_FILE: OUT_COLS words, the column class of each output column (< N_COL_CLS).
+// With N_ROW_CLS = N_COL_CLS = 1 (the default) there is one threshold set and no counters.
 //
 // Pipeline: issue (memory reads) -> SIMD dot products -> accumulate -> threshold -> output FIFO.
 // A step that completes an output word is only issued with a credit for a free FIFO slot, so
@@ -53,6 +62,12 @@ module onebit_mvau #(
   parameter int OUT_BIAS = 0,
   parameter string WEIGHT_FILE = "",
   parameter string THRES_FILE = "",
+  parameter int unsigned OUT_ROWS = 1,
+  parameter int unsigned OUT_COLS = 1,
+  parameter int unsigned N_ROW_CLS = 1,
+  parameter int unsigned N_COL_CLS = 1,
+  parameter string ROW_CLS_FILE = "",
+  parameter string COL_CLS_FILE = "",
   // synthesis attributes only (Verilator ignores them)
   /* verilator lint_off UNUSEDPARAM */
   parameter string RAM_STYLE = "auto",
@@ -83,6 +98,8 @@ module onebit_mvau #(
   localparam int unsigned FIFO_DEPTH = LATENCY + 3;  // credits for one result per cycle
   localparam int unsigned CR_W = $clog2(FIFO_DEPTH + 1);
   localparam int unsigned CNT_W = $clog2(NT + 1);
+  localparam int unsigned NCLS = N_ROW_CLS * N_COL_CLS;
+  localparam int unsigned TA_W = NCLS * NF > 1 ? $clog2(NCLS * NF) : 1;
 
   // ---- elaboration checks -------------------------------------------------------------------
   if (SIMD < 1 || PE < 1 || MW % SIMD != 0) begin : g_bad_simd
@@ -100,6 +117,15 @@ module onebit_mvau #(
   if (ACC_BITS < 2 || ACC_BITS > 64 || OUT_BITS < 1) begin : g_bad_widths
     $error("onebit_mvau: ACC_BITS (%0d) must lie in [2, 64], OUT_BITS (%0d) >= 1",
            ACC_BITS, OUT_BITS);
+  end
+  if (N_ROW_CLS < 1 || N_COL_CLS < 1 || N_ROW_CLS > OUT_ROWS || N_COL_CLS > OUT_COLS)
+  begin : g_bad_classes
+    $error("onebit_mvau: %0d x %0d position classes for %0d x %0d positions: need %s",
+           N_ROW_CLS, N_COL_CLS, OUT_ROWS, OUT_COLS,
+           "1 <= N_ROW_CLS <= OUT_ROWS and 1 <= N_COL_CLS <= OUT_COLS");
+  end
+  if (NCLS > 1 && N_THRES == 0) begin : g_bad_class_thres
+    $error("onebit_mvau: position classes (%0d) need thresholds, N_THRES = 0", NCLS);
   end
 
   typedef logic signed [ACC_BITS-1:0] acc_t;
@@ -123,6 +149,45 @@ module onebit_mvau #(
   wire m_fire  = fifo_m_valid && m_axis_tready;
   assign s_axis_tready = can_go && nf == '0;
 
+  // ---- position class of the vector being issued: threshold set base tbase = cls * NF ------
+  logic [TA_W-1:0] tbase;
+  wire  [TA_W-1:0] taddr = tbase + TA_W'(nf);
+  if (NCLS == 1) begin : g_one_class
+    assign tbase = '0;
+  end else begin : g_classes
+    localparam int unsigned PH_W = OUT_ROWS > 1 ? $clog2(OUT_ROWS) : 1;
+    localparam int unsigned PW_W = OUT_COLS > 1 ? $clog2(OUT_COLS) : 1;
+    localparam int unsigned RC_W = N_ROW_CLS > 1 ? $clog2(N_ROW_CLS) : 1;
+    localparam int unsigned CC_W = N_COL_CLS > 1 ? $clog2(N_COL_CLS) : 1;
+    logic [RC_W-1:0] row_cls [OUT_ROWS];
+    logic [CC_W-1:0] col_cls [OUT_COLS];
+    initial begin
+      $readmemh(ROW_CLS_FILE, row_cls);
+      $readmemh(COL_CLS_FILE, col_cls);
+    end
+    logic [PH_W-1:0] pos_h;
+    logic [PW_W-1:0] pos_w;
+    wire vec_done = go && is_last && 32'(nf) == NF - 1;
+    wire last_w = 32'(pos_w) == OUT_COLS - 1;
+    wire last_h = 32'(pos_h) == OUT_ROWS - 1;
+    wire [PW_W-1:0] pos_w_next = last_w ? '0 : pos_w + 1'b1;
+    wire [PH_W-1:0] pos_h_next = !last_w ? pos_h : last_h ? '0 : pos_h + 1'b1;
+    function automatic logic [TA_W-1:0] base(logic [PH_W-1:0] h, logic [PW_W-1:0] w);
+      return TA_W'((32'(row_cls[h]) * N_COL_CLS + 32'(col_cls[w])) * NF);
+    endfunction
+    always_ff @(posedge clk) begin
+      if (!rst_n) begin
+        pos_h <= '0;
+        pos_w <= '0;
+        tbase <= base('0, '0);
+      end else if (vec_done) begin
+        pos_h <= pos_h_next;
+        pos_w <= pos_w_next;
+        tbase <= base(pos_h_next, pos_w_next);
+      end
+    end
+  end
+
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       nf      <= '0;
@@ -141,7 +206,7 @@ module onebit_mvau #(
 
   // ---- stage 1: operands ---------------------------------------------------------------------
   logic              v1, first1, last1, from_stream1;
-  logic [NF_W-1:0]   nf1;
+  logic [TA_W-1:0]   ta1;
   logic [IN_W-1:0]   x_stream1, x_buf1;
   logic [WW-1:0]     w1;
 
@@ -154,7 +219,7 @@ module onebit_mvau #(
       first1       <= sf == '0;
       last1        <= is_last;
       from_stream1 <= nf == '0;
-      nf1          <= nf;
+      ta1          <= taddr;
       w1           <= wmem[waddr];
       x_buf1       <= ibuf[sf];
     end
@@ -200,9 +265,9 @@ module onebit_mvau #(
 
   // ---- stage 2: accumulate -------------------------------------------------------------------
   logic            v2, first2, last2;
-  // nf2 addresses the threshold memory only: unused (by design) when N_THRES == 0.
+  // ta2 addresses the threshold memory only: unused (by design) when N_THRES == 0.
   /* verilator lint_off UNUSEDSIGNAL */
-  logic [NF_W-1:0] nf2;
+  logic [TA_W-1:0] ta2;
   /* verilator lint_on UNUSEDSIGNAL */
   acc_t            dot2 [PE];
 
@@ -213,7 +278,7 @@ module onebit_mvau #(
   always_ff @(posedge clk) begin
     first2 <= first1;
     last2  <= last1;
-    nf2    <= nf1;
+    ta2    <= ta1;
     dot2   <= dot1;
   end
 
@@ -237,10 +302,10 @@ module onebit_mvau #(
       for (int p = 0; p < PE; p++) y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(acc3[p]);
     end
   end else begin : g_thres
-    (* ram_style = RAM_STYLE_THRES *) logic [THR_W-1:0] tmem [NF];
+    (* ram_style = RAM_STYLE_THRES *) logic [THR_W-1:0] tmem [NCLS*NF];
     logic [THR_W-1:0] thr3;
     initial $readmemh(THRES_FILE, tmem);
-    always_ff @(posedge clk) thr3 <= tmem[nf2];
+    always_ff @(posedge clk) thr3 <= tmem[ta2];
     always_comb begin
       for (int p = 0; p < PE; p++) begin
         logic [CNT_W-1:0] cnt;
