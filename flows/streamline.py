@@ -30,6 +30,7 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.absorb import (
         AbsorbConsecutiveTransposes,
+        AbsorbScalarBiasIntoMultiThreshold,
         AbsorbTransposeIntoMultiThreshold,
     )
     from finn.transformation.streamline.reorder import (
@@ -41,6 +42,10 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
     return run_passes(model, [
+        # a multi-bit activation's -1 offset (Quant -> MultiThreshold + Add) becomes the
+        # threshold's out_bias before scalar moves can carry the Add away and leave a signed
+        # datatype on 0-based outputs
+        AbsorbScalarBiasIntoMultiThreshold(),
         MoveScalarLinearPastInvariants(),
         Streamline(),
         LowerConvsToMatMul(),
