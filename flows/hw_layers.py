@@ -7,7 +7,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.general import GiveUniqueNodeNames, RemoveUnusedTensors
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
-from onebit.errors import UnsupportedOpError
+from onebit.errors import OnebitError, UnsupportedOpError
 from onebit.flows.passes import run_passes
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -43,7 +43,7 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
 
-    return run_passes(model, [
+    return run_passes(model, [_named_failure(p) for p in [
         RemoveUnusedTensors(),
         InferBinaryMatrixVectorActivation(),
         InferQuantizedMatrixVectorActivation(),
@@ -57,7 +57,33 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
         InferDuplicateStreamsLayer(),
         InferDataLayouts(),
         GiveUniqueNodeNames(),
-    ])
+    ]])
+
+
+def _is_hw(node) -> bool:
+    return node.domain == HW_DOMAIN or node.domain.startswith(HW_DOMAIN + ".")
+
+
+def _named_failure(p):
+    """`p` as a model->model function whose FINN exceptions become an UnsupportedOpError naming
+    the node the message names, else the first node that is not a HW layer."""
+
+    def run(model: ModelWrapper) -> ModelWrapper:
+        try:
+            return model.transform(p)
+        except OnebitError:
+            raise
+        except Exception as e:  # FINN asserts and raises FINNUserError on graphs it cannot map
+            msg = f"{type(e).__name__}: {e}".strip()
+            named = sorted((n for n in model.graph.node if n.name and n.name in msg),
+                           key=lambda n: -len(n.name))  # MultiThreshold_10, not _1
+            soft = [n for n in model.graph.node if not _is_hw(n)]
+            node = (named or soft or list(model.graph.node))[0]
+            raise UnsupportedOpError(
+                node.name, node.op_type, f"FINN's {type(p).__name__} cannot map it ({msg})"
+            ) from e
+
+    return run
 
 
 def _two_streams_add(model: ModelWrapper, node) -> bool:
@@ -79,7 +105,8 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     )
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
-    parent = run_passes(model, [CreateDataflowPartition()])
+    check_no_software_between_hw(model)
+    parent = run_passes(model, [_named_failure(CreateDataflowPartition())])
     sdps = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
     if len(sdps) != 1:
         stray = [n for n in parent.graph.node if n.op_type != "StreamingDataflowPartition"]
@@ -99,10 +126,36 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     return parent, dataflow
 
 
+def check_no_software_between_hw(model: ModelWrapper) -> None:
+    """Name the first node left in software with HW layers both before and after it (FINN's
+    partitioning would assert that the partition depends on itself)."""
+    def reach(step) -> set[str]:
+        seen: set[str] = set()
+        todo = [n for n in model.graph.node if _is_hw(n)]
+        while todo:
+            for nxt in step(todo.pop()) or []:
+                if nxt.name not in seen:
+                    seen.add(nxt.name)
+                    todo.append(nxt)
+        return seen
+
+    after_hw, before_hw = reach(model.find_direct_successors), reach(
+        model.find_direct_predecessors)
+    between = [n for n in model.graph.node
+               if not _is_hw(n) and n.name in after_hw and n.name in before_hw]
+    if between:
+        n = between[0]
+        raise UnsupportedOpError(
+            n.name, n.op_type,
+            "stays in software between HW layers (no FINN hardware layer for it here), so the "
+            "accelerator cannot be one dataflow partition; in software: "
+            + ", ".join(f"{b.name} ({b.op_type})" for b in between),
+        )
+
+
 def check_all_hw(model: ModelWrapper) -> None:
     """Every node of a dataflow graph is a FINN HW layer, else name the stragglers."""
-    bad = [n for n in model.graph.node if n.domain != HW_DOMAIN and not n.domain.startswith(
-        HW_DOMAIN + ".")]
+    bad = [n for n in model.graph.node if not _is_hw(n)]
     if bad:
         n = bad[0]
         raise UnsupportedOpError(

@@ -12,7 +12,9 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
 from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
+from onebit.flows.channel_sign import AbsorbChannelSignIntoLinear
 from onebit.flows.passes import run_passes
+from onebit.flows.pool_threshold import MoveMaxPoolPastThreshold
 
 
 def to_finn(model: ModelWrapper) -> ModelWrapper:
@@ -46,6 +48,9 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         # threshold's out_bias before scalar moves can carry the Add away and leave a signed
         # datatype on 0-based outputs
         AbsorbScalarBiasIntoMultiThreshold(),
+        # conv -> MaxPool -> BatchNorm -> activation: threshold before the pool
+        MoveMaxPoolPastThreshold(),
+        AbsorbChannelSignIntoLinear(),
         MoveScalarLinearPastInvariants(),
         Streamline(),
         LowerConvsToMatMul(),
