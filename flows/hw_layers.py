@@ -8,6 +8,7 @@ from qonnx.transformation.general import GiveUniqueNodeNames, RemoveUnusedTensor
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
 from onebit.errors import OnebitError, UnsupportedOpError
+from onebit.flows.binary_mvau import InferBinaryMVAU
 from onebit.flows.passes import run_passes
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
@@ -20,9 +21,6 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     dataflow partition then depends on itself. Residual adds become ElementwiseAdd and the
     fan-out of their shortcut a DuplicateStreams, once every other node is a HW layer.
     """
-    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
-        InferBinaryMatrixVectorActivation,
-    )
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
     from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
         InferDuplicateStreamsLayer,
@@ -45,7 +43,7 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
 
     return run_passes(model, [_named_failure(p) for p in [
         RemoveUnusedTensors(),
-        InferBinaryMatrixVectorActivation(),
+        InferBinaryMVAU(),
         InferQuantizedMatrixVectorActivation(),
         InferLabelSelectLayer(),
         InferElementwiseBinaryOperation(_two_streams_add),
