@@ -18,8 +18,6 @@ Only integer pool inputs are rewritten; anything else is left for the partition 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
@@ -33,11 +31,11 @@ from onebit.flows.channel_sign import SIGN_SUFFIX
 
 
 def _single_consumer(model: ModelWrapper, tensor: str, op_type: str):
+    """The only reader of `tensor` if it is an `op_type` node and `tensor` is no graph output."""
     nxt = model.find_consumers(tensor)
-    if len(nxt) != 1 or nxt[0].op_type != op_type or model.graph.output and any(
-            o.name == tensor for o in model.graph.output):
+    if len(nxt) != 1 or nxt[0].op_type != op_type:
         return None
-    return nxt[0]
+    return None if any(o.name == tensor for o in model.graph.output) else nxt[0]
 
 
 def _bn_affine(model: ModelWrapper, bn) -> tuple[np.ndarray, np.ndarray] | None:
@@ -59,23 +57,17 @@ def integer_thresholds(a: np.ndarray, b: np.ndarray, t: np.ndarray, lo: int, hi:
     `t` is (C, T) in BatchNorm-output space. Returns ((C, T) sorted float thresholds, (C,) +-1).
     Thresholds are clamped to [lo, hi + 1], which keeps every comparison on [lo, hi].
     """
-    c, n = t.shape
-    out = np.empty((c, n), dtype=np.float64)
-    for ch in range(c):
-        for k in range(n):
-            if a[ch] == 0:  # constant channel: always (or never) past the step
-                fires = b[ch] >= t[ch, k]
-                out[ch, k] = lo if fires else hi + 1
-                continue
-            r = (t[ch, k] - b[ch]) / a[ch]
-            if not math.isfinite(r):
-                out[ch, k] = lo if r < 0 else hi + 1
-            elif a[ch] > 0:
-                out[ch, k] = math.ceil(r)  # a x + b >= t  <=>  x >= r
-            else:
-                out[ch, k] = math.floor(r) + 1  # a x + b < t  <=>  x > r  <=>  x >= floor(r)+1
-    sign = np.where(a < 0, -1.0, 1.0)
-    return np.sort(np.clip(out, lo, hi + 1), axis=1), sign
+    a, b = a[:, None], b[:, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = (t - b) / a
+    finite = np.isfinite(r)
+    fr = np.where(finite, r, 0.0)
+    steps = np.where(a > 0, np.ceil(fr), np.floor(fr) + 1)  # x >= r  |  x > r (a < 0)
+    # a == 0 or a step at +-inf: the comparison is the same for every x
+    always = np.where(a == 0, b >= t, r < 0)
+    steps = np.where((a != 0) & finite, steps, np.where(always, lo, hi + 1))
+    sign = np.where(a[:, 0] < 0, -1.0, 1.0)
+    return np.sort(np.clip(steps, lo, hi + 1), axis=1), sign
 
 
 def _symmetric(op, n_thres: int) -> bool:

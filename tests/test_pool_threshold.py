@@ -51,8 +51,9 @@ def test_integer_thresholds_match_the_batchnorm_on_every_integer():
     rng = np.random.default_rng(0)
     c, lo, hi = 40, -30, 30
     a = rng.normal(size=c)
-    a[:3] = [0.0, 0.25, -0.5]  # a constant channel; steps landing exactly on integers
+    a[:5] = [0.0, 0.25, -0.5, 1e-310, -1e-310]  # constant; steps on integers; steps at +-inf
     b = rng.normal(size=c) * 5
+    b[3:5] = -10.0
     t = np.sort(rng.normal(size=(c, 3)), axis=1)
     t[1:3, 0] = [b[1] + 0.25 * 7, b[2] - 0.5 * 4]
     thr, sign = integer_thresholds(a, b, t, lo, hi)
