@@ -119,7 +119,7 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     check_all_hw(dataflow)
     # narrowest accumulators (and the datatypes that follow), as FINN's builder does;
     # saved in place so the parent graph executes the same dataflow graph
-    dataflow = run_passes(dataflow, [MinimizeAccumulatorWidth(), InferDataTypes()])
+    dataflow = run_passes(dataflow, [_named_failure(MinimizeAccumulatorWidth()), InferDataTypes()])
     dataflow.save(path)
     return parent, dataflow
 
