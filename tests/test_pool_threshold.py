@@ -31,9 +31,19 @@ def test_conv_pool_bn_sign_simulated_bit_exact(tmp_path, act_bits):
     assert ops.index("MVAU") < ops.index("Pool") and ops.count("MVAU") == 3
 
 
+@pytest.mark.parametrize("act_bits", [1, 2])
+def test_sign_of_negative_channels_moves_into_the_next_conv(tmp_path, act_bits):
+    net = conv_pool_bn(act_bits, tail="conv")
+    assert (net[6].weight < 0).any()
+    r = build(BuildInput("pool", pixels(6), torch_model=net),
+              BuildConfig(tmp_path / "b", vectors=6), steps=NO_SIM)
+    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
+    assert not any("Pool" in n or "Conv" in n for n in r["software_nodes"])
+
+
 def test_negative_scale_before_padding_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedOpError, match=r"'Pad_\d+' \(Pad\).*negative") as e:
-        build(BuildInput("pool", pixels(2), torch_model=conv_pool_bn(pad_after=True)),
+        build(BuildInput("pool", pixels(2), torch_model=conv_pool_bn(tail="pad_conv")),
               BuildConfig(tmp_path / "b"), steps=NO_SIM)
     assert "\n" not in str(e.value)
 
