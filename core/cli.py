@@ -191,7 +191,7 @@ def _build_options(f):
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
           data_dir, weights, vectors, sim, frames, backpressure, synth, strict, seed) -> None:
-    """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>) into OUT."""
+    """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
     from onebit.flows.build import BuildConfig

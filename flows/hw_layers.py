@@ -7,7 +7,8 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.general import GiveUniqueNodeNames, RemoveUnusedTensors
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
 
-from onebit.errors import UnsupportedOpError
+from onebit.errors import OnebitError, UnsupportedOpError
+from onebit.flows.binary_mvau import InferBinaryMVAU
 from onebit.flows.passes import run_passes
 from onebit.flows.zero_pad import DOMAIN as ONEBIT_DOMAIN
 from onebit.flows.zero_pad import attach_pad_corrections, detach_pad_corrections
@@ -22,9 +23,6 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     dataflow partition then depends on itself. Residual adds become ElementwiseAdd and the
     fan-out of their shortcut a DuplicateStreams, once every other node is a HW layer.
     """
-    from finn.transformation.fpgadataflow.convert_to_hw.binary_matrix_vector_activation import (
-        InferBinaryMatrixVectorActivation,
-    )
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
     from finn.transformation.fpgadataflow.convert_to_hw.duplicate_streams import (
         InferDuplicateStreamsLayer,
@@ -47,9 +45,9 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
 
     # zero-padding corrections: off while FINN merges MatMul + thresholds, then onto the MVAU
     model, stash = detach_pad_corrections(model)
-    model = run_passes(model, [
+    model = run_passes(model, [_named_failure(p) for p in [
         RemoveUnusedTensors(),
-        InferBinaryMatrixVectorActivation(),
+        InferBinaryMVAU(),
         InferQuantizedMatrixVectorActivation(),
         InferLabelSelectLayer(),
         InferElementwiseBinaryOperation(_two_streams_add),
@@ -61,8 +59,36 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
         InferDuplicateStreamsLayer(),
         InferDataLayouts(),
         GiveUniqueNodeNames(),
-    ])
+    ]])
     return attach_pad_corrections(model, stash)
+
+
+def _is_hw(node) -> bool:
+    """A FINN HW layer, or onebit's MVAU with a zero-padding correction."""
+    return (node.domain == HW_DOMAIN or node.domain.startswith(HW_DOMAIN + ".")
+            or (node.domain == ONEBIT_DOMAIN and node.op_type == "MVAU"))
+
+
+def _named_failure(p):
+    """`p` as a model->model function whose FINN exceptions become an UnsupportedOpError naming
+    the node the message names, else the first node that is not a HW layer."""
+
+    def run(model: ModelWrapper) -> ModelWrapper:
+        try:
+            return model.transform(p)
+        except OnebitError:
+            raise
+        except Exception as e:  # FINN asserts and raises FINNUserError on graphs it cannot map
+            msg = f"{type(e).__name__}: {e}".strip()
+            named = sorted((n for n in model.graph.node if n.name and n.name in msg),
+                           key=lambda n: -len(n.name))  # MultiThreshold_10, not _1
+            soft = [n for n in model.graph.node if not _is_hw(n)]
+            node = (named or soft or list(model.graph.node))[0]
+            raise UnsupportedOpError(
+                node.name, node.op_type, f"FINN's {type(p).__name__} cannot map it ({msg})"
+            ) from e
+
+    return run
 
 
 def _two_streams_add(model: ModelWrapper, node) -> bool:
@@ -84,7 +110,8 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     )
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
-    parent = run_passes(model, [CreateDataflowPartition()])
+    check_no_software_between_hw(model)
+    parent = run_passes(model, [_named_failure(CreateDataflowPartition())])
     sdps = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
     if len(sdps) != 1:
         stray = [n for n in parent.graph.node if n.op_type != "StreamingDataflowPartition"]
@@ -99,16 +126,42 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     check_all_hw(dataflow)
     # narrowest accumulators (and the datatypes that follow), as FINN's builder does;
     # saved in place so the parent graph executes the same dataflow graph
-    dataflow = run_passes(dataflow, [MinimizeAccumulatorWidth(), InferDataTypes()])
+    dataflow = run_passes(dataflow, [_named_failure(MinimizeAccumulatorWidth()), InferDataTypes()])
     dataflow.save(path)
     return parent, dataflow
+
+
+def check_no_software_between_hw(model: ModelWrapper) -> None:
+    """Name the first node left in software with HW layers both before and after it (FINN's
+    partitioning would assert that the partition depends on itself)."""
+    def reach(step) -> set[str]:
+        seen: set[str] = set()
+        todo = [n for n in model.graph.node if _is_hw(n)]
+        while todo:
+            for nxt in step(todo.pop()) or []:
+                if nxt.name not in seen:
+                    seen.add(nxt.name)
+                    todo.append(nxt)
+        return seen
+
+    after_hw, before_hw = reach(model.find_direct_successors), reach(
+        model.find_direct_predecessors)
+    between = [n for n in model.graph.node
+               if not _is_hw(n) and n.name in after_hw and n.name in before_hw]
+    if between:
+        n = between[0]
+        raise UnsupportedOpError(
+            n.name, n.op_type,
+            "stays in software between HW layers (no FINN hardware layer for it here), so the "
+            "accelerator cannot be one dataflow partition; in software: "
+            + ", ".join(f"{b.name} ({b.op_type})" for b in between),
+        )
 
 
 def check_all_hw(model: ModelWrapper) -> None:
     """Every node of a dataflow graph is a FINN HW layer (or onebit's padded MVAU), else name
     the stragglers."""
-    bad = [n for n in model.graph.node if n.domain != HW_DOMAIN and not n.domain.startswith(
-        HW_DOMAIN + ".") and not (n.domain == ONEBIT_DOMAIN and n.op_type == "MVAU")]
+    bad = [n for n in model.graph.node if not _is_hw(n)]
     if bad:
         n = bad[0]
         raise UnsupportedOpError(

@@ -145,7 +145,8 @@ def _dataset_vectors(spec: str, dt: DataType | None, dataset, n: int):
 def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=None,
             weights: Path | None = None, seed: int = 0,
             input_datatype: str | None = None) -> BuildInput:
-    """`spec` is a checkpoint (.pt), an ONNX/QONNX file, or `bnn_pynq:<tfc|sfc|lfc|cnv>`.
+    """`spec` is a checkpoint (.pt), an ONNX/QONNX file, or `bnn_pynq:<name>` (e.g. `tfc`,
+    `cnv-w1a2`: `onebit.models.bnn_pynq.parse_bnn_pynq_name`).
 
     `input_datatype` (--input-datatype) names the datatype of the graph input: it annotates an
     unannotated ONNX input and sets the range of random vectors; onebit's own exports take
@@ -158,11 +159,8 @@ def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=Non
         from onebit.models import bnn_pynq
 
         name = spec.split(":", 1)[1].lower()
-        if name not in BNN_PYNQ:
-            raise UserInputError(
-                f"unknown bnn_pynq model '{name}' (known: {', '.join(sorted(BNN_PYNQ))})"
-            )
-        model = bnn_pynq(name, weights=weights, seed=seed)
+        # random weights come with random per-channel BatchNorm statistics (distinct thresholds)
+        model = bnn_pynq(name, weights=weights, seed=seed, random_bn=weights is None)
         shape = model.input_shape
         meta = {"source": spec, "weights": str(weights) if weights else f"random (seed {seed})"}
         if dataset:
@@ -178,7 +176,7 @@ def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=Non
     path = Path(spec)
     if not path.exists():
         raise UserInputError(
-            f"'{spec}' is neither a file nor bnn_pynq:<{'|'.join(sorted(BNN_PYNQ))}>"
+            f"'{spec}' is neither a file nor bnn_pynq:<{'|'.join(sorted(BNN_PYNQ))}>[-w1a2]"
         )
     if path.suffix in (".pt", ".pth", ".ckpt"):
         from onebit.models.train import load_checkpoint

@@ -12,7 +12,9 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
 from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
 from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
+from onebit.flows.channel_sign import AbsorbChannelSignIntoLinear
 from onebit.flows.passes import run_passes
+from onebit.flows.pool_threshold import MoveMaxPoolPastThreshold
 from onebit.flows.zero_pad import (
     HoistPadCorrection,
     SinkPadCorrectionPastSignMul,
@@ -44,6 +46,7 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.streamline.absorb import (
         Absorb1BitMulIntoConv,
         AbsorbConsecutiveTransposes,
+        AbsorbScalarBiasIntoMultiThreshold,
         AbsorbTransposeIntoMultiThreshold,
     )
     from finn.transformation.streamline.reorder import (
@@ -55,6 +58,13 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
     return run_passes(model, [
+        # a multi-bit activation's -1 offset (Quant -> MultiThreshold + Add) becomes the
+        # threshold's out_bias before scalar moves can carry the Add away and leave a signed
+        # datatype on 0-based outputs
+        AbsorbScalarBiasIntoMultiThreshold(),
+        # conv -> MaxPool -> BatchNorm -> activation: threshold before the pool
+        MoveMaxPoolPastThreshold(),
+        AbsorbChannelSignIntoLinear(),
         MoveScalarLinearPastInvariants(),
         Streamline(),
         SinkPadCorrectionPastSignMul(),

@@ -53,11 +53,25 @@ def _signed_bits(lo: int, hi: int) -> int:
 
 
 def _acc_range(idt: DataType, wdt: DataType, xnor: bool, mw: int) -> tuple[int, int]:
-    """Bounds of every partial and final accumulator value (each term's range contains 0)."""
+    """Worst-case accumulator bounds over every weight of `wdt` (each term's range contains 0)."""
     if xnor:
         return 0, mw
     corners = [int(x) * int(w) for x in (idt.min(), idt.max()) for w in (wdt.min(), wdt.max())]
     return mw * min(0, *corners), mw * max(0, *corners)
+
+
+def acc_range(idt: DataType, w: np.ndarray, xnor: bool) -> tuple[int, int]:
+    """Bounds of every partial and final accumulator value for the actual (MW, MH) weights `w`.
+
+    Per output column the sum of each term's smallest (largest) value over `idt`'s inputs;
+    every term's range contains 0, so every partial sum lies within the column's bounds too.
+    XNOR-popcount counts matches: [0, MW].
+    """
+    if xnor:
+        return 0, int(w.shape[0])
+    w = np.asarray(w, dtype=np.int64)
+    a, b = w * int(idt.min()), w * int(idt.max())
+    return int(np.minimum(a, b).sum(axis=0).min()), int(np.maximum(a, b).sum(axis=0).max())
 
 
 def _fail(node: NodeProto, why: str) -> UnsupportedOpError:
@@ -115,7 +129,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     # (MH, MW) weight values of `wdt`; one-bit kinds as their code (1 = +1 or 1, 0 = -1 or 0)
     wvals = (np.asarray(w) > 0).astype(np.int64).T if one_bit else np.asarray(w).T
 
-    acc_lo, acc_hi = _acc_range(idt, wdt, xnor, mw)
+    # exact bounds from the actual weights: FINN sizes outputDataType (noActivation) from them
+    acc_lo, acc_hi = acc_range(idt, np.asarray(w), xnor)
     no_act = bool(g("noActivation"))
     thr = None
     pad = node_correction(node)

@@ -1,4 +1,9 @@
-"""Brevitas' `brevitas_examples.bnn_pynq` W1A1 networks (TFC, SFC, LFC, CNV) behind onebit's input.
+"""Brevitas' `brevitas_examples.bnn_pynq` networks (TFC, SFC, LFC, CNV) behind onebit's input.
+
+Names are `<model>` (W1A1) or `<model>-w<W>a<A>` for the other configurations Brevitas ships
+(`BNN_PYNQ_VARIANTS`: FINN's end-to-end test matrix, e.g. `tfc-w1a2`, `cnv-w2a2`); Brevitas'
+own spelling `tfc_1w2a` is accepted too. W1A2 models have 2-bit activations in {-1, 0, +1};
+W2A2 models (2-bit weights in hidden layers) export, and the build refuses them by name.
 
 The third-party models expect pixels in [0, 1] and compute `2x - 1` themselves; the wrapper
 puts a constant `PixelScale(1/255)` in front so that they take onebit's 0..255 integer pixels.
@@ -27,6 +32,13 @@ from onebit.errors import ModelFormatError, UserInputError
 from .quant import PixelScale
 
 BNN_PYNQ_MODELS = ("tfc", "sfc", "lfc", "cnv")
+BNN_PYNQ_VARIANTS = {
+    "tfc": ("w1a1", "w1a2", "w2a2"),
+    "sfc": ("w1a1", "w1a2", "w2a2"),
+    "lfc": ("w1a1", "w1a2"),
+    "cnv": ("w1a1", "w1a2", "w2a2"),
+}
+"""The weight/activation bit widths Brevitas has a configuration for, per model."""
 DEFAULT_INPUT_SHAPES = {
     "tfc": (1, 28, 28),
     "sfc": (1, 28, 28),
@@ -61,28 +73,46 @@ class BnnPynqNet(nn.Module):
         self.net.clip_weights(min_val, max_val)
 
 
+def parse_bnn_pynq_name(name: str) -> tuple[str, str]:
+    """`tfc`, `tfc-w1a2`, `bnn-pynq-tfc-w1a2` or `tfc_1w2a` -> ("tfc", "w1a2")."""
+    key = name.strip().lower().removeprefix("bnn-pynq-").removeprefix("bnn_pynq_")
+    model, _, variant = key.replace("_", "-").partition("-")
+    variant = variant or "w1a1"
+    if len(variant) == 4 and variant[1] == "w" and variant[3] == "a":  # Brevitas' "1w2a"
+        variant = f"w{variant[0]}a{variant[2]}"
+    if model not in BNN_PYNQ_VARIANTS or variant not in BNN_PYNQ_VARIANTS[model]:
+        known = ", ".join(m if v == "w1a1" else f"{m}-{v}"
+                          for m, vs in BNN_PYNQ_VARIANTS.items() for v in vs)
+        raise UserInputError(f"unknown bnn_pynq model '{name}': expected one of {known}")
+    return model, variant
+
+
+def bnn_pynq_names() -> list[str]:
+    """Every bnn_pynq name the CLI accepts (`bnn_pynq:<name>`)."""
+    return [m if v == "w1a1" else f"{m}-{v}" for m, vs in BNN_PYNQ_VARIANTS.items() for v in vs]
+
+
 def bnn_pynq(
     name: str,
     weights: str | Path | None = None,
     input_shape: tuple[int, int, int] | None = None,
     num_classes: int = 10,
     seed: int | None = 0,
+    random_bn: bool = False,
 ) -> BnnPynqNet:
-    """Brevitas' bnn_pynq `<name>_1w1a` network, taking 0..255 pixels (N, C, H, W).
+    """Brevitas' bnn_pynq `<model>_<W>w<A>a` network, taking 0..255 pixels (N, C, H, W).
 
-    `input_shape` defaults to (1, 28, 28) for the FC models and (3, 32, 32) for CNV (which only
-    works at 32x32). `weights` is a state_dict file of the Brevitas model (keys as in Brevitas'
-    released checkpoints) or of the wrapper (keys prefixed `net.`).
+    `name` as in `parse_bnn_pynq_name`. `input_shape` defaults to (1, 28, 28) for the FC models
+    and (3, 32, 32) for CNV (which only works at 32x32). `weights` is a state_dict file of the
+    Brevitas model (keys as in Brevitas' released checkpoints) or of the wrapper (keys prefixed
+    `net.`). `random_bn` gives every BatchNorm seeded per-channel statistics
+    (`randomize_batchnorm`), so that a random-weight model has distinct thresholds.
     """
-    key = name.lower().removeprefix("bnn-pynq-").removeprefix("bnn_pynq_").removesuffix("_1w1a")
-    if key not in BNN_PYNQ_MODELS:
-        raise UserInputError(
-            f"unknown bnn_pynq model '{name}': expected one of {', '.join(BNN_PYNQ_MODELS)}"
-        )
+    key, variant = parse_bnn_pynq_name(name)
     shape = tuple(int(d) for d in (input_shape or DEFAULT_INPUT_SHAPES[key]))
     if len(shape) != 3:
         raise UserInputError(f"input shape must be (C, H, W), got {shape}")
-    cfg = get_model_cfg(f"{key}_1w1a")
+    cfg = get_model_cfg(f"{key}_{variant[1]}w{variant[3]}a")
     bits = {
         k: cfg.getint("QUANT", k) for k in ("WEIGHT_BIT_WIDTH", "ACT_BIT_WIDTH", "IN_BIT_WIDTH")
     }
@@ -104,9 +134,35 @@ def bnn_pynq(
                 out_features=ast.literal_eval(cfg.get("MODEL", "OUT_FEATURES")),
                 in_features=shape,  # FC flattens everything: C*H*W inputs
             )
-    model = BnnPynqNet(key, net, shape, num_classes)
+    model = BnnPynqNet(key if variant == "w1a1" else f"{key}-{variant}", net, shape, num_classes)
+    if random_bn:
+        randomize_batchnorm(model, 0 if seed is None else seed)
     if weights is not None:
         _load_weights(model, Path(weights))
+    return model
+
+
+@torch.no_grad()
+def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Seeded, trained-looking statistics for every BatchNorm after a linear layer, in place.
+
+    Per channel: mean ~ N(0, sqrt(fan_in) / 2), std ~ sqrt(fan_in) * U(0.5, 1.5), gamma ~ N(0, 1)
+    (so some are negative), beta ~ N(0, 0.5): the thresholds differ per channel and activations
+    of every level occur on random inputs. `fan_in` is the preceding layer's input size.
+    """
+    g = torch.Generator().manual_seed(seed)
+    fan_in = 1
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            fan_in = m.in_features
+        elif isinstance(m, nn.Conv2d):
+            fan_in = m.in_channels * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            c, s = m.num_features, float(fan_in) ** 0.5
+            m.running_mean.copy_(torch.randn(c, generator=g) * s / 2)
+            m.running_var.copy_((s * (0.5 + torch.rand(c, generator=g))) ** 2)
+            m.weight.copy_(torch.randn(c, generator=g))
+            m.bias.copy_(torch.randn(c, generator=g) * 0.5)
     return model
 
 

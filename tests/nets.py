@@ -69,3 +69,27 @@ def zero_padded_cnn(seed: int = 0) -> nn.Module:
         conv(7, 12, 3), nn.BatchNorm2d(12), binary_act(),
         conv(12, 16, 5, stride=2), nn.BatchNorm2d(16), binary_act(),
         nn.Flatten(), _fc(16 * 4 * 4, 10)), seed)
+
+
+def conv_pool_bn(seed: int = 0, act_bits: int = 1, tail: str = "fc") -> nn.Module:
+    """conv -> sign -> [pad -1] conv -> MaxPool -> BatchNorm -> activation -> tail: Brevitas'
+    pool-before-BatchNorm ordering; randomize_bn gives some channels gamma < 0.
+
+    `act_bits=2`: the pooled layer's activation is bnn_pynq's 2-bit {-1, 0, +1} quantizer.
+    `tail`: "fc" (flatten, fc), "conv" (conv, BN, sign, flatten, fc) or "pad_conv" (the same
+    after a -1 padding)."""
+    from brevitas.nn import QuantIdentity
+    from brevitas_examples.bnn_pynq.models.common import CommonActQuant
+
+    torch.manual_seed(seed)
+    act = binary_act() if act_bits == 1 else QuantIdentity(act_quant=CommonActQuant,
+                                                           bit_width=act_bits)
+    pad = tail == "pad_conv"
+    side = 4 if pad else 2
+    rest = {"fc": [nn.Flatten(), _fc(16 * 16, 10)]}.get(tail, [
+        *([BipolarPad(1, -1.0)] if pad else []), _conv(16, 8), nn.BatchNorm2d(8), binary_act(),
+        nn.Flatten(), _fc(8 * side * side, 10)])
+    return randomize_bn(nn.Sequential(
+        _conv(1, 8, padding=1), nn.BatchNorm2d(8), binary_act(),
+        BipolarPad(1, -1.0), _conv(8, 16), nn.MaxPool2d(2), nn.BatchNorm2d(16), act,
+        *rest), seed)

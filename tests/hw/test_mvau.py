@@ -281,3 +281,39 @@ def test_mvau_sweep(cfg, tmp_path_factory, vcache):
     got, _, _ = run_rtl(model, x, tmp_path_factory.mktemp("sweep"), vcache, seed=seed,
                         p_valid=0.7, p_ready=0.6)
     assert np.array_equal(got, golden(model, x))
+
+
+def test_accumulator_range_from_actual_weights(tmp_path):
+    """FINN sizes a noActivation outputDataType from the actual weights (TFC-W1A2's last layer:
+    INT8 for 64 INT2 x +-1 terms whose worst case is [-128, 128]); so does onebit_mvau."""
+    i2 = DataType["INT2"]
+    w = np.where(np.random.default_rng(3).random((64, 10)) < 0.55, 1.0, -1.0)
+    lo, hi = mvau.acc_range(i2, w, False)
+    assert (lo, hi) != (-128, 128) and -128 <= lo and hi <= 127
+    model = make_mvau(64, 10, 8, 2, i2, BIP, DataType["INT8"], w=w)
+    assert mvau.generate(model.graph.node[0], model, tmp_path).params["ACC_BITS"] == 8
+    all_minus = make_mvau(64, 10, 8, 2, i2, BIP, DataType["INT8"], w=-np.ones((64, 10)))
+    with pytest.raises(UnsupportedOpError, match=r"INT8 cannot hold accumulators in \[-64, 128\]"):
+        mvau.generate(all_minus.graph.node[0], all_minus, tmp_path)
+    # with thresholds: ACC_BITS from the actual range too (clamped thresholds: hi + 1)
+    thr = np.full((10, 2), 1e6, dtype=np.float32)
+    act = make_mvau(64, 10, 8, 2, i2, BIP, i2, w=w, thr=thr, act_val=-1)
+    assert mvau.mvau_params(act.graph.node[0], act)["params"]["ACC_BITS"] == mvau._signed_bits(
+        lo, hi + 1)
+
+
+@pytest.mark.verilator
+def test_exact_accumulator_width_at_its_extremes(tmp_path, vcache):
+    """Inputs that drive columns to their exact minimum and maximum: RTL == FINN."""
+    i2 = DataType["INT2"]
+    w = np.where(np.random.default_rng(4).random((64, 4)) < 0.6, 1.0, -1.0)
+    lo, hi = mvau.acc_range(i2, w, False)
+    odt = DataType[f"INT{mvau._signed_bits(lo, hi)}"]
+    model = make_mvau(64, 4, 8, 2, i2, BIP, odt, w=w, n_vec=(8,))
+    lo_x = np.where(w > 0, i2.min(), i2.max()).T  # (4, 64): column j at its minimum
+    hi_x = np.where(w > 0, i2.max(), i2.min()).T
+    x = np.concatenate([lo_x, hi_x]).astype(np.float32).reshape(8, 64)
+    want = golden(model, x)
+    assert want.min() == lo and want.max() == hi
+    got, _, inst = run_rtl(model, x, tmp_path, vcache, seed=2, p_valid=0.7, p_ready=0.6)
+    assert inst.params["ACC_BITS"] == odt.bitwidth() and np.array_equal(got, want)
