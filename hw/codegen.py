@@ -1,8 +1,9 @@
 """FINN HW node -> RtlInstance: the registry of onebit's RTL generators.
 
-Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding, width converters,
-FIFOs) use FINN's own HDL generation; nodes FINN only has as HLS (the MVAU, pooling, label
-select, residual forks and adds) get onebit's SystemVerilog.
+Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding) use FINN's own HDL
+generation; nodes FINN only has as HLS (the MVAU, pooling, label select, residual forks and
+adds), width converters (finn-rtllib's crashes Verilator at large ratios) and FIFOs get
+onebit's SystemVerilog.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ GENERATORS = {
     "Thresholding_rtl": "onebit.hw.finn_rtl",
     "ConvolutionInputGenerator_rtl": "onebit.hw.finn_rtl",
     "FMPadding_rtl": "onebit.hw.finn_rtl",
-    "StreamingDataWidthConverter_rtl": "onebit.hw.finn_rtl",
+    "StreamingDataWidthConverter_rtl": "onebit.hw.dwc",
+    "StreamingDataWidthConverter_hls": "onebit.hw.dwc",
     "StreamingFIFO_rtl": "onebit.hw.finn_rtl",
     "DuplicateStreams": "onebit.hw.residual",
     "DuplicateStreams_hls": "onebit.hw.residual",

@@ -14,6 +14,8 @@ as an `RtlInstance`:
 
 StreamingFIFO_rtl is the exception: finn-rtllib's fifo.sv does not elaborate on Verilator, so
 it becomes an instance of onebit's `onebit_fifo` (onebit port names, unpadded width, same depth).
+Width converters are not generated here at all: every StreamingDataWidthConverter becomes
+onebit's `onebit_dwc` (`onebit.hw.dwc`).
 
 Thresholding_rtl and FMPadding_rtl also have AXI-lite ports (and Thresholding a set-select
 stream) that onebit does not use; for them a thin wrapper `<node>_onebit` ties those inputs off
@@ -263,12 +265,6 @@ def _swg(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     return _instance(node, op, op.get_nodeattr("gen_top_module"), sources)
 
 
-def _dwc(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    op, out_dir = _run_finn_generation(node, model, out_dir)
-    sources = [Path(p) for p in op.get_rtl_file_list(abspath=True)]
-    return _instance(node, op, op.get_nodeattr("gen_top_module"), sources)
-
-
 def _fifo(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     """StreamingFIFO_rtl as onebit's own `onebit_fifo` (same depth, unpadded width).
 
@@ -302,7 +298,6 @@ GENERATORS: dict[str, Generator] = {
     "Thresholding_rtl": _thresholding,
     "ConvolutionInputGenerator_rtl": _swg,
     "FMPadding_rtl": _fmpadding,
-    "StreamingDataWidthConverter_rtl": _dwc,
     "StreamingFIFO_rtl": _fifo,
 }
 """op_type -> generator, for the FINN RTL nodes this module covers."""

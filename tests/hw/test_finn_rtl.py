@@ -150,23 +150,6 @@ def test_fmpadding(tmp_path, vcache):
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("in_elems, out_elems", [(2, 6), (6, 4)])
-def test_dwc(in_elems, out_elems, tmp_path, vcache):
-    rng = np.random.default_rng(in_elems)
-    dt = DataType["UINT3"]
-    shape = (1, 2, 2, 12)
-    model = single_node_model(
-        "StreamingDataWidthConverter", shape, shape, dt, dt,
-        inShape=list(shape), outShape=list(shape), inWidth=in_elems * 3,
-        outWidth=out_elems * 3, dataType=dt.name,
-    )
-    x = random_values(rng, dt, shape)
-    golden, inst, _ = golden_and_rtl(model, x, tmp_path)
-    assert (inst.in_bits, inst.out_bits) == (in_elems * 3, out_elems * 3)
-    check_stream(inst, x, dt, in_elems, golden, dt, out_elems, vcache)
-
-
-@pytest.mark.verilator
 def test_fifo(tmp_path, vcache):
     rng = np.random.default_rng(3)
     dt = DataType["BIPOLAR"]
