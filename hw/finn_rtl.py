@@ -251,11 +251,7 @@ def _fmpadding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstan
 def _swg(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     op = _custom_op(node)
     _check_attr(node, op, "dynamic_mode", (0,))
-    _check_attr(node, op, "parallel_window", (0,))
     _check_attr(node, op, "M", (1,))
-    k_h, k_w = op.get_nodeattr("ConvKernelDim")
-    if k_h * k_w == 1:
-        raise _reject(node, "1x1 kernels use FINN's 'parallel' SWG style, which onebit does not")
     try:
         op.select_impl_style()
     except AssertionError as e:
