@@ -181,13 +181,18 @@ def step_hw_layers(state: BuildState) -> None:
 
 
 def step_fold(state: BuildState) -> None:
-    """Specialize layers for the board's part and set PE/SIMD (target fps or config)."""
+    """Specialize layers for the board's part and set PE/SIMD (target fps or config).
+
+    When the build goes on to RTL, every node of the folded graph is checked against what its
+    RTL generator accepts (`codegen.check`): a folding it cannot build is refused here, naming
+    the node and attribute, not at the rtl step.
+    """
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
     from onebit.flows.folding import apply_folding_config, fold_for_fps, folding_of
     from onebit.flows.passes import run_passes
-    from onebit.hw.codegen import prefer_rtl
+    from onebit.hw.codegen import check, prefer_rtl
 
     model = prefer_rtl(ModelWrapper(deepcopy(state.models["dataflow_golden"].model)))
     model = run_passes(model, [SpecializeLayers(state.board.part)])
@@ -200,6 +205,8 @@ def step_fold(state: BuildState) -> None:
     model = run_passes(model, [SpecializeLayers(state.board.part), GiveUniqueNodeNames()])
     state.save("dataflow_folded", model)
     (state.out / "folding.json").write_text(json.dumps(folding_of(model), indent=1))
+    if state.cfg.sim:
+        check(model)
 
 
 def step_estimate(state: BuildState) -> None:

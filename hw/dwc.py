@@ -37,12 +37,12 @@ OP_TYPES = (
 )
 
 
-def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    """Describe the `onebit_dwc` instance of a StreamingDataWidthConverter node.
+def check(node: NodeProto, model: ModelWrapper) -> tuple[int, int]:
+    """The (input, output) stream widths of the converter `node`, checked.
 
-    Nothing is written to `out_dir`. Raises `UnsupportedOpError` when a frame is not a whole
-    number of words on both sides (the converter would hold a partial word across frames) or
-    when the input and output shapes hold different numbers of elements.
+    Raises `UnsupportedOpError` when a frame is not a whole number of words on both sides (the
+    converter would hold a partial word across frames) or when the input and output shapes
+    hold different numbers of elements.
     """
     from finn.util.basic import getHWCustomOp
 
@@ -66,6 +66,15 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
                 node.name, node.op_type,
                 f"{attr}={bits} does not divide the {frame_bits} bits of a frame",
             )
+    return in_bits, out_bits
+
+
+def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
+    """Describe the `onebit_dwc` instance of a StreamingDataWidthConverter node (`check`ed).
+
+    Nothing is written to `out_dir` (the module is parameterised).
+    """
+    in_bits, out_bits = check(node, model)
     return RtlInstance(
         name=node.name,
         module=MODULE,
