@@ -276,7 +276,12 @@ def step_hw_layers(state: BuildState) -> None:
 
 
 def step_fold(state: BuildState) -> None:
-    """Specialize layers for the board's part and set PE/SIMD (target fps or config)."""
+    """Specialize layers for the board's part and set PE/SIMD (target fps or config).
+
+    When the build goes on to RTL, every node of the folded graph is checked against what its
+    RTL generator accepts (`codegen.check`): a folding it cannot build is refused here, naming
+    the node and attribute, not at the rtl step.
+    """
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
@@ -288,7 +293,7 @@ def step_fold(state: BuildState) -> None:
     )
     from onebit.flows.passes import run_passes
     from onebit.flows.zero_pad import to_finn_domain
-    from onebit.hw.codegen import prefer_rtl
+    from onebit.hw.codegen import check, prefer_rtl
 
     model = ModelWrapper(deepcopy(state.models["dataflow_golden"].model))
     model = prefer_rtl(to_finn_domain(model))
@@ -303,6 +308,8 @@ def step_fold(state: BuildState) -> None:
     name_new_tensors(model, state.models["dataflow_golden"])
     state.save("dataflow_folded", model)
     (state.out / "folding.json").write_text(json.dumps(folding_of(model), indent=1))
+    if state.cfg.sim:
+        check(model)
 
 
 def name_new_tensors(model: ModelWrapper, before: ModelWrapper) -> None:

@@ -19,7 +19,7 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit.errors import UserInputError, VerificationError
-from onebit.hw import codegen, packing
+from onebit.hw import codegen, mvau, packing
 from onebit.hw.instance import RtlInstance
 from onebit.hw.sim import (
     SimResult,
@@ -264,10 +264,21 @@ def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int =
     return out, res
 
 
+def _compute_cycles(la: Layer) -> int:
+    """Cycles an MVAU computes per frame (each input vector is read MH/PE times); 0 otherwise."""
+    p = la.inst.params
+    if la.inst.module != mvau.MODULE:
+        return 0
+    return la.ins[0].words * (int(p["MH"]) // int(p["PE"]))
+
+
 def _watchdog(layers: list[Layer]) -> int:
     # The longest silent stretch of a sound design is bounded by a frame's worth of work of
-    # the slowest layer (e.g. a sliding window filling its buffer); allow generously more.
-    return 10_000 + 32 * sum(max(p.words for p in la.ins + la.outs) for la in layers)
+    # the slowest layer (e.g. a sliding window filling its buffer) or, behind folded MVAUs
+    # (SIMD = PE = 1: MW * MH cycles a frame), by a frame's way through all of them; allow
+    # generously more.
+    words = sum(max(p.words for p in la.ins + la.outs) for la in layers)
+    return 10_000 + 32 * words + 2 * sum(_compute_cycles(la) for la in layers)
 
 
 def frame_timing(res: SimResult, out_words_per_frame: int, n: int) -> dict:

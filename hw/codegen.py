@@ -1,13 +1,15 @@
 """FINN HW node -> RtlInstance: the registry of onebit's RTL generators.
 
-Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding, width converters,
-FIFOs) use FINN's own HDL generation; nodes FINN only has as HLS (the MVAU, pooling, label
-select, residual forks and adds) get onebit's SystemVerilog.
+Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding) use FINN's own HDL
+generation; nodes FINN only has as HLS (the MVAU, pooling, label select, residual forks and
+adds), width converters (finn-rtllib's crashes Verilator at large ratios) and FIFOs get
+onebit's SystemVerilog.
 """
 
 from __future__ import annotations
 
 import importlib
+import tempfile
 from pathlib import Path
 
 from qonnx.core.modelwrapper import ModelWrapper
@@ -25,7 +27,8 @@ GENERATORS = {
     "Thresholding_rtl": "onebit.hw.finn_rtl",
     "ConvolutionInputGenerator_rtl": "onebit.hw.finn_rtl",
     "FMPadding_rtl": "onebit.hw.finn_rtl",
-    "StreamingDataWidthConverter_rtl": "onebit.hw.finn_rtl",
+    "StreamingDataWidthConverter_rtl": "onebit.hw.dwc",
+    "StreamingDataWidthConverter_hls": "onebit.hw.dwc",
     "StreamingFIFO_rtl": "onebit.hw.finn_rtl",
     "DuplicateStreams": "onebit.hw.residual",
     "DuplicateStreams_hls": "onebit.hw.residual",
@@ -38,19 +41,40 @@ PREFER_RTL = ("Thresholding", "ConvolutionInputGenerator", "FMPadding",
 """FINN ops whose RTL variant onebit simulates: SpecializeLayers is asked for it."""
 
 
-def generate(node, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    """Generate the RTL of one HW node into `out_dir/<node name>/`."""
+def _generator(node):
     mod = GENERATORS.get(node.op_type)
     if mod is None:
         raise UnsupportedOpError(
             node.name, node.op_type,
             "no onebit RTL for it (supported: " + ", ".join(sorted(GENERATORS)) + ")",
         )
+    return importlib.import_module(mod)
+
+
+def generate(node, model: ModelWrapper, out_dir: Path) -> RtlInstance:
+    """Generate the RTL of one HW node into `out_dir/<node name>/`."""
+    gen = _generator(node)
     d = Path(out_dir) / node.name
     d.mkdir(parents=True, exist_ok=True)
-    inst = importlib.import_module(mod).generate(node, model, d)
+    inst = gen.generate(node, model, d)
     inst.op_type = node.op_type
     return inst
+
+
+def check(model: ModelWrapper) -> None:
+    """Raise `UnsupportedOpError` for the first node whose RTL `generate` would refuse.
+
+    The fold step calls this on the folded graph, so a folding the RTL cannot honour is refused
+    there, by node and attribute, and not later at RTL generation. Generators without a
+    `check` of their own write nothing and are run into a scratch directory.
+    """
+    for node in model.graph.node:
+        gen = _generator(node)
+        if hasattr(gen, "check"):
+            gen.check(node, model)
+        else:
+            with tempfile.TemporaryDirectory(prefix="onebit-check-") as d:
+                gen.generate(node, model, Path(d))
 
 
 def prefer_rtl(model: ModelWrapper) -> ModelWrapper:

@@ -14,6 +14,8 @@ as an `RtlInstance`:
 
 StreamingFIFO_rtl is the exception: finn-rtllib's fifo.sv does not elaborate on Verilator, so
 it becomes an instance of onebit's `onebit_fifo` (onebit port names, unpadded width, same depth).
+Width converters are not generated here at all: every StreamingDataWidthConverter becomes
+onebit's `onebit_dwc` (`onebit.hw.dwc`).
 
 Thresholding_rtl and FMPadding_rtl also have AXI-lite ports (and Thresholding a set-select
 stream) that onebit does not use; for them a thin wrapper `<node>_onebit` ties those inputs off
@@ -190,8 +192,7 @@ def _check_attr(node: NodeProto, op, attr: str, allowed) -> None:
         raise _reject(node, f"attribute {attr}={value!r} is not supported (expected {allowed})")
 
 
-def _thresholding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    op = _custom_op(node)
+def _check_thresholding(node: NodeProto, op) -> None:
     _check_attr(node, op, "runtime_writeable_weights", (0,))
     _check_attr(node, op, "mlo_max_iter", (0,))
     _check_attr(node, op, "bodies", (0,))
@@ -214,6 +215,8 @@ def _thresholding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlIns
     if odt == DataType["BIPOLAR"] and bias != 0:
         raise _reject(node, f"BIPOLAR output needs ActVal=0, got {bias}")
 
+
+def _thresholding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     op, out_dir = _run_finn_generation(node, model, out_dir)
     inner = op.get_nodeattr("gen_top_module")
     path_prefix = str(out_dir / f"{node.name}_")
@@ -233,9 +236,11 @@ def _thresholding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlIns
     return _instance(node, op, top, sources)
 
 
-def _fmpadding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    op = _custom_op(node)
+def _check_fmpadding(node: NodeProto, op) -> None:
     _check_attr(node, op, "dynamic_mode", (0,))
+
+
+def _fmpadding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     op, out_dir = _run_finn_generation(node, model, out_dir)
     inner = op.get_nodeattr("gen_top_module")
     width = _pad8(op.get_instream_width())
@@ -246,27 +251,38 @@ def _fmpadding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstan
     return _instance(node, op, top, sources)
 
 
-def _swg(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    op = _custom_op(node)
+def _check_swg(node: NodeProto, op) -> None:
+    """FINN's own checks of the SWG geometry and folding, which it otherwise asserts while
+    generating: SIMD dividing IFMChannels (equal to it for a non-depthwise parallel window),
+    kernel and stride within the map, and address increments within the buffer."""
     _check_attr(node, op, "dynamic_mode", (0,))
-    _check_attr(node, op, "parallel_window", (0,))
     _check_attr(node, op, "M", (1,))
-    k_h, k_w = op.get_nodeattr("ConvKernelDim")
-    if k_h * k_w == 1:
-        raise _reject(node, "1x1 kernels use FINN's 'parallel' SWG style, which onebit does not")
+    _ensure_finn_settings()
     try:
-        op.select_impl_style()
+        style = op.select_impl_style()
+        if style == "parallel":
+            op.prepare_codegen_parallel()
+        else:
+            op.prepare_codegen_default()
     except AssertionError as e:
-        raise _reject(node, str(e)) from e
+        g = op.get_nodeattr
+        raise _reject(
+            node, f"SIMD={g('SIMD')} parallel_window={g('parallel_window')} "
+            f"IFMChannels={g('IFMChannels')} ConvKernelDim={g('ConvKernelDim')}: {e}"
+        ) from e
+
+
+def _swg(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     op, out_dir = _run_finn_generation(node, model, out_dir)
     sources = [Path(p) for p in op.get_rtl_file_list(abspath=True)]
     return _instance(node, op, op.get_nodeattr("gen_top_module"), sources)
 
 
-def _dwc(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    op, out_dir = _run_finn_generation(node, model, out_dir)
-    sources = [Path(p) for p in op.get_rtl_file_list(abspath=True)]
-    return _instance(node, op, op.get_nodeattr("gen_top_module"), sources)
+def _check_fifo(node: NodeProto, op) -> None:
+    _check_attr(node, op, "impl_style", ("rtl",))
+    depth = int(op.get_nodeattr("depth"))
+    if depth < 2:
+        raise _reject(node, f"depth {depth} is below 2, the least a FIFO is built with")
 
 
 def _fifo(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
@@ -276,10 +292,7 @@ def _fifo(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
     function returning a struct is rejected), so FINN's generation is not used here.
     """
     op = _custom_op(node)
-    _check_attr(node, op, "impl_style", ("rtl",))
     depth = int(op.get_nodeattr("depth"))
-    if depth < 2:
-        raise _reject(node, f"depth {depth} is below 2, the least a FIFO is built with")
     bits = int(op.get_instream_width())
     src = rtl_source("onebit_fifo")
     return RtlInstance(
@@ -297,15 +310,22 @@ def _fifo(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
 
 
 Generator = Callable[[NodeProto, ModelWrapper, Path], RtlInstance]
+Check = Callable[[NodeProto, object], None]
 
-GENERATORS: dict[str, Generator] = {
-    "Thresholding_rtl": _thresholding,
-    "ConvolutionInputGenerator_rtl": _swg,
-    "FMPadding_rtl": _fmpadding,
-    "StreamingDataWidthConverter_rtl": _dwc,
-    "StreamingFIFO_rtl": _fifo,
+GENERATORS: dict[str, tuple[Check, Generator]] = {
+    "Thresholding_rtl": (_check_thresholding, _thresholding),
+    "ConvolutionInputGenerator_rtl": (_check_swg, _swg),
+    "FMPadding_rtl": (_check_fmpadding, _fmpadding),
+    "StreamingFIFO_rtl": (_check_fifo, _fifo),
 }
-"""op_type -> generator, for the FINN RTL nodes this module covers."""
+"""op_type -> (check, generator), for the FINN RTL nodes this module covers."""
+
+
+def check(node: NodeProto, model: ModelWrapper) -> None:
+    """Raise `UnsupportedOpError` if `generate` would refuse `node`; writes nothing."""
+    if node.op_type not in GENERATORS:
+        raise _reject(node, f"finn_rtl generates only {', '.join(sorted(GENERATORS))}")
+    GENERATORS[node.op_type][0](node, _custom_op(node))
 
 
 def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
@@ -315,7 +335,5 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
     `ip_path`) in `model`, as FINN's own HDL generation does. Raises `UnsupportedOpError` for
     other node types and attribute values onebit does not support.
     """
-    gen = GENERATORS.get(node.op_type)
-    if gen is None:
-        raise _reject(node, f"finn_rtl generates only {', '.join(sorted(GENERATORS))}")
-    return gen(node, model, Path(out_dir))
+    check(node, model)
+    return GENERATORS[node.op_type][1](node, model, Path(out_dir))

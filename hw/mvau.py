@@ -216,6 +216,11 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     }
 
 
+def check(node: NodeProto, model: ModelWrapper) -> None:
+    """Raise `UnsupportedOpError` if `generate` would refuse `node`; writes nothing."""
+    mvau_params(node, model)
+
+
 def weight_words(wvals: np.ndarray, simd: int, pe: int,
                  wdt: DataType = DataType["BINARY"]) -> np.ndarray:
     """(MH, MW) weights of `wdt` to the weight memory: (NF*SF, PE*SIMD*bits) bit matrix."""

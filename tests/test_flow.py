@@ -144,6 +144,17 @@ def test_bnn_pynq_tfc_builds_verified(tmp_path):
     assert r["estimate"]["cycles_per_frame"] <= 100e6 / 5000
 
 
+def test_folding_the_rtl_cannot_build_is_refused_at_fold(tmp_path):
+    """A parallel window needs SIMD = IFMChannels (8 here): refused by fold, not by rtl."""
+    folding = {"ConvolutionInputGenerator_rtl_1": {"SIMD": 2, "parallel_window": 1}}
+    with pytest.raises(UnsupportedOpError,
+                       match="'ConvolutionInputGenerator_rtl_1'.*SIMD=2 parallel_window=1"):
+        build(BuildInput("net", pixels(2), torch_model=cnn()),
+              BuildConfig(tmp_path / "b", folding=folding, vectors=2), steps=[*NO_SIM, "rtl"])
+    r = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert r["status"] == "failed" and r["failed_step"] == "fold"
+
+
 @pytest.mark.slow
 def test_bnn_pynq_cnv_builds_verified(tmp_path):
     inp = resolve("bnn_pynq:cnv", vectors=2)

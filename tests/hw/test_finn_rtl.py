@@ -109,29 +109,38 @@ def test_thresholding(idt, odt, ch, pe, steps, tmp_path, vcache):
 
 @pytest.mark.verilator
 @pytest.mark.parametrize(
-    "dt, ifm, ch, simd, k, stride, depthwise",
+    "dt, ifm, ch, simd, k, stride, depthwise, parallel",
     [
-        ("UINT4", 5, 2, 1, 3, 1, 0),
-        ("BIPOLAR", 6, 4, 2, 2, 2, 1),
-        pytest.param("INT8", 7, 4, 4, 3, 2, 0, marks=pytest.mark.slow),
-        pytest.param("BIPOLAR", 5, 6, 3, 3, 1, 1, marks=pytest.mark.slow),
+        ("UINT4", 5, 2, 1, 3, 1, 0, 0),
+        ("BIPOLAR", 6, 4, 2, 2, 2, 1, 0),
+        # parallel_window: one whole window per word (SetFolding's choice past SIMD = C)
+        ("UINT4", 5, 2, 2, 3, 1, 0, 1),
+        ("BIPOLAR", 7, 4, 4, 3, 2, 0, 1),
+        ("BIPOLAR", 6, 4, 2, 2, 2, 1, 1),
+        # 1x1 kernels (FINN's parallel style with K = 1, any SIMD dividing C)
+        ("BIPOLAR", 4, 4, 2, 1, 1, 0, 0),
+        ("INT8", 5, 6, 3, 1, 2, 0, 0),
+        pytest.param("INT8", 7, 4, 4, 3, 2, 0, 0, marks=pytest.mark.slow),
+        pytest.param("BIPOLAR", 5, 6, 3, 3, 1, 1, 0, marks=pytest.mark.slow),
     ],
 )
-def test_swg(dt, ifm, ch, simd, k, stride, depthwise, tmp_path, vcache):
-    rng = np.random.default_rng(ifm)
+def test_swg(dt, ifm, ch, simd, k, stride, depthwise, parallel, tmp_path, vcache):
+    rng = np.random.default_rng(ifm * 10 + k)
     dt = DataType[dt]
     ofm = (ifm - k) // stride + 1
     model = single_node_model(
         "ConvolutionInputGenerator", (1, ifm, ifm, ch), (1, ofm, ofm, k * k * ch), dt, dt,
         ConvKernelDim=[k, k], IFMChannels=ch, IFMDim=[ifm, ifm], OFMDim=[ofm, ofm], SIMD=simd,
         Stride=[stride, stride], Dilation=[1, 1], inputDataType=dt.name, outputDataType=dt.name,
-        depthwise=depthwise,
+        depthwise=depthwise, parallel_window=parallel,
     )
     x = random_values(rng, dt, (1, ifm, ifm, ch))
     golden, inst, _ = golden_and_rtl(model, x, tmp_path)
     # depthwise SWGs emit each group of SIMD channels' window together (what Pool reads)
     expected = window_stream_order(golden, k * k, ch, simd) if depthwise else golden
-    check_stream(inst, x, dt, simd, expected, dt, simd, vcache)
+    out_elems = simd * k * k if parallel else simd
+    assert inst.out_bits == out_elems * dt.bitwidth()
+    check_stream(inst, x, dt, simd, expected, dt, out_elems, vcache)
 
 
 @pytest.mark.verilator
@@ -147,23 +156,6 @@ def test_fmpadding(tmp_path, vcache):
     golden, inst, _ = golden_and_rtl(model, x, tmp_path)
     # FMPadding starts the next frame's top padding rows without waiting for input: no tail
     check_stream(inst, x, dt, simd, golden, dt, simd, vcache, tail=0)
-
-
-@pytest.mark.verilator
-@pytest.mark.parametrize("in_elems, out_elems", [(2, 6), (6, 4)])
-def test_dwc(in_elems, out_elems, tmp_path, vcache):
-    rng = np.random.default_rng(in_elems)
-    dt = DataType["UINT3"]
-    shape = (1, 2, 2, 12)
-    model = single_node_model(
-        "StreamingDataWidthConverter", shape, shape, dt, dt,
-        inShape=list(shape), outShape=list(shape), inWidth=in_elems * 3,
-        outWidth=out_elems * 3, dataType=dt.name,
-    )
-    x = random_values(rng, dt, shape)
-    golden, inst, _ = golden_and_rtl(model, x, tmp_path)
-    assert (inst.in_bits, inst.out_bits) == (in_elems * 3, out_elems * 3)
-    check_stream(inst, x, dt, in_elems, golden, dt, out_elems, vcache)
 
 
 @pytest.mark.verilator
