@@ -1,0 +1,90 @@
+"""Robustness campaign: random networks and foldings either build bit-exactly or are refused
+early by name (`random_nets`, `build_outcome`; the long campaign is benchmarks/robustness.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from onebit.errors import BuildError, UnsupportedOpError, UserInputError, VerificationError
+
+from build_outcome import BUGS, classify, run_case
+from random_nets import Case, ConvSpec, Folding, NetSpec, build_module, case_from_seed
+
+
+def test_a_seed_always_draws_the_same_case():
+    a, b = case_from_seed(7), case_from_seed(7)
+    assert a == b and a.describe() == b.describe()
+    x = torch.from_numpy(a.pixels())
+    np.testing.assert_array_equal(a.module()(x).detach().numpy(), b.module()(x).detach().numpy())
+    assert len({case_from_seed(s).describe() for s in range(8)}) == 8
+
+
+def test_random_batchnorms_have_negative_scales_and_hardened_thresholds():
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(7, 3, pad=1),), fcs=((5, "sign"),))
+    net = build_module(spec, weight_seed=3)
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d)]
+    gammas = torch.cat([m.weight for m in bns])
+    assert (gammas < 0).any() and (gammas > 0).any()
+    from onebit.models import harden_thresholds
+
+    assert sum(harden_thresholds(net).values()) == 0  # already half-way between integers
+
+
+def _failed(tmp_path, step: str):
+    (tmp_path / "report.json").write_text(json.dumps({"status": "failed", "failed_step": step}))
+    return tmp_path
+
+
+@pytest.mark.parametrize("error, step, outcome", [
+    (UnsupportedOpError("Conv_1", "Conv", "zero-pads a bipolar input"), "finn", "refused_early"),
+    (UserInputError("the layer 'MatMul_0' needs\nmore bits"), "streamline", "refused_unclear"),
+    (UserInputError("something is unsupported"), "hw_layers", "refused_unclear"),
+    (UnsupportedOpError("MVAU_rtl_0", "MVAU_rtl", "PE=3"), "rtl", "failed_late"),
+    (VerificationError("streamline", "differs", layer="out"), "streamline", "failed_late"),
+    (BuildError("hw_layers", "AssertionError: cycle"), "hw_layers", "crashed"),
+    (KeyError("MVAU_0"), "fold", "crashed"),
+])  # fmt: skip
+def test_outcomes_follow_the_promise(tmp_path, error, step, outcome):
+    o = classify(error, _failed(tmp_path, step))
+    assert o.outcome == outcome and o.step == step
+    assert o.is_bug == (outcome in BUGS)
+
+
+SAMPLE_NO_SIM = []
+SAMPLE_SIM = []
+
+
+def _check(case: Case, tmp_path, sim: bool):
+    o = run_case(case, tmp_path / "w", sim=sim)
+    assert not o.is_bug, f"seed {case.seed}: {case.describe()}: {o.outcome} at {o.step}: " \
+                         f"{o.message} {o.folding}"
+    if o.outcome == "built" and case.folding.seed is not None:
+        # the random folding was applied, not silently replaced
+        folding = json.loads((tmp_path / "w" / "build" / "folding.json").read_text())
+        for part in o.folding.split():
+            name, attrs = part.split(":")
+            for a in attrs.split("/"):
+                key = a.rstrip("0123456789")
+                assert folding[name][key] == int(a[len(key):]), (name, a)
+    return o
+
+
+@pytest.mark.parametrize("seed", SAMPLE_NO_SIM)
+def test_campaign_sample_builds_or_refuses_early(tmp_path, seed):
+    _check(case_from_seed(seed), tmp_path, sim=False)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("seed", SAMPLE_SIM)
+def test_campaign_sample_simulates_bit_exactly(tmp_path, seed):
+    assert _check(case_from_seed(seed), tmp_path, sim=True).outcome == "built"
+
+
+def test_zero_padded_bipolar_conv_is_refused_early(tmp_path):
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(4, 3, pad=1), ConvSpec(5, 3, pad=1)))
+    o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
+    assert (o.outcome, o.step) == ("refused_early", "finn") and "Conv_1" in o.message
