@@ -8,8 +8,8 @@ CNN or Bi-Real residual CNN, widths including primes, kernels 1-5, stride 1-2, z
 padding, max-pool before/after the activation, 1- and 2-bit activations, random BatchNorms
 (negative scales), optional 8-bit first/last layer, and either a log-uniform target fps in
 1e2..1e7 or random legal PE/SIMD per layer. Each case runs in its own process (killed after
-`--timeout` s: `hung`) and is classified by `build_outcome.run_case` (built / refused_early /
-refused_unclear / failed_late / crashed / hung).
+`--timeout` s: `timeout`) and is classified by `build_outcome.run_case` (built / refused_early /
+refused_unclear / failed_late / crashed / timeout).
 
 Every finished case is appended to `<out>.jsonl` at once, so a rerun with the same arguments
 resumes where the last one stopped. The JSON summary (`--out`) holds the counts, the seeds per
@@ -53,7 +53,7 @@ def run_one(seed: int, workdir: Path, sim: bool, result: Path) -> None:
 
 
 def run_isolated(seed: int, workdir: Path, sim: bool, timeout: float) -> dict:
-    """Case `seed` in a child process of its own session; `hung` when it outlives `timeout`."""
+    """Case `seed` in a child process of its own session; `timeout` when it outlives `timeout`."""
     workdir.mkdir(parents=True, exist_ok=True)
     result = workdir / f"case{seed}.json"
     result.unlink(missing_ok=True)
@@ -73,7 +73,7 @@ def run_isolated(seed: int, workdir: Path, sim: bool, timeout: float) -> dict:
             rc = None
     seconds = round(time.perf_counter() - t0, 2)
     if rc is None:
-        return {"seed": seed, "case": _describe(seed), "outcome": "hung", "step": None,
+        return {"seed": seed, "case": _describe(seed), "outcome": "timeout", "step": None,
                 "error": None, "message": f"no result after {timeout:g} s", "seconds": seconds}
     if rc != 0 or not result.is_file():
         tail = log.read_text(errors="replace").strip().splitlines()[-1:] or [""]
@@ -103,6 +103,7 @@ def summarize(records: list[dict], args) -> dict:
         "seeds": {o: sorted(r["seed"] for r in records if r["outcome"] == o) for o in OUTCOMES},
         "refusals": [_entry(r) for r in records if r["outcome"] == "refused_early"],
         "failures": [_entry(r) for r in records if r["outcome"] in BUGS],
+        "timeouts": [_entry(r) for r in records if r["outcome"] == "timeout"],
         "seconds": round(sum(r.get("seconds", 0.0) for r in records), 1),
     }
 
@@ -121,7 +122,8 @@ def markdown(summary: dict) -> str:
     for o, n in c.items():
         seeds = ", ".join(map(str, summary["seeds"][o][:20]))
         lines.append(f"| {o} | {n} | {seeds}{' ...' if n > 20 else ''} |")
-    for title, key in (("Failures (bugs)", "failures"), ("Refused early", "refusals")):
+    for title, key in (("Failures (bugs)", "failures"), ("Timeouts", "timeouts"),
+                       ("Refused early", "refusals")):
         rows = summary[key]
         if not rows:
             continue
@@ -183,7 +185,7 @@ def main(argv=None) -> int:
     args.out.write_text(json.dumps(summary, indent=1))
     args.out.with_suffix(".md").write_text(markdown(summary))
     print(markdown(summary))
-    return 1 if any(summary["counts"][o] for o in ("failed_late", "crashed", "hung")) else 0
+    return 1 if summary["failures"] else 0
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     )
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
+    check_no_software_between_hw(model)
     parent = run_passes(model, [CreateDataflowPartition()])
     sdps = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
     if len(sdps) != 1:
@@ -99,10 +100,51 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     return parent, dataflow
 
 
+def _is_hw(node) -> bool:
+    return node.domain == HW_DOMAIN or node.domain.startswith(HW_DOMAIN + ".")
+
+
+def _reach(model: ModelWrapper, tensors: list[str], downstream: bool) -> set[str]:
+    """Names of the nodes reachable from `tensors` (through consumers, or producers)."""
+    seen: set[str] = set()
+    todo = list(tensors)
+    while todo:
+        t = todo.pop()
+        if downstream:
+            nodes = model.find_consumers(t) or []
+        else:
+            nodes = [p] if (p := model.find_producer(t)) is not None else []
+        for n in nodes:
+            if n.name not in seen:
+                seen.add(n.name)
+                todo += list(n.output if downstream else n.input)
+    return seen
+
+
+def check_no_software_between_hw(model: ModelWrapper) -> None:
+    """No software node may sit downstream of one HW layer and upstream of another.
+
+    Such a node (a BatchNorm that could not move past a max-pool into a threshold, a leftover
+    transpose) would split the dataflow partition into two that depend on each other; FINN's
+    CreateDataflowPartition then fails an assertion. Name the first one and list them all.
+    """
+    nodes = list(model.graph.node)
+    down = _reach(model, [t for n in nodes if _is_hw(n) for t in n.output], downstream=True)
+    up = _reach(model, [t for n in nodes if _is_hw(n) for t in n.input], downstream=False)
+    between = [n for n in nodes if not _is_hw(n) and n.name in down and n.name in up]
+    if between:
+        n = between[0]
+        raise UnsupportedOpError(
+            n.name, n.op_type,
+            "left in software between two HW layers (streamlining could not absorb it into a "
+            "threshold), which would split the accelerator; between HW layers: "
+            + ", ".join(f"{b.name} ({b.op_type})" for b in between),
+        )
+
+
 def check_all_hw(model: ModelWrapper) -> None:
     """Every node of a dataflow graph is a FINN HW layer, else name the stragglers."""
-    bad = [n for n in model.graph.node if n.domain != HW_DOMAIN and not n.domain.startswith(
-        HW_DOMAIN + ".")]
+    bad = [n for n in model.graph.node if not _is_hw(n)]
     if bad:
         n = bad[0]
         raise UnsupportedOpError(
