@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.general import GiveUniqueNodeNames, RemoveUnusedTensors
@@ -93,6 +94,7 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     path = getCustomOp(sdps[0]).get_nodeattr("model")
     dataflow = ModelWrapper(path)
     check_all_hw(dataflow)
+    check_sliding_windows(dataflow)
     # narrowest accumulators (and the datatypes that follow), as FINN's builder does;
     # saved in place so the parent graph executes the same dataflow graph
     dataflow = run_passes(dataflow, [MinimizeAccumulatorWidth(), InferDataTypes()])
@@ -152,6 +154,25 @@ def check_all_hw(model: ModelWrapper) -> None:
             "no FINN hardware layer for it; unmapped: "
             + ", ".join(f"{b.name} ({b.op_type})" for b in bad),
         )
+
+
+def check_sliding_windows(model: ModelWrapper) -> None:
+    """Refuse a 1x1 sliding window (a strided 1x1 conv) now: FINN generates it in its 'parallel'
+    style, which onebit's RTL flow does not take, and the build would only stop at `rtl`."""
+    for n in model.graph.node:
+        if not n.op_type.startswith("ConvolutionInputGenerator"):
+            continue
+        inst = getCustomOp(n)
+        if int(np.prod(inst.get_nodeattr("ConvKernelDim"))) == 1:
+            h, w = inst.get_nodeattr("IFMDim")
+            raise UnsupportedOpError(
+                n.name, n.op_type,
+                f"a 1x1 conv with stride {inst.get_nodeattr('Stride')} over a {h}x{w}x"
+                f"{inst.get_nodeattr('IFMChannels')} map (feeding "
+                f"{', '.join(c.name for c in model.find_consumers(n.output[0]) or [])}): FINN "
+                "generates a 1x1 sliding window in its 'parallel' style, which onebit does not; "
+                "use a kernel of at least 2 or stride 1",
+            )
 
 
 def outside_nodes(parent: ModelWrapper) -> list[str]:

@@ -88,3 +88,11 @@ def test_zero_padded_bipolar_conv_is_refused_early(tmp_path):
     spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(4, 3, pad=1), ConvSpec(5, 3, pad=1)))
     o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
     assert (o.outcome, o.step) == ("refused_early", "finn") and "Conv_1" in o.message
+
+
+def test_strided_1x1_conv_is_refused_before_fold(tmp_path):
+    """Its 1x1 sliding window has no RTL in onebit: refused at hw_layers, not at rtl."""
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(4, 1, stride=2),))
+    o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
+    assert (o.outcome, o.step) == ("refused_early", "hw_layers"), o.message
+    assert "'ConvolutionInputGenerator_0'" in o.message and "1x1 conv with stride" in o.message
