@@ -23,6 +23,23 @@ def test_a_seed_always_draws_the_same_case():
     assert len({case_from_seed(s).describe() for s in range(8)}) == 8
 
 
+def test_a_seed_draws_the_same_case_whatever_was_imported():
+    """Hypothesis mixes constants from imported local modules into its draws; a seed must not
+    depend on them (a fresh process that imported nothing else draws the same case)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import onebit.flows.build  # noqa: F401  (local modules full of constants)
+
+    here = Path(__file__).parent
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from random_nets import case_from_seed;"
+            " print('|'.join(case_from_seed(s).describe() for s in range(4)))")
+    fresh = subprocess.run([sys.executable, "-c", code, str(here)], capture_output=True,
+                           text=True, check=True).stdout.strip()  # fmt: skip
+    assert fresh == "|".join(case_from_seed(s).describe() for s in range(4))
+
+
 def test_random_batchnorms_have_negative_scales_and_hardened_thresholds():
     spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(7, 3, pad=1),), fcs=((5, "sign"),))
     net = build_module(spec, weight_seed=3)
