@@ -43,8 +43,9 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     )
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.streamline.absorb import AbsorbConsecutiveTransposes
+    from finn.util.exception import FINNUserError
 
-    return run_passes(model, [
+    passes = [
         RemoveUnusedTensors(),
         InferBinaryMatrixVectorActivation(),
         InferQuantizedMatrixVectorActivation(),
@@ -58,7 +59,25 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
         InferDuplicateStreamsLayer(),
         InferDataLayouts(),
         GiveUniqueNodeNames(),
-    ])
+    ]
+    try:
+        return run_passes(model, passes)
+    except FINNUserError as e:  # FINN declines a node: refuse it by name
+        refusal = finn_refusal(model, e)
+        if refusal is None:
+            raise
+        raise refusal from e
+
+
+def finn_refusal(model: ModelWrapper, error: Exception) -> UnsupportedOpError | None:
+    """FINN declining a node ("<node>: <why>", a FINNUserError) as a refusal naming the node
+    (None when the message names no node of `model`)."""
+    name, _, why = str(error).partition(": ")
+    node = model.get_node_from_name(name) if why else None
+    if node is None:
+        return None
+    why = " ".join(why.split())  # one line
+    return UnsupportedOpError(name, node.op_type, f"FINN maps no HW layer to it: {why}")
 
 
 def _two_streams_add(model: ModelWrapper, node) -> bool:

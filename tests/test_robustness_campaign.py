@@ -12,7 +12,7 @@ import torch
 from onebit.errors import BuildError, UnsupportedOpError, UserInputError, VerificationError
 
 from build_outcome import BUGS, classify, run_case
-from random_nets import Case, ConvSpec, Folding, NetSpec, build_module, case_from_seed
+from random_nets import BlockSpec, Case, ConvSpec, Folding, NetSpec, build_module, case_from_seed
 
 
 def test_a_seed_always_draws_the_same_case():
@@ -71,8 +71,16 @@ def test_outcomes_follow_the_promise(tmp_path, error, step, outcome):
     assert o.is_bug == (outcome in BUGS)
 
 
-SAMPLE_NO_SIM = []
-SAMPLE_SIM = []
+# Seeds of benchmarks/robustness.py cases (`case_from_seed`), each a different shape:
+SAMPLE_NO_SIM = [
+    3,  # CNN, 2-bit activations, strided 5x5 convs down to a 1x1 map: refused at export
+    4,  # CNN, max-pool between BatchNorm and sign, {0,1} weights: refused at hw_layers
+    1001,  # residual, 1x1 blocks, 8-bit first/last layer, 2-bit fc, 100 fps
+    1003,  # CNN, 8-bit first/last layer, prime widths
+    1004,  # residual, random PE/SIMD
+]
+SAMPLE_SIM = [7]  # CNN, stride 2, 3x3 max-pool, random PE/SIMD
+SAMPLE_SLOW = []
 
 
 def _check(case: Case, tmp_path, sim: bool):
@@ -101,6 +109,13 @@ def test_campaign_sample_simulates_bit_exactly(tmp_path, seed):
     assert _check(case_from_seed(seed), tmp_path, sim=True).outcome == "built"
 
 
+@pytest.mark.slow
+@pytest.mark.verilator
+@pytest.mark.parametrize("seed", SAMPLE_SLOW)
+def test_campaign_more_cases_simulate_bit_exactly(tmp_path, seed):
+    assert _check(case_from_seed(seed), tmp_path, sim=True).outcome == "built"
+
+
 def test_zero_padded_bipolar_conv_is_refused_early(tmp_path):
     spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(4, 3, pad=1), ConvSpec(5, 3, pad=1)))
     o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
@@ -113,3 +128,13 @@ def test_strided_1x1_conv_is_refused_before_fold(tmp_path):
     o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
     assert (o.outcome, o.step) == ("refused_early", "hw_layers"), o.message
     assert "'ConvolutionInputGenerator_0'" in o.message and "1x1 conv with stride" in o.message
+
+
+def test_finn_declining_a_node_is_a_refusal_naming_it(tmp_path):
+    """A residual net whose last sign feeds the 8-bit output layer directly leaves a bipolar
+    threshold (out_scale 2) FINN maps to no HW layer: its FINNUserError becomes a refusal."""
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(2, 3),), blocks=(BlockSpec(2, 3),),
+                   io_weights="int8")  # fmt: skip
+    o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
+    assert (o.outcome, o.step) == ("refused_early", "hw_layers"), o.message
+    assert "'MultiThreshold_3' (MultiThreshold): FINN maps no HW layer" in o.message
