@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -89,6 +90,30 @@ def _describe(seed: int) -> str:
     return case_from_seed(seed).describe()
 
 
+CLASSES = (  # (first-line pattern, failure class), first match wins
+    (r"partition depends on itself|left in software between two HW layers",
+     "software node between HW layers"),
+    (r"Unexpected kernel shape and padding|over a map 1 pixel", "conv window across a 1-pixel map"),
+    (r"Signed output requires actval", "signed 2-bit threshold with out_bias 0"),
+    (r"out_scale must be 1", "bipolar threshold (out_scale 2) left for a Thresholding layer"),
+    (r"cannot hold accumulators", "accumulator width"),
+    (r"parallel_window", "SWG parallel_window=1"),
+    (r"1x1 kernels use|1x1 conv with stride", "strided 1x1 conv (1x1 sliding window)"),
+    (r"zero-pads a bipolar", "zero padding of a +-1 map"),
+    (r"pad value \+1", "+1 padding of a +-1 map"),
+    (r"verification of stage '(\w+)'", "verification mismatch at {0}"),
+    (r"no result after", "time limit"),
+)
+
+
+def failure_class(message: str) -> str:
+    """A short name for what a failure or refusal message is about ('other' if unknown)."""
+    for pattern, name in CLASSES:
+        if m := re.search(pattern, message or ""):
+            return name.format(*m.groups())
+    return "other"
+
+
 def summarize(records: list[dict], args) -> dict:
     """Counts per outcome, seeds per outcome, and one entry per failure."""
     _import_tests()
@@ -104,13 +129,16 @@ def summarize(records: list[dict], args) -> dict:
         "refusals": [_entry(r) for r in records if r["outcome"] == "refused_early"],
         "failures": [_entry(r) for r in records if r["outcome"] in BUGS],
         "timeouts": [_entry(r) for r in records if r["outcome"] == "timeout"],
+        "classes": dict(Counter(f"{r['outcome']}: {failure_class(r.get('message') or '')}"
+                                for r in records if r["outcome"] != "built").most_common()),
         "seconds": round(sum(r.get("seconds", 0.0) for r in records), 1),
     }
 
 
 def _entry(r: dict) -> dict:
-    return {k: r.get(k) for k in ("seed", "outcome", "step", "error", "message", "case",
-                                  "folding")}  # fmt: skip
+    return {"class": failure_class(r.get("message") or ""),
+            **{k: r.get(k) for k in ("seed", "outcome", "step", "error", "message", "case",
+                                     "folding")}}  # fmt: skip
 
 
 def markdown(summary: dict) -> str:
@@ -122,16 +150,19 @@ def markdown(summary: dict) -> str:
     for o, n in c.items():
         seeds = ", ".join(map(str, summary["seeds"][o][:20]))
         lines.append(f"| {o} | {n} | {seeds}{' ...' if n > 20 else ''} |")
+    lines += ["", "| outcome: class | cases |", "|---|---|"]
+    lines += [f"| {k} | {n} |" for k, n in summary["classes"].items()]
     for title, key in (("Failures (bugs)", "failures"), ("Timeouts", "timeouts"),
                        ("Refused early", "refusals")):
         rows = summary[key]
         if not rows:
             continue
-        lines += ["", f"## {title}", "", "| seed | outcome | step | message | network |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += ["", f"## {title}", "", "| seed | outcome | step | class | message | network |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
         for r in rows:
             msg = (r["message"] or "").replace("|", "\\|")[:240]
-            lines.append(f"| {r['seed']} | {r['outcome']} | {r['step']} | {msg} | {r['case']} |")
+            lines.append(f"| {r['seed']} | {r['outcome']} | {r['step']} | {r['class']} | {msg} "
+                         f"| {r['case']} |")
     return "\n".join(lines) + "\n"
 
 
@@ -155,6 +186,8 @@ def main(argv=None) -> int:
     p.add_argument("--no-sim", action="store_true", help="stop after the estimate (no RTL)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--workdir", type=Path, default=None, help="(default: a temporary folder)")
+    p.add_argument("--report-only", action="store_true",
+                   help="summarize the journal's finished cases, run nothing")
     p.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -164,8 +197,11 @@ def main(argv=None) -> int:
     journal = args.out.with_suffix(".jsonl")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = load_done(journal)
-    seeds = [s for s in range(args.seed, args.seed + args.cases) if s not in done]
+    seeds = [] if args.report_only else [s for s in range(args.seed, args.seed + args.cases)
+                                         if s not in done]
     print(f"{len(done)} cases done before, {len(seeds)} to run", flush=True)
+    if not seeds:
+        return _write(done, args)
     with tempfile.TemporaryDirectory(prefix="onebit-robustness-") as tmp:
         work = args.workdir or Path(tmp)
 
@@ -180,6 +216,10 @@ def main(argv=None) -> int:
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             for r in pool.map(one, seeds):
                 done[r["seed"]] = r
+    return _write(done, args)
+
+
+def _write(done: dict[int, dict], args) -> int:
     records = [done[s] for s in range(args.seed, args.seed + args.cases) if s in done]
     summary = summarize(records, args)
     args.out.write_text(json.dumps(summary, indent=1))

@@ -80,7 +80,7 @@ SAMPLE_NO_SIM = [
     1004,  # residual, random PE/SIMD
 ]
 SAMPLE_SIM = [7]  # CNN, stride 2, 3x3 max-pool, random PE/SIMD
-SAMPLE_SLOW = []
+SAMPLE_SLOW = [8, 20]  # residual with a 2-bit fc; CNN with 1x1 convs, 2-bit maps, 3x3 pool
 
 
 def _check(case: Case, tmp_path, sim: bool):
