@@ -123,6 +123,7 @@ def summarize(records: list[dict], args) -> dict:
     return {
         "seed": args.seed,
         "cases": len(records),
+        "note": args.note,
         "sim": not args.no_sim,
         "counts": {o: counts.get(o, 0) for o in OUTCOMES},
         "seeds": {o: sorted(r["seed"] for r in records if r["outcome"] == o) for o in OUTCOMES},
@@ -146,6 +147,7 @@ def markdown(summary: dict) -> str:
     c = summary["counts"]
     lines = [f"# Robustness campaign: {summary['cases']} cases from seed {summary['seed']}"
              f" ({'built and simulated' if summary['sim'] else 'built without simulation'})",
+             *(["", summary["note"]] if summary.get("note") else []),
              "", "| outcome | cases | seeds |", "|---|---|---|"]  # fmt: skip
     for o, n in c.items():
         seeds = ", ".join(map(str, summary["seeds"][o][:20]))
@@ -186,6 +188,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-sim", action="store_true", help="stop after the estimate (no RTL)")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--workdir", type=Path, default=None, help="(default: a temporary folder)")
+    p.add_argument("--note", default="", help="recorded in the summary (e.g. the code built)")
     p.add_argument("--report-only", action="store_true",
                    help="summarize the journal's finished cases, run nothing")
     p.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
