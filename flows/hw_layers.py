@@ -176,21 +176,28 @@ def check_all_hw(model: ModelWrapper) -> None:
 
 
 def check_sliding_windows(model: ModelWrapper) -> None:
-    """Refuse a 1x1 sliding window (a strided 1x1 conv) now: FINN generates it in its 'parallel'
-    style, which onebit's RTL flow does not take, and the build would only stop at `rtl`."""
+    """Refuse now the sliding windows FINN or onebit would only reject at `fold` or `rtl`: a 1x1
+    window (a strided 1x1 conv; FINN generates it in its 'parallel' style, which onebit does
+    not take) and a kernel or stride larger than the map (FINN asserts when specializing)."""
     for n in model.graph.node:
         if not n.op_type.startswith("ConvolutionInputGenerator"):
             continue
         inst = getCustomOp(n)
-        if int(np.prod(inst.get_nodeattr("ConvKernelDim"))) == 1:
-            h, w = inst.get_nodeattr("IFMDim")
+        dims, kernel = inst.get_nodeattr("IFMDim"), inst.get_nodeattr("ConvKernelDim")
+        stride = inst.get_nodeattr("Stride")
+        where = (f"a {kernel[0]}x{kernel[1]} conv with stride {stride[0]}x{stride[1]} over a "
+                 f"{dims[0]}x{dims[1]}x{inst.get_nodeattr('IFMChannels')} map (feeding "
+                 f"{', '.join(c.name for c in model.find_consumers(n.output[0]) or [])})")
+        if int(np.prod(kernel)) == 1:
             raise UnsupportedOpError(
                 n.name, n.op_type,
-                f"a 1x1 conv with stride {inst.get_nodeattr('Stride')} over a {h}x{w}x"
-                f"{inst.get_nodeattr('IFMChannels')} map (feeding "
-                f"{', '.join(c.name for c in model.find_consumers(n.output[0]) or [])}): FINN "
-                "generates a 1x1 sliding window in its 'parallel' style, which onebit does not; "
-                "use a kernel of at least 2 or stride 1",
+                f"{where}: FINN generates a 1x1 sliding window in its 'parallel' style, which "
+                "onebit does not; use a kernel of at least 2 or stride 1",
+            )
+        if any(k > d or s > d for k, s, d in zip(kernel, stride, dims, strict=True)):
+            raise UnsupportedOpError(
+                n.name, n.op_type,
+                f"{where}: FINN's sliding window needs kernel and stride within the map",
             )
 
 

@@ -130,6 +130,14 @@ def test_strided_1x1_conv_is_refused_before_fold(tmp_path):
     assert "'ConvolutionInputGenerator_0'" in o.message and "1x1 conv with stride" in o.message
 
 
+def test_stride_beyond_the_map_is_refused_before_fold(tmp_path):
+    """FINN asserts on it when specializing at `fold`: refused at hw_layers, named."""
+    spec = NetSpec((1, 2, 2), 3, convs=(ConvSpec(4, 2, stride=3),))
+    o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
+    assert (o.outcome, o.step) == ("refused_early", "hw_layers"), o.message
+    assert "stride 3x3 over a 2x2x1 map" in o.message and "within the map" in o.message
+
+
 def test_finn_declining_a_node_is_a_refusal_naming_it(tmp_path):
     """A residual net whose last sign feeds the 8-bit output layer directly leaves a bipolar
     threshold (out_scale 2) FINN maps to no HW layer: its FINNUserError becomes a refusal."""
