@@ -102,6 +102,8 @@ CLASSES = (  # (first-line pattern, failure class), first match wins
     (r"zero-pads a bipolar", "zero padding of a +-1 map"),
     (r"pad value \+1", "+1 padding of a +-1 map"),
     (r"verification of stage '(\w+)'", "verification mismatch at {0}"),
+    (r"Illegal conv configuration|within the map", "kernel or stride beyond the map"),
+    (r"Verilator: build of", "Verilator fails to compile the design"),
     (r"no result after", "time limit"),
 )
 
