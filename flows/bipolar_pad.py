@@ -24,7 +24,7 @@ from onebit.errors import UnsupportedOpError
 _NCHW_TO_NHWC = [0, 2, 3, 1]
 
 
-def _pad_spec(model: ModelWrapper, node) -> tuple[np.ndarray, float]:
+def pad_spec(model: ModelWrapper, node) -> tuple[np.ndarray, float]:
     """Pads (ONNX order) and constant value of a Pad node, from inputs (opset >= 11)."""
     mode = next((a.s.decode() for a in node.attribute if a.name == "mode"), "constant")
     if mode != "constant":
@@ -53,7 +53,7 @@ def check_no_bipolar_zero_padding(model: ModelWrapper) -> None:
             raise UnsupportedOpError(node.name, "Conv", "zero padding of a bipolar input left "
                                      "uncorrected (internal: ZeroPadBipolarConv did not run)")
         if node.op_type == "Pad":
-            _, value = _pad_spec(model, node)
+            _, value = pad_spec(model, node)
             if value not in (-1.0, 1.0):
                 raise UnsupportedOpError(
                     node.name, "Pad", f"pads a bipolar (+-1) input with {value}, not with +-1"
@@ -86,7 +86,7 @@ class AbsorbBipolarPadIntoIm2Col(Transformation):
                     "FMPadding can only insert -1 into XNOR (BINARY-coded) maps; use padding 0 "
                     "convs there",
                 )
-            pads, value = _pad_spec(model, node)
+            pads, value = pad_spec(model, node)
             if value not in (-1.0, 1.0):
                 raise UnsupportedOpError(node.name, "Pad", f"bipolar pad value {value}")
             if value == 1.0:

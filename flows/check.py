@@ -77,6 +77,7 @@ def check_supported(model: ModelWrapper) -> None:
             io = node is linear[0] or node is linear[-1]
             _check_weight(model, node, MAX_IO_WEIGHT_BITS if io else 1)
         if node.op_type == "Conv":
+            _check_conv_window(model, node)
             group = next((a.i for a in node.attribute if a.name == "group"), 1)
             if group != 1:
                 raise UnsupportedOpError(
@@ -84,6 +85,44 @@ def check_supported(model: ModelWrapper) -> None:
                     f"grouped convolution (group={group}): onebit maps dense convs only (qonnx "
                     "lowers no grouped conv to a MatMul); train it with groups=1",
                 )
+
+
+def _attr(node, name: str, default):
+    return next((list(a.ints) for a in node.attribute if a.name == name), default)
+
+
+def _check_conv_window(model: ModelWrapper, node) -> None:
+    """qonnx's Im2Col lowers a conv over a map one pixel high (or wide) only with a kernel of 1
+    and no padding in that direction; refuse the others by name instead of failing there.
+
+    A +-1 `Pad` of a sign activation in front of the conv counts as the conv's own padding:
+    streamlining moves it into the Im2Col.
+    """
+    from onebit.flows.bipolar_pad import pad_spec
+
+    shape = model.get_tensor_shape(node.input[0])
+    w = model.get_initializer(node.input[1])
+    kernel = _attr(node, "kernel_shape", list(w.shape[2:]) if w is not None else None)
+    if shape is None or len(shape) != 4 or kernel is None or len(kernel) != 2:
+        return
+    pads = _attr(node, "pads", [0, 0, 0, 0])
+    src = model.find_producer(node.input[0])
+    if src is not None and src.op_type == "Pad":
+        before = model.find_producer(src.input[0])
+        p, value = pad_spec(model, src)
+        if before is not None and before.op_type == "BipolarQuant" and value in (-1.0, 1.0) \
+                and len(p) == 8 and model.get_tensor_shape(src.input[0]) is not None:
+            shape = model.get_tensor_shape(src.input[0])
+            pads = [pads[0] + p[2], pads[1] + p[3], pads[2] + p[6], pads[3] + p[7]]
+    for axis, side in ((0, "high"), (1, "wide")):
+        pad = int(pads[axis] + pads[axis + 2])
+        if shape[2 + axis] == 1 and (kernel[axis] > 1 or pad > 0):
+            raise UnsupportedOpError(
+                node.name, "Conv",
+                f"a {kernel[0]}x{kernel[1]} kernel with padding {pad} over a map 1 pixel {side} "
+                f"(input {shape[2]}x{shape[3]}): qonnx lowers convs over such a map only with "
+                "kernel 1 and no padding in that direction",
+            )
 
 
 def _check_weight(model: ModelWrapper, node, max_bits: int) -> None:

@@ -79,7 +79,7 @@ def _named_failure(p):
         except OnebitError:
             raise
         except Exception as e:  # FINN asserts and raises FINNUserError on graphs it cannot map
-            msg = f"{type(e).__name__}: {e}".strip()
+            msg = " ".join(f"{type(e).__name__}: {e}".split())  # one line
             named = sorted((n for n in model.graph.node if n.name and n.name in msg),
                            key=lambda n: -len(n.name))  # MultiThreshold_10, not _1
             soft = [n for n in model.graph.node if not _is_hw(n)]
@@ -124,6 +124,7 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     path = getCustomOp(sdps[0]).get_nodeattr("model")
     dataflow = ModelWrapper(path)
     check_all_hw(dataflow)
+    check_sliding_windows(dataflow)
     # narrowest accumulators (and the datatypes that follow), as FINN's builder does;
     # saved in place so the parent graph executes the same dataflow graph
     dataflow = run_passes(dataflow, [_named_failure(MinimizeAccumulatorWidth()), InferDataTypes()])
@@ -169,6 +170,25 @@ def check_all_hw(model: ModelWrapper) -> None:
             "no FINN hardware layer for it; unmapped: "
             + ", ".join(f"{b.name} ({b.op_type})" for b in bad),
         )
+
+
+def check_sliding_windows(model: ModelWrapper) -> None:
+    """Refuse now a sliding window FINN would only reject when specializing at `fold`: a
+    kernel or stride larger than the map."""
+    for n in model.graph.node:
+        if not n.op_type.startswith("ConvolutionInputGenerator"):
+            continue
+        inst = getCustomOp(n)
+        dims, kernel = inst.get_nodeattr("IFMDim"), inst.get_nodeattr("ConvKernelDim")
+        stride = inst.get_nodeattr("Stride")
+        if any(k > d or s > d for k, s, d in zip(kernel, stride, dims, strict=True)):
+            raise UnsupportedOpError(
+                n.name, n.op_type,
+                f"a {kernel[0]}x{kernel[1]} conv with stride {stride[0]}x{stride[1]} over a "
+                f"{dims[0]}x{dims[1]}x{inst.get_nodeattr('IFMChannels')} map (feeding "
+                f"{', '.join(c.name for c in model.find_consumers(n.output[0]) or [])}): FINN's "
+                "sliding window needs kernel and stride within the map",
+            )
 
 
 def outside_nodes(parent: ModelWrapper) -> list[str]:

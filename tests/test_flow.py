@@ -208,3 +208,53 @@ def test_bipolar_by_binary_matmul_becomes_and_popcount():
     kept = shared.transform(ConvertBipolarByBinaryMatMul())
     assert [n.op_type for n in kept.graph.node] == ["MultiThreshold", "MatMul"]
     assert kept.get_tensor_datatype("a") == DataType["BIPOLAR"]
+
+
+def _chain(ops: list[tuple[str, str]]) -> ModelWrapper:
+    """x -> op -> op -> ... -> y, each (op_type, domain); nothing executed."""
+    nodes, t = [], "x"
+    for i, (op, domain) in enumerate(ops):
+        out = "y" if i == len(ops) - 1 else f"t{i}"
+        nodes.append(helper.make_node(op, [t], [out], name=f"{op}_{i}", domain=domain))
+        t = out
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    return ModelWrapper(helper.make_model(g))
+
+
+def test_software_node_between_hw_layers_is_refused_by_name():
+    """FINN's partitioning asserts on it ('partition depends on itself'): refuse it, named."""
+    from onebit.flows.hw_layers import HW_DOMAIN, check_no_software_between_hw
+
+    hw = (HW_DOMAIN, HW_DOMAIN)
+    check_no_software_between_hw(_chain([("Transpose", ""), ("MVAU", hw[0]),
+                                         ("MVAU", hw[1]), ("Mul", "")]))  # fmt: skip
+    with pytest.raises(UnsupportedOpError, match="'Mul_2' \\(Mul\\): stays in software between"
+                                                 ".*Mul_2 \\(Mul\\), Add_3 \\(Add\\)"):
+        check_no_software_between_hw(_chain([("Transpose", ""), ("MVAU", hw[0]), ("Mul", ""),
+                                              ("Add", ""), ("Thresholding", hw[1])]))
+
+
+@pytest.mark.parametrize("shape, pads, ok", [
+    ((1, 1, 1, 6), [0, 1, 0, 1], False),  # 3x3 over one row
+    ((1, 1, 6, 1), [0, 0, 0, 0], False),  # 3x3 over one column
+    ((1, 1, 3, 6), [1, 1, 1, 1], True),
+])  # fmt: skip
+def test_conv_over_a_one_pixel_map_is_refused_by_name(shape, pads, ok):
+    """qonnx's Im2Col asserts on a kernel or padding across a 1-pixel dimension."""
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from onebit.flows.check import check_supported
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 1, 3, 3], [1.0, -1.0] * 9)
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="conv0", kernel_shape=[3, 3],
+                            pads=pads)  # fmt: skip
+    g = helper.make_graph([conv], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                      list(shape))],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    model = ModelWrapper(helper.make_model(g)).transform(InferShapes())
+    if ok:
+        check_supported(model)
+        return
+    with pytest.raises(UnsupportedOpError, match="'conv0' \\(Conv\\): a 3x3 kernel .* 1 pixel"):
+        check_supported(model)
