@@ -184,9 +184,6 @@ def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> 
     elif key == "runtime_writeable_weights" and value:
         raise UserInputError(f"{where}: not yet: runtime-writeable weights come with the "
                              "deployment flow")
-    elif key == "parallel_window" and value:
-        raise UserInputError(f"{where}: not yet: onebit builds FINN's sliding window with "
-                             "parallel_window=0 (one window element group per cycle)")
     elif key == "mem_mode" and value not in WEIGHT_MEM_MODES:
         raise UserInputError(f"{where}: {value!r}: onebit_mvau holds its weights "
                              f"({' or '.join(WEIGHT_MEM_MODES)}); streamed weights not yet")

@@ -110,7 +110,6 @@ def test_mvau_rtl_carries_the_synthesis_attributes(specialized, tmp_path):
     ("Pool_hls_0", "ram_style", "block", "Pool_hls has no such attribute \\(onebit honours PE"),
     ("MVAU_hls_1", "PE", 5, "positive integer dividing MH=16"),
     ("ConvolutionInputGenerator_rtl_0", "ram_style", "ultra", "needs UltraRAM"),
-    ("ConvolutionInputGenerator_rtl_1", "parallel_window", 1, "not yet"),
 ])
 def test_refused_by_node_and_key(specialized, node, key, value, match):
     model = _fresh(specialized)

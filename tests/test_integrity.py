@@ -320,3 +320,24 @@ def test_two_builds_of_one_model_are_identical_but_for_timings(tmp_path):
     differ = [str(f) for f in files if f.name != "report.json"
               and (dirs[0] / f).read_bytes() != (dirs[1] / f).read_bytes()]
     assert not differ, differ
+
+
+def test_a_full_disk_leaves_no_half_written_report(tmp_path, monkeypatch):
+    """ENOSPC while writing the report: one line, the old report intact, no temporary file."""
+    import errno
+
+    from onebit.errors import UserInputError
+    from onebit.flows.build import write_report
+
+    path = tmp_path / "report.json"
+    path.write_text('{"status": "failed"}')
+
+    def full(self, *a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(UserInputError, match="cannot write .*report.json: No space left"):
+        write_report(path, {"status": "ok"})
+    monkeypatch.undo()
+    assert path.read_text() == '{"status": "failed"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
