@@ -271,7 +271,9 @@ def test_estimate_over_the_board_warns_and_strict_fails(tmp_path):
 
 
 def _flip_first_weight_bit(build: Path) -> None:
-    mem = sorted((build / "rtl").glob("MVAU*/*_weights.mem"))[0]
+    """In the output layer (accumulators out, no thresholds), so every frame shows it."""
+    mem = next(m for m in sorted((build / "rtl").glob("MVAU*/*_weights.mem"))
+               if not list(m.parent.glob("*_thres.mem")))
     lines = mem.read_text().splitlines()
     lines[0] = format(int(lines[0], 16) ^ 1, f"0{len(lines[0])}x")
     mem.write_text("\n".join(lines) + "\n")
