@@ -272,16 +272,19 @@ class HoistPadCorrection(Transformation):
                 set_correction(node, rows, cols, corr / k)
             else:
                 continue
-            # swap: x -> prod -> t -> corr -> y   becomes   x -> corr -> t' -> prod -> y
-            x, t, y = prod.input[0], prod.output[0], node.output[0]
-            node.input[0], node.output[0] = x, t
-            prod.input[0], prod.output[0] = t, y
-            model.graph.value_info.remove(model.get_tensor_valueinfo(t))
-            model.graph.node.remove(node)
-            model.graph.node.insert(list(model.graph.node).index(prod), node)
-            model = model.transform(InferShapes()).transform(InferDataTypes())
-            return model, True
+            return _swap(model, prod, node), True
         return model, False
+
+
+def _swap(model: ModelWrapper, first, second) -> ModelWrapper:
+    """x -> first -> t -> second -> y  becomes  x -> second -> t -> first -> y (data inputs 0)."""
+    x, t, y = first.input[0], first.output[0], second.output[0]
+    second.input[0], second.output[0] = x, t
+    first.input[0], first.output[0] = t, y
+    model.graph.value_info.remove(model.get_tensor_valueinfo(t))
+    model.graph.node.remove(second)
+    model.graph.node.insert(list(model.graph.node).index(first), second)
+    return model.transform(InferShapes()).transform(InferDataTypes())
 
 
 def _channel_signs(model: ModelWrapper, node, channels: int, layout: str) -> np.ndarray | None:
@@ -324,15 +327,7 @@ class SinkPadCorrectionPastSignMul(Transformation):
             if sign is None:
                 continue
             set_correction(node, rows, cols, corr * sign[None, :])
-            # x -> corr -> t -> mul -> y   becomes   x -> mul -> t -> corr -> y
-            x, t, y = node.input[0], node.output[0], mul.output[0]
-            mul.input[0], mul.output[0] = x, t
-            node.input[0], node.output[0] = t, y
-            model.graph.value_info.remove(model.get_tensor_valueinfo(t))
-            model.graph.node.remove(mul)
-            model.graph.node.insert(list(model.graph.node).index(node), mul)
-            model = model.transform(InferShapes()).transform(InferDataTypes())
-            return model, True
+            return _swap(model, node, mul), True
         return model, False
 
 
