@@ -264,7 +264,7 @@ def step_hw_layers(state: BuildState) -> None:
         model = to_hw_layers(state.models["streamline"])
     parent, dataflow = partition(model)
     # the parent runs the partition from the build's own copy of it, not FINN's scratch file
-    state.path("hw_layers")
+    state.path("hw_layers")  # numbered before the partition's file, as the two are saved
     getCustomOp(_partition_node(parent)).set_nodeattr(
         "model", str(state.path("dataflow_golden").resolve()))
     state.save("hw_layers", parent)
