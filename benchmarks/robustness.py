@@ -7,7 +7,7 @@ Case i is `random_nets.case_from_seed(seed + i)` (Hypothesis, a fixed draw per s
 CNN or Bi-Real residual CNN, widths including primes, kernels 1-5, stride 1-2, zero or +-1
 padding, max-pool before/after the activation, 1- and 2-bit activations, random BatchNorms
 (negative scales), optional 8-bit first/last layer, and either a log-uniform target fps in
-1e2..1e7 or random legal PE/SIMD per layer. Each case runs in its own process (killed after
+1e2..1e7 or random legal PE/SIMD per layer. Each case runs in its own process, forked from a server that imported torch/FINN/onebit once (killed after
 `--timeout` s: `timeout`) and is classified by `build_outcome.run_case` (built / refused_early /
 refused_unclear / failed_late / crashed / timeout).
 
@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,25 +53,49 @@ def run_one(seed: int, workdir: Path, sim: bool, result: Path) -> None:
     result.write_text(json.dumps(record))
 
 
+PRELOAD = ["torch", "brevitas.nn", "onnx", "qonnx.core.modelwrapper",
+           "onebit.flows.build", "onebit.export", "hypothesis"]
+"""Imported once by the fork server, so a case's process starts without ~10 s of imports."""
+_CONTEXT = None
+
+
+def _context():
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = multiprocessing.get_context("forkserver")
+        _CONTEXT.set_forkserver_preload([*PRELOAD, "build_outcome", "random_nets"])
+    return _CONTEXT
+
+
+def _child(seed: int, workdir: Path, sim: bool, result: Path, log: Path) -> None:
+    """A case's process: its own session (so a timeout kills its Verilator too), output to `log`."""
+    os.setsid()
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    run_one(seed, workdir, sim, result)
+
+
 def run_isolated(seed: int, workdir: Path, sim: bool, timeout: float) -> dict:
-    """Case `seed` in a child process of its own session; `timeout` when it outlives `timeout`."""
+    """Case `seed` in a process of its own session; `timeout` when it outlives `timeout`."""
+    _import_tests()
     workdir.mkdir(parents=True, exist_ok=True)
     result = workdir / f"case{seed}.json"
     result.unlink(missing_ok=True)
-    cmd = [sys.executable, __file__, "--one", str(seed), "--workdir", str(workdir / f"w{seed}")]
-    if not sim:
-        cmd.append("--no-sim")
-    cmd += ["--result", str(result)]
     log = workdir / f"case{seed}.log"
     t0 = time.perf_counter()
-    with open(log, "w") as f:
-        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = _context().Process(target=_child, args=(seed, workdir / f"w{seed}", sim, result, log))
+    proc.start()
+    proc.join(timeout)
+    rc = proc.exitcode
+    if rc is None:
         try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)  # the child's own group: its Verilator too
-            proc.wait()
-            rc = None
+        except ProcessLookupError:
+            pass
+        proc.join()
     seconds = round(time.perf_counter() - t0, 2)
     if rc is None:
         return {"seed": seed, "case": _describe(seed), "outcome": "timeout", "step": None,
@@ -91,7 +115,8 @@ def _describe(seed: int) -> str:
 
 
 CLASSES = (  # (first-line pattern, failure class), first match wins
-    (r"partition depends on itself|left in software between two HW layers",
+    (r"partition depends on itself|left in software between two HW layers"
+     r"|stays in software between HW layers",
      "software node between HW layers"),
     (r"Unexpected kernel shape and padding|over a map 1 pixel", "conv window across a 1-pixel map"),
     (r"Signed output requires actval", "signed 2-bit threshold with out_bias 0"),
