@@ -7,9 +7,10 @@ Case i is `random_nets.case_from_seed(seed + i)` (Hypothesis, a fixed draw per s
 CNN or Bi-Real residual CNN, widths including primes, kernels 1-5, stride 1-2, zero or +-1
 padding, max-pool before/after the activation, 1- and 2-bit activations, random BatchNorms
 (negative scales), optional 8-bit first/last layer, and either a log-uniform target fps in
-1e2..1e7 or random legal PE/SIMD per layer. Each case runs in its own process, forked from a server that imported torch/FINN/onebit once (killed after
-`--timeout` s: `timeout`) and is classified by `build_outcome.run_case` (built / refused_early /
-refused_unclear / failed_late / crashed / timeout).
+1e2..1e7 or random legal PE/SIMD per layer. Each case runs in its own process, forked from a
+server that imported torch/FINN/onebit once (killed after `--timeout` s: `timeout`), and is
+classified by `build_outcome.run_case` (built / refused_early / refused_unclear / failed_late /
+crashed / timeout).
 
 Every finished case is appended to `<out>.jsonl` at once, so a rerun with the same arguments
 resumes where the last one stopped. The JSON summary (`--out`) holds the counts, the seeds per

@@ -248,7 +248,8 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
 
 def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int = 0,
                backpressure: bool = False, run_dir: Path | None = None,
-               cache_dir: Path | None = None) -> tuple[np.ndarray, SimResult]:
+               cache_dir: Path | None = None,
+               max_cycles: int | None = None) -> tuple[np.ndarray, SimResult]:
     """Stream `x` (N frames of the dataflow input) through the stitched design `top`.
 
     `backpressure`: the source stalls and the sink refuses words at random (60% duty).
@@ -258,8 +259,8 @@ def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int =
     words = pack_frames(x, first.dt, first.epw)
     p = 0.6 if backpressure else 1.0
     res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
-                            watchdog=_watchdog(acc.layers), run_dir=run_dir,
-                            cache_dir=cache_dir)
+                            watchdog=_watchdog(acc.layers), max_cycles=max_cycles,
+                            run_dir=run_dir, cache_dir=cache_dir)
     out = unpack_frames(res.out_words[:, : acc.last_bits], last.dt, last.epw, n)
     return out, res
 
@@ -304,10 +305,13 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     one frame of the stream's words: always enough, even for a residual shortcut) whose fill
     level is capped at run time by `fifo_limits.hex`. With every cap at the probe depth the
     design runs at its own bottleneck rate (input offered as fast as it is taken); then,
-    FIFO by FIFO, a binary search finds the smallest cap that keeps the steady-state
-    cycles/frame within `tolerance` of that (a cap that deadlocks, e.g. a residual shortcut
-    shallower than what its branch holds back, counts as too small). Each probe is a run of
-    the same executable.
+    FIFO by FIFO, the smallest cap that keeps the steady-state cycles/frame within
+    `tolerance` of that is searched from the bottom (caps 2, 4, 8, ... up to the peak fill
+    seen, then bisection between the last too small and the first good cap): most streams
+    need the minimum, which one probe settles. Each probe is a run of the same executable,
+    stopped after twice the cycles of the deep run: a cap that deadlocks (e.g. a residual
+    shortcut shallower than what its branch holds back) or slows the design that much counts
+    as too small without waiting for the watchdog.
     """
     sized = [e.src[0] != GRAPH for e in acc.edges]
     probe = [probe_depth or max(16, acc.layers[e.src[0]].outs[e.src[1]].words + 2)
@@ -316,39 +320,53 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     top = acc.stitch(run_dir, probe, monitor=True)
     frames = max(4, len(x))
     xs = np.asarray(x)[np.arange(frames) % len(x)]
+    bound: list[int | None] = [None]  # max cycles of a probe, set by the deep run
 
-    def cycles_per_frame(limits: list[int]) -> tuple[float, list[int]]:
+    def run(limits: list[int]) -> tuple[float, list[int], int]:
         (run_dir / "fifo_limits.hex").write_text("".join(f"{v:x}\n" for v in limits))
         try:
-            _, res = run_frames(acc, top, xs, run_dir=run_dir, cache_dir=cache_dir)
+            _, res = run_frames(acc, top, xs, run_dir=run_dir, cache_dir=cache_dir,
+                                max_cycles=bound[0])
         except SimulationError as e:
-            if e.reason != "watchdog":
+            if e.reason not in ("watchdog", "max_cycles reached"):
                 raise
-            return float("inf"), []  # too shallow: a residual shortcut deadlocks
+            return float("inf"), [], 0  # too shallow: deadlocked or far too slow
         peaks = [0] * len(acc.edges)
         for line in (run_dir / "fifo_occupancy.txt").read_text().split("\n"):
             if line.strip():
                 k, peak = line.split()
                 peaks[int(k)] = int(peak)
-        return frame_timing(res, acc.last.words, frames)["cycles_per_frame"], peaks
+        return frame_timing(res, acc.last.words, frames)["cycles_per_frame"], peaks, res.cycles
 
-    best, peaks = cycles_per_frame(probe)
+    best, peaks, total = run(probe)
     if not peaks:
         raise SimulationError("watchdog", "the design deadlocks even with one-frame FIFOs")
+    bound[0] = 2 * int(total) + 1_000
     budget = best * (1 + tolerance)
     limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized, strict=True)]
     for k in range(len(acc.edges)):
-        if not sized[k]:
-            continue
-        lo, hi = DEFAULT_FIFO_DEPTH, limits[k]
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if cycles_per_frame(limits[:k] + [mid] + limits[k + 1 :])[0] <= budget:
-                hi = mid
-            else:
-                lo = mid + 1
-        limits[k] = lo
+        if sized[k]:
+            limits[k] = _smallest_cap(
+                lambda d, k=k: run(limits[:k] + [d] + limits[k + 1 :])[0] <= budget,
+                DEFAULT_FIFO_DEPTH, limits[k])
     return limits
+
+
+def _smallest_cap(good, lo: int, hi: int) -> int:
+    """The smallest d in [lo, hi] with good(d), `good` monotonic and good(hi) known true:
+    doubling from `lo`, then bisection (one call when `lo` is good)."""
+    bad = lo - 1
+    d = lo
+    while d < hi and not good(d):
+        bad, d = d, min(2 * d, hi)
+    hi = d
+    while bad + 1 < hi:
+        mid = (bad + hi) // 2
+        if good(mid):
+            hi = mid
+        else:
+            bad = mid
+    return hi
 
 
 def golden_tensor(model: ModelWrapper, ctx: dict, name: str) -> np.ndarray:

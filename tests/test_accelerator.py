@@ -6,10 +6,13 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from onebit.errors import ToolNotFoundError, VerificationError
 from onebit.flows.build import BuildConfig, BuildInput, build, resimulate
 from onebit.flows.inputs import resolve
+from onebit.hw.accelerator import _smallest_cap
 
 from nets import cnn, mlp, pixels
 
@@ -98,3 +101,19 @@ def test_vectors_are_saved_with_the_build(mlp_build):
     out, _ = mlp_build
     v = np.load(out / "vectors.npz")
     assert v["x"].shape == (8, 1, 8, 8)
+
+
+@given(need=st.integers(2, 300), extra=st.integers(0, 300))
+def test_fifo_cap_search_finds_the_smallest_good_depth_in_few_probes(need, extra):
+    hi = need + extra
+    probes = []
+
+    def good(d):
+        probes.append(d)
+        return d >= need
+
+    assert _smallest_cap(good, 2, hi) == need
+    assert all(2 <= d <= hi for d in probes)
+    assert len(probes) <= 2 * max(1, need.bit_length()) + 1  # not log2(hi): from the bottom
+    if need == 2:
+        assert len(probes) <= 1  # the common case: one probe (none when the peak is 2)
