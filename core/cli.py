@@ -167,6 +167,9 @@ def _build_options(f):
         click.option("--data-dir", type=click.Path(path_type=Path)),
         click.option("--weights", type=click.Path(path_type=Path),
                      help="state_dict for a bnn_pynq model."),
+        click.option("--top-k", type=click.IntRange(min=1),
+                     help="Output the indices of the K best classes (FINN's LabelSelect), "
+                          "as finn-examples' accelerators do."),
         click.option("--vectors", default=16, show_default=True,
                      type=click.IntRange(min=1, max=100_000),
                      help="Vectors each stage is verified on."),
@@ -190,7 +193,8 @@ def _build_options(f):
 @_build_options
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
-          data_dir, weights, vectors, sim, frames, backpressure, synth, strict, seed) -> None:
+          data_dir, weights, top_k, vectors, sim, frames, backpressure, synth, strict,
+          seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -210,7 +214,7 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
                   weights=weights, seed=seed, input_datatype=input_datatype)
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
-                      strict=strict, seed=seed)
+                      strict=strict, seed=seed, top_k=top_k)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out)
 

@@ -43,3 +43,35 @@ class InferBinaryMVAU(Transformation):
             if node.op_type == "MVAU" and node.output[0] in offsets:
                 getCustomOp(node).set_nodeattr("ActVal", offsets[node.output[0]])
         return model, False
+
+
+class PopcountAccumulator(Transformation):
+    """An XNOR MVAU's accumulator holds a popcount, [0, MW]: make its datatype say so.
+
+    FINN's `MinimizeAccumulatorWidth` sizes it from the bipolar weights' dot product with the
+    BINARY input, which is not the popcount's range ([-57, 63] -> INT7 for a 64-wide layer
+    whose count reaches 64). A last layer is rounded to 8 bits and gets away with it; one that
+    feeds a LabelSelect (`--top-k`) does not. Run after `MinimizeAccumulatorWidth`; a layer
+    without activation outputs its accumulator, so its output datatype follows (in whole bytes
+    when it ends the graph, as FINN does).
+    """
+
+    def apply(self, model: ModelWrapper):
+        from qonnx.core.datatype import DataType
+
+        for node in model.get_nodes_by_op_type("MVAU"):
+            op = getCustomOp(node)
+            if not op.get_nodeattr("binaryXnorMode"):
+                continue
+            mw = int(op.get_nodeattr("MW"))
+            adt = DataType[op.get_nodeattr("accDataType")]
+            if adt.min() <= 0 and adt.max() >= mw:
+                continue
+            bits = max(1, mw.bit_length())
+            last = model.find_direct_successors(node) is None
+            if op.get_nodeattr("noActivation"):
+                out = DataType[f"UINT{-(-bits // 8) * 8 if last else bits}"]
+                op.set_nodeattr("outputDataType", out.name)
+                model.set_tensor_datatype(node.output[0], out)
+            op.set_nodeattr("accDataType", f"UINT{bits}")
+        return model, False

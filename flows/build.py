@@ -51,6 +51,7 @@ class BuildConfig:
     synth: bool = False  # Yosys resource counts of the stitched design (slow for big nets)
     strict: bool = False  # an estimate over the board's capacity fails the build
     seed: int = 0
+    top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
 
 
 @dataclass
@@ -202,6 +203,7 @@ def step_export(state: BuildState) -> None:
             model = model.transform(InferShapes())
         state.expected = run_qonnx(model, state.x_verify)
         state.save("qonnx", model)
+        _top_k(state, model)
         return
     shape = tuple(inp.x.shape[1:])
     dt = parse_datatype(inp.input_datatype) if inp.input_datatype else PIXELS
@@ -211,6 +213,26 @@ def step_export(state: BuildState) -> None:
     state.expected = torch_forward(inp.torch_model, state.x_verify)
     state.save("qonnx", model)
     check_stage(state, "qonnx", model, reference="torch")
+    _top_k(state, model)
+
+
+def _top_k(state: BuildState, model: ModelWrapper) -> None:
+    """With `--top-k`: the verified QONNX graph ends in a TopK, checked against the indices
+    of the reference scores (`flows/topk.py`); later stages are verified on those indices."""
+    from onebit.flows.check import has_hw_layers
+    from onebit.flows.topk import append_topk, topk_reference
+
+    k = state.cfg.top_k
+    if k is None:
+        return
+    if has_hw_layers(model):
+        raise UserInputError("--top-k: this graph already holds FINN HW layers; add the "
+                             "LabelSelect layer to it instead")
+    model = append_topk(model, k)
+    state.expected = topk_reference(state.expected, k)
+    state.save("qonnx_topk", model)
+    check_stage(state, "topk", model, reference="qonnx")
+    state.models["qonnx"] = model
 
 
 def _check_input_shape(model: ModelWrapper, x: np.ndarray) -> None:
@@ -450,7 +472,8 @@ def accuracy(state: BuildState) -> float | None:
     """Test accuracy of the verified reference outputs on the build vectors (if labelled)."""
     if state.inp.y is None or state.expected is None:
         return None
-    pred = state.expected.reshape(len(state.x_verify), -1).argmax(axis=1)
+    out = state.expected.reshape(len(state.x_verify), -1)
+    pred = out[:, 0] if state.cfg.top_k else out.argmax(axis=1)
     return float((pred == state.inp.y[: len(pred)]).mean())
 
 

@@ -111,6 +111,7 @@ def apply_folding_config(model: ModelWrapper, config: dict | Path,
         if not isinstance(attrs, dict):
             raise UserInputError(f"folding config, node '{name}': expected {{attr: value}}")
         settings.setdefault(name, {}).update(attrs)
+    settings = {name: _rtl_equivalents(names[name], attrs) for name, attrs in settings.items()}
     for name, attrs in settings.items():
         for k, v in attrs.items():
             _check_key(model, names[name], k, v, part)
@@ -131,6 +132,33 @@ def _backend_alias(name: str, names: dict) -> str:
         if a in name and other in names:
             return other
     return name
+
+
+NEVER = 2**31 - 1  # a depth no threshold memory reaches
+THRESHOLD_TRIGGERS = {  # Thresholding_hls ram_style -> Thresholding_rtl depth triggers
+    "auto": {"depth_trigger_uram": 0, "depth_trigger_bram": 0},
+    "distributed": {"depth_trigger_uram": NEVER, "depth_trigger_bram": NEVER},
+    "block": {"depth_trigger_uram": NEVER, "depth_trigger_bram": 1},
+    "ultra": {"depth_trigger_uram": 1, "depth_trigger_bram": 0},
+}
+"""finn-rtllib's thresholding puts a memory of depth >= DEPTH_TRIGGER_URAM (if non-zero) in
+URAM, else of depth >= DEPTH_TRIGGER_BRAM (if non-zero) in BRAM, else in LUTs when the BRAM
+trigger is set and where the tool likes when not: each HLS ram_style is one setting of both.
+(A zero URAM trigger beside a BRAM one would read as URAM in FINN's resource estimate.)"""
+
+
+def _rtl_equivalents(node, attrs: dict) -> dict:
+    """A folding file written for FINN's HLS thresholding (finn-examples' `ram_style` on
+    `Thresholding_hls_N`) applied to the RTL one onebit builds: `ram_style` becomes the depth
+    triggers that select the same memory (`THRESHOLD_TRIGGERS`)."""
+    if node.op_type != "Thresholding_rtl" or "ram_style" not in attrs:
+        return attrs
+    style = attrs["ram_style"]
+    if style not in THRESHOLD_TRIGGERS:
+        raise UserInputError(f"folding config, node '{node.name}' ({node.op_type}), key "
+                             f"'ram_style': {style!r} is not one of {sorted(THRESHOLD_TRIGGERS)}")
+    rest = {k: v for k, v in attrs.items() if k != "ram_style"}
+    return {**THRESHOLD_TRIGGERS[style], **rest}
 
 
 def _defaults(defaults, nodes, config: dict) -> dict[str, dict]:
@@ -189,7 +217,7 @@ def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> 
                              f"({' or '.join(WEIGHT_MEM_MODES)}); streamed weights not yet")
     elif part is not None and not has_uram(part) and (
             (key.startswith("ram_style") and value == "ultra")
-            or (key == "depth_trigger_uram" and value)):
+            or (key == "depth_trigger_uram" and value and value != NEVER)):
         raise UserInputError(f"{where}: {value!r} needs UltraRAM, which {part} does not have")
 
 

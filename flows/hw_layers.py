@@ -110,6 +110,8 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     )
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
+    from onebit.flows.binary_mvau import PopcountAccumulator
+
     check_no_software_between_hw(model)
     parent = run_passes(model, [_named_failure(CreateDataflowPartition())])
     sdps = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
@@ -127,7 +129,8 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     check_sliding_windows(dataflow)
     # narrowest accumulators (and the datatypes that follow), as FINN's builder does;
     # saved in place so the parent graph executes the same dataflow graph
-    dataflow = run_passes(dataflow, [_named_failure(MinimizeAccumulatorWidth()), InferDataTypes()])
+    dataflow = run_passes(dataflow, [_named_failure(MinimizeAccumulatorWidth()),
+                                     PopcountAccumulator(), InferDataTypes()])
     dataflow.save(path)
     return parent, dataflow
 

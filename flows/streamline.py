@@ -47,6 +47,7 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         Absorb1BitMulIntoConv,
         AbsorbConsecutiveTransposes,
         AbsorbScalarBiasIntoMultiThreshold,
+        AbsorbScalarMulAddIntoTopK,
         AbsorbTransposeIntoMultiThreshold,
     )
     from finn.transformation.streamline.reorder import (
@@ -78,6 +79,8 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         AbsorbBipolarPadIntoIm2Col(),
         AbsorbConsecutiveTransposes(),
         Streamline(),
+        # a top-k output (--top-k): positive scalar scales and biases do not change the order
+        AbsorbScalarMulAddIntoTopK(),
         # residual blocks: layout transposes through the shortcut's fork and add, then away
         MoveTransposePastJoinAdd(),
         MoveTransposePastFork(),

@@ -8,6 +8,7 @@ folding from fully serial to fully parallel layers.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,37 @@ def test_bnn_pynq_cnv_default_folding(tmp_path):
     folding = _folded_ops(tmp_path)
     assert any(v.get("parallel_window") == 1 for k, v in folding.items()
                if k.startswith("ConvolutionInputGenerator"))
+
+
+FINN_EXAMPLES = Path(__file__).parent / "data" / "finn_examples"
+
+
+def _build_finn_examples(tmp_path, net: str, frames: int = 4) -> dict:
+    """bnn_pynq:<net> with finn-examples' folding file and its label output (--top-k 1)."""
+    arch = net.replace("-w1a1", "")
+    inp = resolve(f"bnn_pynq:{arch}", vectors=frames)
+    r = build(inp, BuildConfig(tmp_path / "b", folding=FINN_EXAMPLES / f"{net}.json", top_k=1,
+                               vectors=frames, sim_frames=frames))
+    assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    assert r["stages"]["topk"]["verified"] and r["stages"]["rtlsim"]["max_abs_diff"] == 0.0
+    folded = _folded_ops(tmp_path)
+    config = json.loads((FINN_EXAMPLES / f"{net}.json").read_text())
+    for name, attrs in config.items():  # every PE/SIMD as the file says, on onebit's variant
+        rtl = name if name in folded else name.replace("_hls_", "_rtl_")
+        for key in ("PE", "SIMD"):
+            if key in attrs:
+                assert folded[rtl][key] == attrs[key], (name, key)
+    return r
+
+
+def test_finn_examples_tfc_w1a1_folding(tmp_path):
+    """Its Thresholding_hls ram_style lands on the RTL thresholding's depth triggers, its
+    LabelSelect_hls on the --top-k layer; 64 cycles/frame as FINN estimates."""
+    r = _build_finn_examples(tmp_path, "tfc-w1a1")
+    assert 0.95 <= r["sim"]["ratio_to_estimate"] <= 1.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("net", ["tfc-w1a2", "cnv-w1a1", "cnv-w1a2"])
+def test_finn_examples_folding(tmp_path, net):
+    _build_finn_examples(tmp_path, net, frames=2 if net.startswith("cnv") else 4)

@@ -143,3 +143,34 @@ def test_ultra_on_a_part_with_uram(specialized):
     model = apply_folding_config(_fresh(specialized), {"MVAU_hls_1": {"ram_style": "ultra"}},
                                  ZCU104)
     assert _attrs(model, "MVAU_hls_1")("ram_style") == "ultra"
+
+
+@pytest.fixture(scope="module")
+def tfc_specialized(tmp_path_factory):
+    """bnn_pynq:tfc's dataflow graph before folding: it starts with a Thresholding layer."""
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    from onebit.flows.build import load_intermediate
+    from onebit.flows.inputs import resolve
+
+    out = tmp_path_factory.mktemp("tfc") / "b"
+    build(resolve("bnn_pynq:tfc", vectors=2), BuildConfig(out),
+          steps=["export", "finn", "streamline", "hw_layers"])
+    golden = load_intermediate(out, "dataflow_golden")
+    return set_onebit_defaults(run_passes(prefer_rtl(golden), [SpecializeLayers(PYNQ_Z2)]))
+
+
+@pytest.mark.parametrize("style", ["distributed", "block", "auto"])
+def test_hls_thresholding_ram_style_becomes_the_rtl_depth_triggers(tfc_specialized, style):
+    """finn-examples' `Thresholding_hls_0: {ram_style}` on the Thresholding_rtl onebit builds:
+    finn-rtllib picks URAM, BRAM or LUTs by the depth triggers."""
+    from onebit.flows.folding import THRESHOLD_TRIGGERS
+
+    g = tfc_specialized
+    model = apply_folding_config(_fresh(g), {"Thresholding_hls_0": {"ram_style": style}}, PYNQ_Z2)
+    a = _attrs(model, "Thresholding_rtl_0")
+    assert {k: a(k) for k in THRESHOLD_TRIGGERS[style]} == THRESHOLD_TRIGGERS[style]
+    with pytest.raises(UserInputError, match="'ram_style': 'bram' is not one of"):
+        apply_folding_config(_fresh(g), {"Thresholding_rtl_0": {"ram_style": "bram"}}, PYNQ_Z2)
+    with pytest.raises(UserInputError, match="needs UltraRAM"):
+        apply_folding_config(_fresh(g), {"Thresholding_rtl_0": {"ram_style": "ultra"}}, PYNQ_Z2)
