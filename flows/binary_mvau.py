@@ -46,14 +46,14 @@ class InferBinaryMVAU(Transformation):
 
 
 class PopcountAccumulator(Transformation):
-    """An XNOR MVAU's accumulator holds a popcount, [0, MW]: make its datatype say so.
+    """An XNOR MVAU without activation outputs a popcount, [0, MW]: type it so.
 
     FINN's `MinimizeAccumulatorWidth` sizes it from the bipolar weights' dot product with the
     BINARY input, which is not the popcount's range ([-57, 63] -> INT7 for a 64-wide layer
     whose count reaches 64). A last layer is rounded to 8 bits and gets away with it; one that
-    feeds a LabelSelect (`--top-k`) does not. Run after `MinimizeAccumulatorWidth`; a layer
-    without activation outputs its accumulator, so its output datatype follows (in whole bytes
-    when it ends the graph, as FINN does).
+    feeds a LabelSelect (`--top-k`) does not. Run after `MinimizeAccumulatorWidth`; the output
+    is in whole bytes when it ends the graph, as FINN does. (Layers with thresholds output
+    their activation; onebit_mvau sizes their counters itself.)
     """
 
     def apply(self, model: ModelWrapper):
@@ -61,17 +61,16 @@ class PopcountAccumulator(Transformation):
 
         for node in model.get_nodes_by_op_type("MVAU"):
             op = getCustomOp(node)
-            if not op.get_nodeattr("binaryXnorMode"):
+            if not (op.get_nodeattr("binaryXnorMode") and op.get_nodeattr("noActivation")):
                 continue
             mw = int(op.get_nodeattr("MW"))
-            adt = DataType[op.get_nodeattr("accDataType")]
-            if adt.min() <= 0 and adt.max() >= mw:
+            odt = DataType[op.get_nodeattr("outputDataType")]
+            if odt.allowed(0) and odt.allowed(mw):
                 continue
             bits = max(1, mw.bit_length())
             last = model.find_direct_successors(node) is None
-            if op.get_nodeattr("noActivation"):
-                out = DataType[f"UINT{-(-bits // 8) * 8 if last else bits}"]
-                op.set_nodeattr("outputDataType", out.name)
-                model.set_tensor_datatype(node.output[0], out)
-            op.set_nodeattr("accDataType", f"UINT{bits}")
+            out = DataType[f"UINT{-(-bits // 8) * 8 if last else bits}"]
+            op.set_nodeattr("outputDataType", out.name)
+            op.set_nodeattr("accDataType", out.name)
+            model.set_tensor_datatype(node.output[0], out)
         return model, False
