@@ -302,3 +302,15 @@ def test_without_the_shell_rtl_bitstream_refuses(saved_build, tmp_path):
         pass
     with pytest.raises(ToolNotFoundError, match="system shell RTL .* is not part of this onebit"):
         bundle.write_bundle(copy_build(saved_build, tmp_path), "pynq-z2")
+
+
+def test_boards_lists_every_board():
+    from onebit.boards import BOARDS
+
+    r = _cli(["boards"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()[1:]
+    assert len(lines) == len(BOARDS)
+    for b, line in zip(BOARDS.values(), lines, strict=True):
+        assert line.split()[:5] == [b.name, b.part, f"{b.clock_mhz:g}", "MHz", b.shell]
+    assert "ultra96v2  xczu3eg-sbva484-1-e" in r.output
