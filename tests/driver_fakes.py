@@ -75,6 +75,15 @@ class ShellModel:
         if off == 0x00 and val & 1:
             self._run()
 
+    def logged_read(self, off: int) -> int:
+        v = self.read(off)
+        self.log.append(("read", off, v))
+        return v
+
+    def logged_write(self, off: int, val: int) -> None:
+        self.log.append(("write", off, val))
+        self.write(off, val)
+
     def _frames(self, side: str, addr: int, n: int):
         g = self.g[side]
         wb, words = g["word_bytes"], g["words"]
@@ -138,13 +147,10 @@ def fake_pynq(log: list, shell: ShellModel, ip_name: str, mem_names=("bank0",)):
 
     class IP:
         def read(self, off):
-            v = shell.read(off)
-            log.append(("read", off, v))
-            return v
+            return shell.logged_read(off)
 
         def write(self, off, val):
-            log.append(("write", off, val))
-            shell.write(off, val)
+            shell.logged_write(off, val)
 
     class Overlay:
         def __init__(self, path, download=True):
@@ -189,13 +195,10 @@ def fake_pyxrt(log: list, shell: ShellModel, kernel_name: str):
             return 10 + arg
 
         def read_register(self, off):
-            v = shell.read(off)
-            log.append(("read", off, v))
-            return v
+            return shell.logged_read(off)
 
         def write_register(self, off, val):
-            log.append(("write", off, val))
-            shell.write(off, val)
+            shell.logged_write(off, val)
 
     class bo:  # noqa: N801
         normal = "normal"
