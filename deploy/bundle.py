@@ -72,26 +72,26 @@ def write_bundle(build: Path, board: str | None = None, clock_mhz: float | None 
             shutil.rmtree(root)
         root.mkdir()
         width = zynq.BOARD_PARTS[b.name][1].hp_width if b.shell == "zynq" else ALVEO_WIDTH
-        extra = shell.shell_sources(build, root / "shell_gen", width)
-        hdl, memory = rtl.flatten(build, root / "rtl", extra)
+        k = shell.shell_rtl(build, root / "shell_gen", width)
+        hdl, memory = rtl.flatten(build, root / "rtl", k.sources)
         shutil.rmtree(root / "shell_gen", ignore_errors=True)
         _copy_driver(root)
         shutil.copytree(build / "rtl", root / "sim" / "rtl",
                         ignore=shutil.ignore_patterns("sizing"))
-        meta = bundle_json(build, b, mhz, hdl, memory, width, platform)
+        meta = bundle_json(build, b, mhz, k, hdl, memory, width, platform)
         (root / BUNDLE_FILE).write_text(json.dumps(meta, indent=1))
         _vectors(build, root)
         (root / ip.OOC_XDC).write_text(ip.ooc_xdc(mhz))
         (root / "package_ip.tcl").write_text(
-            ip.package_ip(b.part, hdl, memory, kernel=b.shell == "alveo").text())
+            ip.package_ip(b.part, k.top, hdl, memory, kernel=b.shell == "alveo").text())
         if b.shell == "zynq":
-            (root / "project.tcl").write_text(zynq.project(b.name, b.part, mhz).text())
+            (root / "project.tcl").write_text(zynq.project(b.name, b.part, mhz, k.vlnv).text())
             tools, cmds = ["vivado"], [_vivado("project.tcl")]
             outputs = [zynq.BITFILE, zynq.HWH]
         else:
-            (root / "package_xo.tcl").write_text(alveo.package_xo().text())
-            (root / alveo.KERNEL_XML).write_text(alveo.kernel_xml(width))
-            (root / alveo.LINK_CFG).write_text(alveo.link_cfg(mhz))
+            (root / "package_xo.tcl").write_text(alveo.package_xo(k.top).text())
+            (root / alveo.KERNEL_XML).write_text(alveo.kernel_xml(k, width))
+            (root / alveo.LINK_CFG).write_text(alveo.link_cfg(k.top, mhz))
             plat = platform or alveo.DEFAULT_PLATFORM
             tools = ["vivado", "v++"]
             cmds = [_vivado("package_xo.tcl"),
@@ -132,14 +132,14 @@ def _shapes(build: Path) -> tuple[tuple[int, ...], tuple[int, ...]]:
             tuple(m.get_tensor_shape(m.graph.output[0].name)[1:]))
 
 
-def bundle_json(build: Path, b: Board, mhz: float, hdl: list[str], memory: list[str],
-                width: int, platform: str | None) -> dict:
+def bundle_json(build: Path, b: Board, mhz: float, k: shell.ShellRtl, hdl: list[str],
+                memory: list[str], width: int, platform: str | None) -> dict:
     from onebit.hw.accelerator import Accelerator
 
     acc = Accelerator.load(build / "rtl")
     ishape, oshape = _shapes(build)
     first, last = acc.first, acc.last
-    io_in = Io(first.dt.name, ishape, first.epw, acc.top.in_bits, first.words)
+    io_in = Io(first.dt.name, ishape, first.epw, first.epw * first.dt.bitwidth(), first.words)
     io_out = Io(last.dt.name, oshape, last.epw, acc.last_bits, last.words)
     for side, io in (("input", io_in), ("output", io_out)):
         if io.elems != io.words * io.elems_per_word:
@@ -150,11 +150,11 @@ def bundle_json(build: Path, b: Board, mhz: float, hdl: list[str], memory: list[
         "format": FORMAT,
         "board": b.name, "part": b.part, "shell": b.shell, "clock_mhz": mhz,
         "platform": (platform or alveo.DEFAULT_PLATFORM) if b.shell == "alveo" else None,
-        "design_id": shell.design_id(build),
+        "design_id": k.design_id,
         "model": report.get("model"),
         "bitfile": zynq.BITFILE if b.shell == "zynq" else alveo.XCLBIN,
-        "ip_name": "shell" if b.shell == "zynq" else alveo.CU,
-        "kernel": shell.TOP,
+        "ip_name": "shell" if b.shell == "zynq" else alveo.cu(k.top),
+        "kernel": k.top,
         "memory": alveo.PYNQ_MEMORY if b.shell == "alveo" else "",
         "axi_data_width": width,
         "input": io_in.to_json(), "output": io_out.to_json(),
@@ -163,7 +163,7 @@ def bundle_json(build: Path, b: Board, mhz: float, hdl: list[str], memory: list[
             "word_bits), little-endian, element 0 in the least significant bits (BIPOLAR -1 -> "
             "0, +1 -> 1; signed two's complement); frames contiguous"),
         "software_nodes": report.get("software_nodes"),
-        "rtl": {"hdl": hdl, "memory": memory, "top": shell.TOP},
+        "rtl": {"hdl": hdl, "memory": memory, "top": k.top},
         "registers": "onebit.driver.regmap (ap_ctrl_hs layout)",
     }
 

@@ -29,9 +29,10 @@ def ooc_xdc(clock_mhz: float) -> str:
             f"[get_ports {shell.CLOCK}]\n")
 
 
-def package_ip(part: str, hdl: list[str], memory: list[str], kernel: bool) -> Script:
-    """The packaging script: a project for `part` with the bundle's `rtl/` files, the shell as
-    top, packaged into `vivado/ip` (with Vitis RTL kernel properties when `kernel`)."""
+def package_ip(part: str, top: str, hdl: list[str], memory: list[str], kernel: bool) -> Script:
+    """The packaging script: a project for `part` with the bundle's `rtl/` files, `top` (the
+    kernel top around the shell) packaged into `vivado/ip` (with Vitis RTL kernel properties
+    when `kernel`)."""
     s = Script()
     s.comment("onebit: package the system shell and the accelerator as an IP (generated)")
     preamble(s)
@@ -44,7 +45,7 @@ def package_ip(part: str, hdl: list[str], memory: list[str], kernel: bool) -> Sc
     s.cmd("add_files", "-fileset", "constrs_1", "-norecurse", here_path(OOC_XDC))
     s.cmd("set_property", "USED_IN", "synthesis out_of_context implementation",
           obj("get_files", OOC_XDC))
-    s.cmd("set_property", "top", shell.TOP, obj("current_fileset"))
+    s.cmd("set_property", "top", top, obj("current_fileset"))
     s.cmd("update_compile_order", "-fileset", "sources_1")
     s.cmd("ipx::package_project", "-root_dir", here_path(IP_DIR), "-vendor", shell.VENDOR,
           "-library", shell.LIBRARY, "-taxonomy", "/UserIP", "-import_files",

@@ -73,8 +73,9 @@ def _ipdef(name: str) -> Raw:
     return Raw(f"[onebit_vlnv xilinx.com:ip:{name}]")
 
 
-def project(board: str, part: str, clock_mhz: float) -> Script:
-    """The Vivado project script for `board`: block design to bitstream and `.hwh`."""
+def project(board: str, part: str, clock_mhz: float, vlnv: str) -> Script:
+    """The Vivado project script for `board`: block design (the kernel IP `vlnv`) to bitstream
+    and `.hwh`."""
     board_part, ps = BOARD_PARTS[board]
     s = Script()
     s.comment(f"onebit: Vivado project for {board} ({part}) at {clock_mhz:g} MHz (generated)\n"
@@ -97,7 +98,7 @@ if {{[llength [get_board_parts -quiet {board_part}]] == 0}} {{
     s.cmd("set_property", "ip_repo_paths", here_path(IP_DIR), obj("current_project"))
     s.cmd("update_ip_catalog")
     s.cmd("create_bd_design", BD)
-    _block_design(s, ps, clock_mhz)
+    _block_design(s, ps, clock_mhz, vlnv)
     s.cmd("assign_bd_address")
     s.cmd("validate_bd_design")
     s.cmd("save_bd_design")
@@ -123,7 +124,7 @@ puts "onebit: wrote $here/{BITFILE} and $here/{HWH}\"""")
     return s
 
 
-def _block_design(s: Script, ps: Ps, mhz: float) -> None:
+def _block_design(s: Script, ps: Ps, mhz: float, vlnv: str) -> None:
     def cell(name: str, vlnv) -> None:
         s.cmd("create_bd_cell", "-type", "ip", "-vlnv", vlnv, name)
 
@@ -137,7 +138,7 @@ def _block_design(s: Script, ps: Ps, mhz: float) -> None:
     s.cmd("apply_bd_automation", "-rule", ps.rule, "-config", Raw("{" + ps.automation + "}"),
           obj("get_bd_cells", "ps"))
     s.cmd("set_property", "-dict", props(ps.config(mhz)), obj("get_bd_cells", "ps"))
-    cell("shell", shell.VLNV)
+    cell("shell", vlnv)
     cell("rst", _ipdef("proc_sys_reset"))
     cell("mem_ic", _ipdef("smartconnect"))
     s.cmd("set_property", "-dict", props({"CONFIG.NUM_SI": 1, "CONFIG.NUM_MI": 1}),

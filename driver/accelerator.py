@@ -20,7 +20,7 @@ import numpy as np
 from .backend import Backend
 from .bundle import Bundle
 from .errors import DeviceError, DriverError
-from .packing import bytes_to_frames, frames_to_bytes
+from .packing import decode_frames, encode_frames
 from .regmap import MAGIC, OFF
 
 BACKENDS = ("pynq", "xrt", "sim")
@@ -110,11 +110,12 @@ class Accelerator:
         if not 0 < n <= self.batch_size:
             raise DriverError(f"{n} frames do not fit a batch of {self.batch_size}")
         inbuf, outbuf = self._buffers()
-        inbuf.write(frames_to_bytes(frames, i.elem, i.elems_per_word))
+        inbuf.write(np.frombuffer(encode_frames(frames, i.elem, i.elems_per_word), np.uint8))
         self.dev.start(inbuf.address, outbuf.address, n)
         self.dev.wait(self.timeout_s)
         data = outbuf.read()[: n * o.frame_bytes]
-        return bytes_to_frames(data, o.elem, o.elems_per_word, n, o.word_bits), self.cycles()
+        out = decode_frames(data, o.elem, o.elems_per_word, n, o.words, o.word_bits)
+        return out, self.cycles()
 
     def cycles(self) -> int:
         """Clock cycles of the last run, from the shell's counter."""

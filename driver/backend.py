@@ -45,7 +45,3 @@ class Backend:
             if time.monotonic() > deadline:
                 raise DeviceError(f"the accelerator did not finish within {timeout_s:g} s "
                                   "(ap_done never set)")
-            self.idle()
-
-    def idle(self) -> None:
-        """What to do between two polls (the simulator advances its clock)."""

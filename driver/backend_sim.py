@@ -1,8 +1,8 @@
 """The `sim` backend: the whole system (shell + accelerator, Verilator) with a memory model,
 driven through the same registers and memory layout as a board (`onebit.hw.system`).
 
-Needs onebit installed (the simulator is built from the build directory the bundle came from,
-or the bundle's own RTL); buffers are regions of the simulated memory.
+Needs onebit installed: the simulator is built from the bundle's copy of the build's RTL
+(`sim/rtl/`, or another build directory); buffers are regions of the simulated memory.
 """
 
 from __future__ import annotations
@@ -40,12 +40,13 @@ class SimBackend(Backend):
             raise DriverError("backend 'sim' needs onebit with its system simulation "
                               "(onebit.hw.system) installed") from None
         src = build_dir if build_dir is not None else bundle.root / SIM_DIR
-        self.sim = SystemSim(src)
+        self.sim = SystemSim(src, data_width=bundle.axi_data_width)
         self.max_cycles = max_cycles
         self.next = BASE
 
     def alloc(self, nbytes: int, arg: int) -> SimBuffer:
         buf = SimBuffer(self.sim, self.next, nbytes)
+        self.sim.allocate(self.next, nbytes)  # memory the device may read and write
         self.next += -(-nbytes // ALIGN) * ALIGN
         return buf
 
@@ -56,13 +57,10 @@ class SimBackend(Backend):
         self.sim.write_reg(offset, int(value))
 
     def wait(self, timeout_s: float) -> None:
+        """Poll CTRL in the simulator (its read that sees ap_done clears it, as on a board)."""
         if not self.sim.wait_done(self.max_cycles):
             raise DeviceError(f"the simulated accelerator did not finish in {self.max_cycles:,} "
                               "cycles")
-        super().wait(timeout_s)
-
-    def idle(self) -> None:
-        self.sim.run(100)
 
     def close(self) -> None:
         self.sim.close()

@@ -76,6 +76,7 @@ class Bundle:
     memory: str  # Alveo memory bank the kernel's m_axi is linked to (PYNQ target name)
     input: Io
     output: Io
+    axi_data_width: int = 64  # the shell's AXI master (the sim backend builds it so)
 
     @classmethod
     def load(cls, root) -> Bundle:
@@ -90,7 +91,8 @@ class Bundle:
                 raise DriverError(f"{path}: format {d.get('format')}, this driver reads {FORMAT}")
             return cls(root, d["board"], d["shell"], float(d["clock_mhz"]), int(d["design_id"]),
                        d["bitfile"], d["ip_name"], d["kernel"], d.get("memory", ""),
-                       Io.from_json(d["input"]), Io.from_json(d["output"]))
+                       Io.from_json(d["input"]), Io.from_json(d["output"]),
+                       int(d.get("axi_data_width", 64)))
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, DriverError):
                 raise

@@ -14,7 +14,7 @@ In memory (what the system shell's AXI master reads and writes) each word occupi
 `word_bytes(word_bits)` bytes, the smallest power of two holding its bits, little-endian, unused
 high bits zero; frames are contiguous.
 
->>> frames_to_bytes([[1, -1, 1, 1]], elem_type("BIPOLAR"), 4).hex()
+>>> encode_frames([[1, -1, 1, 1]], elem_type("BIPOLAR"), 4).hex()
 '0d'
 """
 
@@ -113,42 +113,53 @@ def unpack(word_bits, t: ElemType, epw: int) -> np.ndarray:
 
 
 def word_bytes(word_bits: int) -> int:
-    """Bytes a stream word of `word_bits` bits occupies in memory: a power of two, at least 1."""
-    need = max(1, -(-int(word_bits) // 8))
+    """Bytes a stream word of `word_bits` bits takes in memory: the smallest power of two that
+    holds it (at least 1)."""
+    if word_bits < 1:
+        raise PackingError(f"a stream word has at least 1 bit, got {word_bits}")
+    need = -(-int(word_bits) // 8)
     return 1 << (need - 1).bit_length()
 
 
-def words_to_bytes(word_bits: np.ndarray) -> np.ndarray:
-    """A (n_words, width) bit matrix to its memory image: (n_words, word_bytes(width)) uint8."""
-    wb = np.asarray(word_bits, dtype=np.uint8)
-    s = word_bytes(wb.shape[1])
-    padded = np.zeros((wb.shape[0], 8 * s), dtype=np.uint8)
-    padded[:, : wb.shape[1]] = wb
-    return np.packbits(padded, axis=1, bitorder="little")
+def frames_to_bytes(words, word_bits: int) -> bytes:
+    """Words as `pack` returns them ((n_words, >= word_bits) bit matrix) to their memory image.
 
-
-def bytes_to_words(data, width: int) -> np.ndarray:
-    """Inverse of `words_to_bytes`: a memory image to a (n_words, width) bit matrix."""
-    raw = np.frombuffer(bytes(data), dtype=np.uint8) if not isinstance(data, np.ndarray) \
-        else np.asarray(data, dtype=np.uint8).reshape(-1)
-    s = word_bytes(width)
-    if raw.size % s:
-        raise PackingError(f"{raw.size} bytes are not whole {s}-byte words")
-    return np.unpackbits(raw.reshape(-1, s), axis=1, bitorder="little")[:, :width]
-
-
-def frames_to_bytes(frames, t: ElemType, epw: int) -> np.ndarray:
-    """Frames (any shape, stream order) to their memory image: a flat uint8 array."""
-    return words_to_bytes(pack(frames, t, epw)).reshape(-1)
-
-
-def bytes_to_frames(data, t: ElemType, epw: int, n_frames: int,
-                    word_bits: int | None = None) -> np.ndarray:
-    """A memory image of `n_frames` frames to their values, shape (n_frames, elements).
-
-    `word_bits`: the stream word's width when it is wider than `epw * bits` (padding bits).
+    Word `i` occupies bytes `[i*S, (i+1)*S)`, S = `word_bytes(word_bits)`, bit `j` of the word
+    in bit `j % 8` of byte `j // 8` (little-endian); bits past `word_bits` are 0.
     """
-    words = bytes_to_words(data, word_bits or epw * t.bits)
-    if len(words) % n_frames:
-        raise PackingError(f"{len(words)} words are not {n_frames} whole frames")
-    return unpack(words, t, epw).reshape(n_frames, -1)
+    wb = np.asarray(words, dtype=np.uint8)
+    if wb.ndim != 2 or wb.shape[1] < word_bits:
+        raise PackingError(f"words must be a (n_words, {word_bits}) bit matrix, got {wb.shape}")
+    if wb[:, word_bits:].any():
+        raise PackingError(f"words have bits set past bit {word_bits - 1}")
+    s = word_bytes(word_bits)
+    full = np.zeros((wb.shape[0], 8 * s), dtype=np.uint8)
+    full[:, :word_bits] = wb[:, :word_bits]
+    return np.packbits(full, axis=1, bitorder="little").tobytes()
+
+
+def bytes_to_frames(data, word_bits: int, n_words: int) -> np.ndarray:
+    """Inverse of `frames_to_bytes`: the first `n_words` words of a memory image as a
+    (n_words, word_bits) bit matrix (what `unpack` takes)."""
+    s = word_bytes(word_bits)
+    if isinstance(data, np.ndarray):
+        raw = data.astype(np.uint8, copy=False).reshape(-1)
+    else:
+        raw = np.frombuffer(bytes(data), dtype=np.uint8)
+    if raw.size < n_words * s:
+        raise PackingError(f"{raw.size} bytes hold fewer than {n_words} words of {s} bytes")
+    img = raw[: n_words * s].reshape(n_words, s)
+    return np.unpackbits(img, axis=1, bitorder="little")[:, :word_bits]
+
+
+def encode_frames(frames, t: ElemType, epw: int) -> bytes:
+    """Frames of values (any shape, stream order) to their memory image."""
+    return frames_to_bytes(pack(frames, t, epw), epw * t.bits)
+
+
+def decode_frames(data, t: ElemType, epw: int, n_frames: int, words: int,
+                  word_bits: int | None = None) -> np.ndarray:
+    """The memory image of `n_frames` frames of `words` words each to values, shape
+    (n_frames, elements); `word_bits`: the word's width if wider than its elements."""
+    bits = bytes_to_frames(data, word_bits or epw * t.bits, n_frames * words)
+    return unpack(bits, t, epw).reshape(n_frames, -1)

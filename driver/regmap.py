@@ -38,9 +38,6 @@ REGS = (
     Reg("OUT_WORDS", 0x54, "ro", "output words per frame"),
 )
 OFF = {r.name: r.offset for r in REGS}
-SPAN = 0x1000
-"""Address range the control slave decodes (the block design's segment size)."""
-
 MAGIC = 0x0B175E11
 AP_START, AP_DONE, AP_IDLE, AP_READY, AUTO_RESTART = 1, 2, 4, 8, 0x80
 

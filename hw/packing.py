@@ -27,12 +27,10 @@ from qonnx.core.datatype import DataType
 
 from onebit.driver import packing as driver_packing
 from onebit.driver.errors import PackingError
-from onebit.driver.packing import bytes_to_words, word_bytes, words_to_bytes
 from onebit.errors import UserInputError
 
-__all__ = ["bits", "bytes_to_frames", "bytes_to_words", "decode", "elem", "encode",
-           "frames_to_bytes", "from_hex", "pack", "to_hex", "unpack", "word_bytes",
-           "words_to_bytes"]
+__all__ = ["bits", "bytes_to_frames", "decode", "elem", "encode", "frames_to_bytes", "from_hex",
+           "pack", "to_hex", "unpack", "word_bytes"]
 
 
 def elem(dt: DataType) -> driver_packing.ElemType:
@@ -80,18 +78,24 @@ def unpack(word_bits: np.ndarray, dt: DataType, elems_per_word: int) -> np.ndarr
         return driver_packing.unpack(word_bits, elem(dt), elems_per_word)
 
 
-def frames_to_bytes(frames: np.ndarray, dt: DataType, elems_per_word: int) -> np.ndarray:
-    """Frames to their memory image (flat uint8): words of `word_bytes` bytes, little-endian."""
+def word_bytes(word_bits: int) -> int:
+    """Bytes a stream word of `word_bits` bits takes in memory (a power of two, at least 1)."""
     with _user_errors():
-        return driver_packing.frames_to_bytes(frames, elem(dt), elems_per_word)
+        return driver_packing.word_bytes(word_bits)
 
 
-def bytes_to_frames(data, dt: DataType, elems_per_word: int, n_frames: int,
-                    word_bits: int | None = None) -> np.ndarray:
-    """A memory image of `n_frames` frames back to values, shape (n_frames, elements)."""
+def frames_to_bytes(words: np.ndarray, word_bits: int) -> bytes:
+    """Words ((n_words, >= word_bits) bit matrix, as `pack` returns) to their memory image:
+    `word_bytes(word_bits)` bytes each, little-endian, frames contiguous."""
     with _user_errors():
-        return driver_packing.bytes_to_frames(data, elem(dt), elems_per_word, n_frames,
-                                              word_bits)
+        return driver_packing.frames_to_bytes(words, word_bits)
+
+
+def bytes_to_frames(data: bytes | np.ndarray, word_bits: int, n_words: int) -> np.ndarray:
+    """Inverse of `frames_to_bytes`: the first `n_words` words as a (n_words, word_bits) bit
+    matrix (what `unpack` takes)."""
+    with _user_errors():
+        return driver_packing.bytes_to_frames(data, word_bits, n_words)
 
 
 def to_hex(word_bits: np.ndarray) -> list[str]:

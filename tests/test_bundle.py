@@ -4,6 +4,7 @@ recorded block design compared with what it must contain."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -40,12 +41,23 @@ def saved_build(tmp_path_factory):
 
 @pytest.fixture
 def stub_shell(tmp_path, monkeypatch):
-    """The shell's sources as the bundle would take them (the shell RTL is written apart)."""
-    f = tmp_path / "shell_src" / "onebit_shell.sv"
-    f.parent.mkdir()
-    f.write_text("module onebit_shell; endmodule\n")
-    monkeypatch.setattr(shell, "shell_sources", lambda build, out, data_width: [f])
-    return f
+    """The kernel as `onebit.hw.shell.write_kernel` gives it (the shell RTL is written apart):
+    top `onebit_kernel`, the shell's sources after the accelerator's, the manifest's hash."""
+    src = tmp_path / "shell_src"
+    src.mkdir()
+    files = [src / f"{m}.sv" for m in ("onebit_shell", "onebit_kernel")]
+    for f in files:
+        f.write_text(f"module {f.stem}; endmodule\n")
+
+    def shell_rtl(build, out_dir, data_width):
+        from onebit.hw.accelerator import Accelerator
+
+        acc = Accelerator.load(build / "rtl")
+        did = hashlib.sha256((build / "rtl" / "accelerator.json").read_bytes()).digest()[:4]
+        return shell.ShellRtl("onebit_kernel", [*acc.top.sources, *files],
+                              int.from_bytes(did, "big"), 256)
+
+    monkeypatch.setattr(shell, "shell_rtl", shell_rtl)
 
 
 def copy_build(src: Path, tmp_path: Path) -> Path:
@@ -87,14 +99,15 @@ def check_packaging(log, part, root, meta, kernel):
                                "-part"] and projects[0][4] == part
     added = [p for c in calls(log, "add_files") for p in c[-1].split()]
     want = [str(root / "rtl" / f) for f in meta["rtl"]["hdl"] + meta["rtl"]["memory"]]
-    assert set(want) <= set(added) and "onebit_shell.sv" in meta["rtl"]["hdl"]
+    assert set(want) <= set(added) and {"onebit_shell.sv", "onebit_kernel.sv"} <= set(
+        meta["rtl"]["hdl"])
     assert len(meta["rtl"]["memory"]) == 5  # weights and thresholds of the mlp's MVAUs
-    assert ["top", "onebit_shell", "fileset:sources_1"] in calls(log, "set_property")
+    assert ["top", "onebit_kernel", "fileset:sources_1"] in calls(log, "set_property")
     pkg = calls(log, "ipx::package_project")[0]
     assert pkg[pkg.index("-vendor") + 1] == "onebit.org"
-    assert ["-busif", "m_axi_gmem", "-clock", "ap_clk", "core:onebit_shell"] in \
+    assert ["-busif", "m_axi_gmem", "-clock", "ap_clk", "core:onebit_kernel"] in \
         calls(log, "ipx::associate_bus_interfaces")
-    props = {c[0]: c[1] for c in calls(log, "set_property") if c[-1] == "core:onebit_shell"}
+    props = {c[0]: c[1] for c in calls(log, "set_property") if c[-1] == "core:onebit_kernel"}
     assert ("sdx_kernel" in props) == kernel
     assert first(log, "ipx::save_core") > first(log, "ipx::package_project")
 
@@ -116,7 +129,7 @@ def test_zynq_project_builds_the_block_design(board, saved_build, stub_shell, tm
     assert calls(log, "create_project")[1][1:5] == ["onebit", str(root / "vivado" / "project"),
                                                      "-part", part]
     cells = {c[-1]: c[c.index("-vlnv") + 1].split(":")[2] for c in calls(log, "create_bd_cell")}
-    assert cells == {"ps": ps_ip, "shell": "onebit_shell", "rst": "proc_sys_reset",
+    assert cells == {"ps": ps_ip, "shell": "onebit_kernel", "rst": "proc_sys_reset",
                      "mem_ic": "smartconnect", "ctrl_ic": "axi_interconnect"}
     ps_cfg = next(c for c in calls(log, "set_property") if c[0] == "-dict" and c[-1] == "/ps")
     assert f"{clk_prop} {mhz:g}" in ps_cfg[1]
@@ -174,18 +187,21 @@ def test_u250_kernel_xo_xml_and_link(saved_build, stub_shell, tmp_path):
         ("m_axi_gmem", "regparam:ASSOCIATED_BUSIF:reg:input"),
         ("m_axi_gmem", "regparam:ASSOCIATED_BUSIF:reg:output")]
     xo = calls(log, "package_xo")[0]
-    assert xo[xo.index("-kernel_name") + 1] == "onebit_shell"
+    assert xo[xo.index("-kernel_name") + 1] == "onebit_kernel"
     assert (root / "vivado" / "onebit.xo").is_file()
     k = ET.parse(root / "kernel.xml").getroot().find("kernel")
-    assert k.get("hwControlProtocol") == "ap_ctrl_hs" and k.get("name") == "onebit_shell"
+    assert k.get("hwControlProtocol") == "ap_ctrl_hs" and k.get("name") == "onebit_kernel"
     args = [(a.get("name"), a.get("offset"), a.get("size"), a.get("port")) for a in k.iter("arg")]
     assert args == [("input", "0x10", "0x8", "m_axi_gmem"), ("output", "0x1C", "0x8", "m_axi_gmem"),
                     ("frames", "0x28", "0x4", "s_axi_control")]
     master = next(p for p in k.iter("port") if p.get("name") == "m_axi_gmem")
     assert master.get("dataWidth") == str(meta["axi_data_width"]) == "512"
+    control = next(p for p in k.iter("port") if p.get("name") == "s_axi_control")
+    assert control.get("range") == "0x100"
     cfg = (root / "link.cfg").read_text()
     assert "kernel_frequency=200\n" in cfg
-    assert "nk=onebit_shell:1:onebit_shell_1\nsp=onebit_shell_1.m_axi_gmem:DDR[0]\n" in cfg
+    assert "nk=onebit_kernel:1:onebit_kernel_1\nsp=onebit_kernel_1.m_axi_gmem:DDR[0]\n" in cfg
+    assert (meta["kernel"], meta["ip_name"]) == ("onebit_kernel", "onebit_kernel_1")
     sh = (root / "build.sh").read_text()
     assert ('v++ --link --target hw --platform "${PLATFORM:-xilinx_u250_gen3x16_xdma_4_1_202210_1}"'
             " --config link.cfg --output onebit.xclbin vivado/onebit.xo") in sh
@@ -216,7 +232,8 @@ def test_bundle_contents_and_vectors(saved_build, stub_shell, tmp_path):
     b = copy_build(saved_build, tmp_path)
     root = bundle.write_bundle(b, "pynq-z2").root
     meta = json.loads((root / "bundle.json").read_text())
-    assert meta["design_id"] == shell.design_id(b)
+    manifest = (b / "rtl" / "accelerator.json").read_bytes()
+    assert meta["design_id"] == int.from_bytes(hashlib.sha256(manifest).digest()[:4], "big")
     assert meta["input"] == {"datatype": "UINT8", "shape": [64], "elems_per_word": 4,
                              "word_bits": 32, "word_bytes": 4, "words": 16, "frame_bytes": 64}
     assert meta["output"]["datatype"] == "INT8" and meta["output"]["words"] == 10
@@ -300,7 +317,7 @@ def test_without_the_shell_rtl_bitstream_refuses(saved_build, tmp_path):
         pytest.skip("the shell is part of this onebit")
     except ImportError:
         pass
-    with pytest.raises(ToolNotFoundError, match="system shell RTL .* is not part of this onebit"):
+    with pytest.raises(ToolNotFoundError, match="system shell .* is not part of this onebit"):
         bundle.write_bundle(copy_build(saved_build, tmp_path), "pynq-z2")
 
 

@@ -261,7 +261,9 @@ proc create_bd_cell {args} {
     set vlnv [dict get $o -vlnv]
     if {$vlnv ni $sb::catalog} { sb::fail "create_bd_cell: $vlnv is not in the IP catalog" }
     if {[dict exists $sb::cells $name]} { sb::fail "create_bd_cell: $name exists" }
-    dict set sb::cells $name [lindex [split $vlnv :] 2]
+    # onebit's packaged kernel (any top name) has the shell's pins
+    set ip [expr {[string match onebit.org:* $vlnv] ? "onebit_shell" : [lindex [split $vlnv :] 2]}]
+    dict set sb::cells $name $ip
     return /$name
 }
 proc get_bd_cells {name} {
