@@ -331,3 +331,19 @@ def test_boards_lists_every_board():
     for b, line in zip(BOARDS.values(), lines, strict=True):
         assert line.split()[:5] == [b.name, b.part, f"{b.clock_mhz:g}", "MHz", b.shell]
     assert "ultra96v2  xczu3eg-sbva484-1-e" in r.output
+
+
+def test_bundle_driver_sim_backend_is_bit_exact(saved_build, tmp_path):
+    """`python deploy/driver.py --backend sim` through the real shell and memory model gives
+    the golden outputs (runs once the shell and its system simulation are in this onebit)."""
+    pytest.importorskip("onebit.hw.system", reason="the shell's system simulation is not here")
+    import numpy as np
+
+    root = bundle.write_bundle(copy_build(saved_build, tmp_path), "pynq-z2").root
+    r = subprocess.run([sys.executable, "driver.py", "--backend", "sim", "--input",
+                        "vectors/input.npy", "--output", str(tmp_path / "y.npy"),
+                        "--batchsize", "3"], cwd=root, capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"),
+                                  np.load(root / "vectors" / "expected.npy"))
