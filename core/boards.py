@@ -31,6 +31,7 @@ def over_capacity(fit: dict) -> str:
 
 # DS190 (Zynq-7000), DS891 (Zynq UltraScale+ MPSoC), DS962 (Alveo U250).
 _Z7020 = {"LUT": 53_200, "BRAM_18K": 280, "URAM": 0, "DSP": 220}
+_ZU3EG = {"LUT": 70_560, "BRAM_18K": 432, "URAM": 0, "DSP": 360}
 _ZU7EV = {"LUT": 230_400, "BRAM_18K": 624, "URAM": 96, "DSP": 1_728}
 _VU13P = {"LUT": 1_728_000, "BRAM_18K": 5_376, "URAM": 1_280, "DSP": 12_288}
 
@@ -40,6 +41,7 @@ BOARDS = {
         Board("pynq-z1", "xc7z020clg400-1", 100.0, "zynq", _Z7020),
         Board("pynq-z2", "xc7z020clg400-1", 100.0, "zynq", _Z7020),
         Board("zcu104", "xczu7ev-ffvc1156-2-e", 187.5, "zynq", _ZU7EV),
+        Board("ultra96v2", "xczu3eg-sbva484-1-e", 150.0, "zynq", _ZU3EG),
         Board("u250", "xcu250-figd2104-2L-e", 200.0, "alveo", _VU13P),
     ]
 }

@@ -1,4 +1,4 @@
-"""The `onebit` command line: datasets, train, export, build, sim, demo."""
+"""The `onebit` command line: datasets, boards, train, export, build, sim, bitstream, demo."""
 
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def _build_options(f):
         click.option("--out", type=click.Path(path_type=Path), required=True,
                      help="Build directory."),
         click.option("--board", default="pynq-z2", show_default=True,
-                     help="pynq-z1, pynq-z2, zcu104, u250."),
+                     help="pynq-z1, pynq-z2, zcu104, ultra96v2, u250 (onebit boards)."),
         click.option("--target-fps", type=FrameRate(), help="Fold for this frame rate."),
         click.option("--folding", type=click.Path(path_type=Path),
                      help="Folding JSON ({node: {PE, SIMD}})."),
@@ -279,6 +279,49 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int) ->
 
     report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure)
     _summary(o, report, build_dir)
+
+
+@cli.command()
+def boards() -> None:
+    """List the target boards: FPGA part, default clock, shell, capacity."""
+    from onebit.boards import BOARDS
+
+    click.echo(f"{'board':10s} {'part':22s} {'clock':>9s}  {'shell':6s} capacity")
+    for b in BOARDS.values():
+        cap = ", ".join(f"{k} {v:,}" for k, v in b.capacity.items())
+        click.echo(f"{b.name:10s} {b.part:22s} {b.clock_mhz:5g} MHz  {b.shell:6s} {cap}")
+
+
+@cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path))
+@click.option("--board", help="Target board (default: the build's; onebit boards).")
+@click.option("--clock-mhz", type=float, help="Fabric clock (default: the board's).")
+@click.option("--platform", help="Alveo: the Vitis platform to link for (default "
+                                 "xilinx_u250_gen3x16_xdma_4_1_202210_1).")
+@click.pass_obj
+def bitstream(o: _Ctx, build_dir: Path, board, clock_mhz, platform) -> None:
+    """Write BUILD_DIR/deploy: Vivado/Vitis scripts, RTL and the board driver; run the vendor
+    tools when they are on PATH, else print the commands to run where they are."""
+    from onebit.deploy.bundle import write_bundle
+    from onebit.deploy.tools import missing_tools, run_tools
+
+    plan = write_bundle(build_dir, board, clock_mhz, platform)
+    b = plan.board
+    _echo(o, f"bundle {plan.root} for {b.name} ({b.part}, {plan.clock_mhz:g} MHz)")
+    missing = missing_tools(plan)
+    if not missing:
+        _echo(o, f"running {' and '.join(plan.tools)} (log: {plan.root / 'vivado'})")
+        for f in run_tools(plan):
+            _echo(o, f"  wrote {plan.root / f}")
+    else:
+        _echo(o, f"{', '.join(missing)} not on PATH: run these where {' and '.join(plan.tools)} "
+                 "are installed:")
+        _echo(o, f"  cd {plan.root} && ./build.sh")
+        for c in plan.commands:
+            _echo(o, f"      {c}")
+    backend = "pynq" if b.shell == "zynq" else "xrt"
+    _echo(o, f"then on the board (copy {plan.root} there): python3 driver.py --exec_mode "
+             f"execute --input vectors/input.npy --output y.npy --backend {backend}")
 
 
 @cli.command()

@@ -9,7 +9,9 @@ A stream word carries `n` elements of one qonnx `DataType`; element `i` occupies
 - unsigned integers: the value itself.
 
 Words are handled as bit matrices so packing is vectorised; text form is one hexadecimal word
-per line (what `$readmemh` reads).
+per line (what `$readmemh` reads). The numpy core (and the memory layout, `word_bytes`) is
+`onebit.driver.packing`, which the board driver carries without qonnx; this module is its
+qonnx `DataType` face, with onebit's `UserInputError`.
 
 >>> from qonnx.core.datatype import DataType
 >>> to_hex(pack(np.array([1, -1, 1, 1]), DataType["BIPOLAR"], 4))
@@ -18,10 +20,23 @@ per line (what `$readmemh` reads).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 from qonnx.core.datatype import DataType
 
+from onebit.driver import packing as driver_packing
+from onebit.driver.errors import PackingError
 from onebit.errors import UserInputError
+
+__all__ = ["bits", "bytes_to_frames", "decode", "elem", "encode", "frames_to_bytes", "from_hex",
+           "pack", "to_hex", "unpack", "word_bytes"]
+
+
+def elem(dt: DataType) -> driver_packing.ElemType:
+    """The driver's element type of a qonnx integer datatype."""
+    return driver_packing.ElemType(dt.name, dt.bitwidth(), bool(dt.signed()), int(dt.min()),
+                                   int(dt.max()))
 
 
 def bits(dt: DataType) -> int:
@@ -29,33 +44,23 @@ def bits(dt: DataType) -> int:
     return dt.bitwidth()
 
 
+@contextmanager
+def _user_errors():
+    try:
+        yield
+    except PackingError as e:
+        raise UserInputError(str(e)) from None
+
+
 def encode(values: np.ndarray, dt: DataType) -> np.ndarray:
     """Map values of datatype `dt` to their unsigned hardware codes (int64)."""
-    v = np.asarray(values, dtype=np.float64)
-    if dt == DataType["BIPOLAR"]:
-        ok = (v == 1) | (v == -1)
-    else:
-        ok = (v == np.rint(v)) & (v >= dt.min()) & (v <= dt.max())
-    if not ok.all():
-        bad = int(np.flatnonzero(~ok.reshape(-1))[0])
-        raise UserInputError(f"value {v.reshape(-1)[bad]} at flat index {bad} is not a {dt.name}")
-    if dt == DataType["BIPOLAR"]:
-        return (v > 0).astype(np.int64)
-    iv = np.rint(v).astype(np.int64)
-    if dt.signed():
-        iv = iv & ((1 << bits(dt)) - 1)
-    return iv
+    with _user_errors():
+        return driver_packing.encode(values, elem(dt))
 
 
 def decode(codes: np.ndarray, dt: DataType) -> np.ndarray:
     """Inverse of `encode`: unsigned codes back to values (float32, as qonnx executes)."""
-    c = np.asarray(codes, dtype=np.int64)
-    if dt == DataType["BIPOLAR"]:
-        return np.where(c & 1, 1.0, -1.0).astype(np.float32)
-    b = bits(dt)
-    if dt.signed():
-        c = np.where(c >= (1 << (b - 1)), c - (1 << b), c)
-    return c.astype(np.float32)
+    return driver_packing.decode(codes, elem(dt))
 
 
 def pack(values: np.ndarray, dt: DataType, elems_per_word: int) -> np.ndarray:
@@ -63,26 +68,34 @@ def pack(values: np.ndarray, dt: DataType, elems_per_word: int) -> np.ndarray:
 
     Bit column `j` of the result is bit `j` of the word (column 0 is the LSB).
     """
-    codes = encode(np.asarray(values).reshape(-1), dt)
-    if codes.size % elems_per_word:
-        raise UserInputError(
-            f"{codes.size} elements do not fill words of {elems_per_word} elements"
-        )
-    b = bits(dt)
-    shifts = np.arange(b, dtype=np.int64)
-    elem_bits = ((codes[:, None] >> shifts) & 1).astype(np.uint8)  # (n, b), LSB first
-    return elem_bits.reshape(-1, elems_per_word * b)
+    with _user_errors():
+        return driver_packing.pack(values, elem(dt), elems_per_word)
 
 
 def unpack(word_bits: np.ndarray, dt: DataType, elems_per_word: int) -> np.ndarray:
     """Inverse of `pack`: a (n_words, width) bit matrix to a flat array of values."""
-    b = bits(dt)
-    wb = np.asarray(word_bits, dtype=np.int64)
-    if wb.ndim != 2 or wb.shape[1] < elems_per_word * b:
-        raise UserInputError(f"words of {wb.shape[-1]} bits cannot hold {elems_per_word}x{b} bits")
-    elems = wb[:, : elems_per_word * b].reshape(-1, b)
-    codes = (elems << np.arange(b, dtype=np.int64)).sum(axis=1)
-    return decode(codes, dt)
+    with _user_errors():
+        return driver_packing.unpack(word_bits, elem(dt), elems_per_word)
+
+
+def word_bytes(word_bits: int) -> int:
+    """Bytes a stream word of `word_bits` bits takes in memory (a power of two, at least 1)."""
+    with _user_errors():
+        return driver_packing.word_bytes(word_bits)
+
+
+def frames_to_bytes(words: np.ndarray, word_bits: int) -> bytes:
+    """Words ((n_words, >= word_bits) bit matrix, as `pack` returns) to their memory image:
+    `word_bytes(word_bits)` bytes each, little-endian, frames contiguous."""
+    with _user_errors():
+        return driver_packing.frames_to_bytes(words, word_bits)
+
+
+def bytes_to_frames(data: bytes | np.ndarray, word_bits: int, n_words: int) -> np.ndarray:
+    """Inverse of `frames_to_bytes`: the first `n_words` words as a (n_words, word_bits) bit
+    matrix (what `unpack` takes)."""
+    with _user_errors():
+        return driver_packing.bytes_to_frames(data, word_bits, n_words)
 
 
 def to_hex(word_bits: np.ndarray) -> list[str]:

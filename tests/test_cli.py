@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-COMMANDS = ["datasets", "train", "export", "build", "sim", "demo"]
+COMMANDS = ["datasets", "train", "export", "build", "sim", "demo", "boards", "bitstream"]
 
 
 def onebit(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -42,6 +42,10 @@ def test_unknown_board(tmp_path):
     r = onebit("build", "bnn_pynq:tfc", "--out", str(tmp_path / "b"), "--board", "kc705")
     _one_line_error(r, "unknown board 'kc705'")
     assert not (tmp_path / "b").exists()
+
+
+def test_bitstream_needs_a_build(tmp_path):
+    _one_line_error(onebit("bitstream", str(tmp_path)), "is not a onebit build (no report.json)")
 
 
 def test_missing_dataset(tmp_path):

@@ -1,0 +1,1 @@
+"""Deployment bundles: Vivado/Vitis projects, the driver and the RTL for a board."""
