@@ -108,6 +108,16 @@ def run_isolated(seed: int, workdir: Path, sim: bool, timeout: float) -> dict:
     return json.loads(result.read_text())
 
 
+def _commit() -> str:
+    """The onebit commit the cases run on (recorded with each case: a journal resumed after
+    the code changed says which case ran on what)."""
+    import subprocess
+
+    r = subprocess.run(["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
+                       capture_output=True, text=True)
+    return r.stdout.strip() or "unknown"
+
+
 def _describe(seed: int) -> str:
     _import_tests()
     from random_nets import case_from_seed
@@ -161,6 +171,7 @@ def summarize(records: list[dict], args) -> dict:
         "classes": dict(Counter(f"{r['outcome']}: {failure_class(r.get('message') or '')}"
                                 for r in records if r["outcome"] != "built").most_common()),
         "seconds": round(sum(r.get("seconds", 0.0) for r in records), 1),
+        "onebit": dict(Counter(r.get("onebit", "unrecorded") for r in records)),
     }
 
 
@@ -236,8 +247,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="onebit-robustness-") as tmp:
         work = args.workdir or Path(tmp)
 
+        commit = _commit()
+
         def one(s: int) -> dict:
-            r = run_isolated(s, work, not args.no_sim, args.timeout)
+            r = {**run_isolated(s, work, not args.no_sim, args.timeout), "onebit": commit}
             with open(journal, "a") as f:  # appended whole lines, one writer thread at a time
                 f.write(json.dumps(r) + "\n")
             print(f"seed {s}: {r['outcome']} {r.get('step') or ''} {r['seconds']}s "
