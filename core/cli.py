@@ -225,6 +225,11 @@ def _run_build(o: _Ctx, inp, cfg) -> dict:
     from onebit.flows.build import build, default_steps
 
     steps = default_steps(cfg)
+    if not o.quiet and not sys.stderr.isatty():  # a log (CI): one line per step, no redraws
+        def log(step: str) -> None:
+            click.echo(f"build: {step} ({steps.index(step) + 1}/{len(steps)})", err=True)
+
+        return build(inp, cfg, steps=steps, progress=log)
     with Progress(disable=o.quiet, transient=True) as bar:
         task = bar.add_task("build", total=len(steps))
 

@@ -14,6 +14,7 @@ from seeded generators; the global RNG state is restored afterwards.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -226,8 +227,8 @@ def _epochs(model, batches, opt, sched, temp, epochs, progress, result) -> None:
     for epoch in range(epochs):
         model.train()
         loss_sum = correct = seen = 0
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress,
-                   leave=False, unit="batch")  # fmt: skip
+        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{epochs}", leave=False, unit="batch",
+                   disable=not progress or not sys.stderr.isatty())  # logs: epoch lines only
         for x, y in bar:
             logits = model(x)
             loss = F.cross_entropy(logits / temp, y)

@@ -97,6 +97,17 @@ def test_train_with_a_recipe_builds(tmp_path):
     r = onebit("build", str(ckpt), "--out", str(tmp_path / "b"), "--no-sim", "--vectors", "4")
     assert r.returncode == 0, r.stderr
     assert "hw_layers    verified vs qonnx" in r.stdout
+    # not a terminal (a CI log): one line per step, no carriage-return redraws
+    assert "build: export (1/" in r.stderr and "build: estimate (" in r.stderr
+    assert "\r" not in r.stderr
+
+
+def test_training_progress_in_a_log_is_one_line_per_epoch(tmp_path):
+    r = onebit("train", "--epochs", "2", "--out", str(tmp_path / "tfc.pt"))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr
+    assert "epoch 1/2: loss" in out and "epoch 2/2: loss" in out
+    assert "\r" not in out and "batch/s" not in out
 
 
 def test_train_refuses_a_torch_only_recipe(tmp_path):

@@ -10,6 +10,7 @@ whose checkpoint exists.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -233,7 +234,8 @@ def _run_stage(net, stage: Stage, r: Recipe, ds, nets, epochs, batch_size, lr, s
                 model.train()
                 sums = [0.0, 0.0, 0.0]  # loss * n, correct, n
                 bar = tqdm(batches, desc=f"{r.name}/{stage.name} {epoch + 1}/{epochs}",
-                           disable=not progress, leave=False, unit="batch")  # fmt: skip
+                           disable=not progress or not sys.stderr.isatty(), leave=False,
+                           unit="batch")  # a bar in terminals; in logs the epoch lines only
                 for xg, yg in bar:
                     if len(yg) < 2 * ctx.world:
                         step += 1  # too small to split with BatchNorm statistics on every rank
