@@ -111,6 +111,31 @@ def test_zero_padded_cnn_every_stage_bit_exact(tmp_path):
     assert sum(node_correction(n) is not None for n in folded.graph.node) == 2
 
 
+def test_estimate_counts_every_threshold_set(tmp_path):
+    """FINN's LUT model of a padded MVAU whose thresholds sit in LUTs counts its 9 threshold
+    sets (3 x 3 position classes), not the one FINN's calc_tmem knows."""
+    from finn.util.basic import getHWCustomOp
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from onebit.flows.zero_pad import node_correction
+
+    from nets import zero_padded_cnn
+
+    lut_thresholds = {"Defaults": {"ram_style_thresholds": ["distributed", ["MVAU_hls"]]}}
+    r = _build(tmp_path, zero_padded_cnn(), folding=lut_thresholds)
+    folded = ModelWrapper(str(tmp_path / "b" / "intermediate" / "06_dataflow_folded.onnx"))
+    padded = [n for n in folded.graph.node if node_correction(n) is not None]
+    assert len(padded) == 2
+    for n in padded:
+        inst = getHWCustomOp(n)
+        one_set = inst.node_res_estimation("xc7z020clg400-1")["LUT"]
+        pe, b = inst.get_nodeattr("PE"), inst.get_output_datatype().bitwidth()
+        tmem, acc = inst.calc_tmem(), inst.get_accumulator_datatype().bitwidth()
+        extra = 1.1 * pe * (2**b - 1) * acc * (-(-9 * tmem // 64) - -(-tmem // 64))
+        assert extra > 0
+        assert r["estimate"]["resources_per_layer"][n.name]["LUT"] >= one_set + int(extra) - 1
+
+
 def test_missing_correction_fails_verification(tmp_path, monkeypatch):
     """Without the correction the -1-padded conv is not the zero-padded one: the finn stage
     (the first that pads with -1) differs from the torch/QONNX model."""
