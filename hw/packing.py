@@ -108,3 +108,47 @@ def from_hex(lines: list[str], width: int) -> np.ndarray:
         v = int(s, 16)
         out[i] = (v >> np.arange(ndig * 4, dtype=object)) & 1
     return out[:, :width]
+
+
+# Memory layout of streams (the system shell's, docs/shell.md): every word takes `word_bytes`
+# bytes, little-endian; frames are contiguous. numpy only, for the drivers.
+
+
+def word_bytes(word_bits: int) -> int:
+    """Bytes a stream word of `word_bits` bits takes in memory: the smallest power of two that
+    holds it (at least 1)."""
+    if word_bits < 1:
+        raise UserInputError(f"a stream word has at least 1 bit, got {word_bits}")
+    need = -(-int(word_bits) // 8)
+    return 1 << (need - 1).bit_length()
+
+
+def frames_to_bytes(words: np.ndarray, word_bits: int) -> bytes:
+    """Words as `pack` returns them ((n_words, >= word_bits) bit matrix) to their memory image.
+
+    Word `i` occupies bytes `[i*S, (i+1)*S)`, S = `word_bytes(word_bits)`, bit `j` of the word
+    in bit `j % 8` of byte `j // 8` (little-endian); bits past `word_bits` are 0.
+    """
+    wb = np.asarray(words, dtype=np.uint8)
+    if wb.ndim != 2 or wb.shape[1] < word_bits:
+        raise UserInputError(f"words must be a (n_words, {word_bits}) bit matrix, got {wb.shape}")
+    if wb[:, word_bits:].any():
+        raise UserInputError(f"words have bits set past bit {word_bits - 1}")
+    s = word_bytes(word_bits)
+    full = np.zeros((wb.shape[0], 8 * s), dtype=np.uint8)
+    full[:, :word_bits] = wb[:, :word_bits]
+    return np.packbits(full, axis=1, bitorder="little").tobytes()
+
+
+def bytes_to_frames(data: bytes | np.ndarray, word_bits: int, n_words: int) -> np.ndarray:
+    """Inverse of `frames_to_bytes`: the first `n_words` words of a memory image as a
+    (n_words, word_bits) bit matrix (what `unpack` takes)."""
+    s = word_bytes(word_bits)
+    if isinstance(data, np.ndarray):
+        raw = data.astype(np.uint8, copy=False).reshape(-1)
+    else:
+        raw = np.frombuffer(data, dtype=np.uint8)
+    if raw.size < n_words * s:
+        raise UserInputError(f"{raw.size} bytes hold fewer than {n_words} words of {s} bytes")
+    img = raw[: n_words * s].reshape(n_words, s)
+    return np.unpackbits(img, axis=1, bitorder="little")[:, :word_bits]
