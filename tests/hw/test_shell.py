@@ -234,27 +234,21 @@ def test_registers(tmp_path, vcache):
         np.testing.assert_array_equal(got, expected(words, c))
 
 
-def test_output_outside_allocated_memory_fails(tmp_path, vcache):
-    """A wrong output address is caught by the memory model, as a hard failure."""
-    c = CONFIGS[64]
-    k = kernel(c, tmp_path)
+@pytest.mark.parametrize("in_addr, out_addr, error", [
+    (0x10_0000, 0x3000_0000, "write at 0x30000000 outside allocated"),  # wrong output address
+    (0x10_0000, 0x20_0008, "write at 0x20003c outside allocated"),  # past the buffer
+    (0x10_0004, 0x20_0000, "address 0x100004 not aligned to the bus"),
+])
+def test_bad_buffers_fail_the_run(in_addr, out_addr, error, tmp_path, vcache):
+    """Faults of the host's buffers are hard failures of the memory model."""
+    k = kernel(CONFIGS[64], tmp_path)
     with SystemSim(k, run_dir=tmp_path, cache_dir=vcache) as sim:
-        sim.mem_write(0x10_0000, bytes(20 * 4))
-        sim.allocate(0x20_0000, 60)
-        with pytest.raises(SimulationError, match="write at 0x30000000 outside allocated"):
-            host_run(sim, 0x10_0000, 0x3000_0000, 4, 100_000)
+        sim.mem_write(in_addr, bytes(4 * 20))
+        sim.allocate(0x20_0000, 4 * 15)
+        with pytest.raises(SimulationError, match=error):
+            host_run(sim, in_addr, out_addr, 4, 100_000)
         with pytest.raises(SimulationError, match="closed"):
             sim.read_reg(0)
-
-
-def test_unaligned_buffer_fails(tmp_path, vcache):
-    c = CONFIGS[64]
-    k = kernel(c, tmp_path)
-    with SystemSim(k, run_dir=tmp_path, cache_dir=vcache) as sim:
-        sim.mem_write(0x10_0004, bytes(20 * 4))
-        sim.allocate(0x20_0000, 60)
-        with pytest.raises(SimulationError, match="not aligned to the bus"):
-            host_run(sim, 0x10_0004, 0x20_0000, 4, 100_000)
 
 
 @pytest.mark.parametrize("dw", sorted(CONFIGS))  # lint is quick: every width

@@ -204,6 +204,16 @@ struct System {
                  a.addr);
     }
 
+    // an address channel's payload must stay while valid && !ready
+    void stable(const char* ch, const AddrBeat& a, bool valid, bool ready, bool& hold,
+                AddrBeat& held) {
+        if (hold && (!valid || a != held))
+            fail("%s %s while valid && !ready (cycle %" PRIu64 ")", ch,
+                 valid ? "payload changed" : "valid dropped", cycle);
+        hold = valid && !ready;
+        held = a;
+    }
+
     // one clock cycle: drive (clk low), evaluate, check and sample, rising edge
     void tick() {
         Vsim& t = *top;
@@ -232,11 +242,7 @@ struct System {
         // AR
         AddrBeat ar{t.m_axi_gmem_araddr, t.m_axi_gmem_arlen, t.m_axi_gmem_arsize,
                     t.m_axi_gmem_arburst};
-        if (ar_hold && (!t.m_axi_gmem_arvalid || ar != ar_held))
-            fail("AR %s while arvalid && !arready (cycle %" PRIu64 ")",
-                 t.m_axi_gmem_arvalid ? "payload changed" : "arvalid dropped", cycle);
-        ar_hold = t.m_axi_gmem_arvalid && !t.m_axi_gmem_arready;
-        ar_held = ar;
+        stable("AR", ar, t.m_axi_gmem_arvalid, t.m_axi_gmem_arready, ar_hold, ar_held);
         if (t.m_axi_gmem_arvalid && t.m_axi_gmem_arready) {
             check_bursts(ar, "AR", true);
             reads.push_back({ar.addr, ar.len + 1, 0, cycle + rng.range(opt.rd_lo, opt.rd_hi)});
@@ -246,11 +252,7 @@ struct System {
         // AW
         AddrBeat aw{t.m_axi_gmem_awaddr, t.m_axi_gmem_awlen, t.m_axi_gmem_awsize,
                     t.m_axi_gmem_awburst};
-        if (aw_hold && (!t.m_axi_gmem_awvalid || aw != aw_held))
-            fail("AW %s while awvalid && !awready (cycle %" PRIu64 ")",
-                 t.m_axi_gmem_awvalid ? "payload changed" : "awvalid dropped", cycle);
-        aw_hold = t.m_axi_gmem_awvalid && !t.m_axi_gmem_awready;
-        aw_held = aw;
+        stable("AW", aw, t.m_axi_gmem_awvalid, t.m_axi_gmem_awready, aw_hold, aw_held);
         // W (before AW's handshake of this cycle: wready was driven from earlier bursts)
         uint8_t wd[BB];
         get_bytes(t.m_axi_gmem_wdata, wd);
