@@ -25,7 +25,7 @@
 // Numbers are decimal or 0x-hex. A protocol violation of the design (payload changed while
 // valid && !ready, a burst across 4 KiB or longer than 256 beats, wrong size/burst type/wlast,
 // an unaligned address, an access outside allocated memory, CTRL read as done or idle while
-// write responses are outstanding) answers "error protocol: ..." and exits with status 3.
+// write responses are outstanding, an AXI-Lite response changed while valid && !ready) answers "error protocol: ..." and exits with status 3.
 
 #include <cinttypes>
 #include <cstdarg>
@@ -164,8 +164,8 @@ struct System {
     // AXI-Lite host
     enum Op { NONE, WRITE, READ } op = NONE;
     bool aw_on = false, aw_ok = false, w_on = false, w_ok = false, ar_on = false, ar_ok = false;
-    bool finished = false;
-    uint32_t lite_off = 0, lite_val = 0, lite_result = 0;
+    bool finished = false, b_hold = false, r_hold = false;
+    uint32_t lite_off = 0, lite_val = 0, lite_result = 0, r_held = 0;
 
     explicit System(const Options& o, int argc, char** argv)
         : opt(o), rng(o.seed), ctx(std::make_unique<VerilatedContext>()) {
@@ -335,6 +335,14 @@ struct System {
 
     void sample_lite() {
         Vsim& t = *top;
+        // the control slave's responses stay while valid && !ready
+        if ((b_hold && !t.s_axi_control_bvalid) ||
+            (r_hold && (!t.s_axi_control_rvalid || t.s_axi_control_rdata != r_held)))
+            fail("AXI-Lite %s response changed while valid && !ready (cycle %" PRIu64 ")",
+                 b_hold ? "write" : "read", cycle);
+        b_hold = t.s_axi_control_bvalid && !t.s_axi_control_bready;
+        r_hold = t.s_axi_control_rvalid && !t.s_axi_control_rready;
+        r_held = t.s_axi_control_rdata;
         if (aw_on && t.s_axi_control_awready) aw_on = false, aw_ok = true;
         if (w_on && t.s_axi_control_wready) w_on = false, w_ok = true;
         if (ar_on && t.s_axi_control_arready) ar_on = false, ar_ok = true;
