@@ -251,6 +251,31 @@ def test_bad_buffers_fail_the_run(in_addr, out_addr, error, tmp_path, vcache):
             sim.read_reg(0)
 
 
+MUTANTS = {  # a fault in the shell -> what the memory model says
+    "no 4 KiB split": ("onebit_axi_burst", "cap   = to_4k > 13'd256 ? 13'd256 : to_4k",
+                       "cap   = 13'd256", "crosses a 4 KiB boundary"),
+    "done before responses": ("onebit_shell", "!reader_busy && !writer_busy &&",
+                              "!reader_busy &&", "idle\\) with [0-9]+ write responses outstanding"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_memory_model_catches_a_faulty_shell(mutant, tmp_path, vcache):
+    """The protocol checks are real: a shell with one fault fails the run, by name."""
+    module, old, new, error = MUTANTS[mutant]
+    k = kernel(CONFIGS[64], tmp_path)
+    src = tmp_path / f"{module}.sv"
+    text = rtl_source(module).read_text()
+    assert old in text
+    src.write_text(text.replace(old, new))
+    k.sources = [src if p.name == src.name else p for p in k.sources]
+    with SystemSim(k, seed=4, write_latency=(200, 300), run_dir=tmp_path,
+                   cache_dir=vcache) as sim:
+        with pytest.raises(SimulationError, match=error):
+            one_run(sim, CONFIGS[64], 37, 0x1_0000_0000 - 40, 0x2000_0000, np.random.default_rng(0))
+
+
 @pytest.mark.parametrize("dw", sorted(CONFIGS))  # lint is quick: every width
 def test_shell_lints_clean(dw, tmp_path):
     k = kernel(CONFIGS[dw], tmp_path)
