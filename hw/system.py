@@ -93,17 +93,21 @@ class SystemSim:
                 f"wr_lat={_latency('write_latency', write_latency)}",
                 f"p_ready={_prob('p_ready', p_ready)!r}", f"p_valid={_prob('p_valid', p_valid)!r}",
                 f"p_lite={_prob('p_lite', p_lite)!r}"]
-        if isinstance(source, Kernel):
-            self.kernel = source
-            exe = build_system(source, cache_dir)
-        else:
-            rtl = _rtl_dir(Path(source))
-            run_dir = run_dir or rtl
-            with tempfile.TemporaryDirectory(prefix="onebit-kernel-") as tmp:
-                self.kernel = write_kernel(rtl, data_width, Path(tmp))
-                exe = build_system(self.kernel, cache_dir)
+        self._tmp = tempfile.TemporaryDirectory(prefix="onebit-system-")
         self._err = tempfile.TemporaryFile(mode="w+")
-        self._p: subprocess.Popen | None = subprocess.Popen(
+        self._p: subprocess.Popen | None = None
+        try:
+            if isinstance(source, Kernel):
+                self.kernel = source
+            else:  # the kernel top lives in a temporary folder while the simulation runs
+                rtl = _rtl_dir(Path(source))
+                run_dir = run_dir or rtl
+                self.kernel = write_kernel(rtl, data_width, Path(self._tmp.name))
+            exe = build_system(self.kernel, cache_dir)
+        except BaseException:
+            self.close()
+            raise
+        self._p = subprocess.Popen(
             [str(exe), *args], cwd=run_dir, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=self._err, text=True, start_new_session=True)
 
@@ -202,6 +206,7 @@ class SystemSim:
                 pass
             self._kill()
         self._err.close()
+        self._tmp.cleanup()
 
     def __enter__(self) -> SystemSim:
         return self
