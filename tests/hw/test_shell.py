@@ -29,7 +29,7 @@ from onebit.hw.shell import (
     Geometry,
 )
 from onebit.hw.sim import SimulationError
-from onebit.hw.system import SystemSim, host_run
+from onebit.hw.system import SystemSim, build_system, host_run
 
 pytestmark = pytest.mark.verilator
 
@@ -98,8 +98,6 @@ WIDTHS = [pytest.param(32, marks=pytest.mark.slow), 64, pytest.param(512, marks=
 @pytest.fixture(scope="module", params=WIDTHS)
 def kern(request, tmp_path_factory, vcache):
     k = kernel(CONFIGS[request.param], tmp_path_factory.mktemp(f"k{request.param}"))
-    from onebit.hw.system import build_system
-
     build_system(k, vcache)  # compiled once; every SystemSim of this module reuses it
     return k
 
@@ -141,8 +139,9 @@ def test_frames_through_memory_bit_exact(kern, seed, lat, p, tmp_path, vcache):
         n = 37
         in_addr = 0x1_0000_0000 - 5 * bb
         out_addr = 0x2000_0000 + PAGE - 3 * bb
+        start = sim.cycle
         cycles = one_run(sim, c, n, in_addr, out_addr, rng)
-        assert cycles > n * c.out_words * max(1, c.out_bits // c.data_width)
+        assert 0 < cycles < sim.cycle - start  # the hardware counter: ap_start to ap_done
         # a second run on the same hardware: nothing is left over from the first
         one_run(sim, c, 3, 0x3000_0000 + 7 * bb, 0x4000_0000 + PAGE - bb, rng)
         st = sim.stats()
@@ -153,7 +152,7 @@ def test_frames_through_memory_bit_exact(kern, seed, lat, p, tmp_path, vcache):
 
 
 def test_long_run_uses_full_bursts(tmp_path, vcache):
-    """Thousands of frames: full 256-beat (or 4 KiB) bursts, one run, exact."""
+    """900 frames (18 KB) in one run: full 256-beat bursts, exact."""
     c = CONFIGS[64]
     k = kernel(c, tmp_path)
     with SystemSim(k, seed=5, read_latency=(5, 30), write_latency=(5, 30), p_ready=0.9,
