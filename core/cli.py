@@ -277,11 +277,32 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
               help="Frames to stream through (cycling over the build's stored vectors).")
 @click.option("--backpressure", is_flag=True, help="Random input stalls and output backpressure.")
 @click.option("--seed", default=0, show_default=True)
+@click.option("--system", is_flag=True,
+              help="The whole system: frames from memory through the AXI shell and back, driven "
+                   "through its registers against a random-latency AXI memory model.")
+@click.option("--data-width", default=64, show_default=True,
+              type=click.Choice(["32", "64", "128", "256", "512"]),
+              help="AXI data width of the shell (with --system).")
 @click.pass_obj
-def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int) -> None:
+def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, system: bool,
+        data_width: str) -> None:
     """Re-simulate a build's accelerator in Verilator, bit-exact against FINN's golden."""
+    from onebit.errors import UserInputError
     from onebit.flows.build import resimulate
 
+    if system:
+        from onebit.flows.system import simulate_system
+
+        if backpressure:
+            raise UserInputError("--backpressure is the stream simulation's; the system "
+                                 "simulation's memory model always stalls at random")
+        r = simulate_system(build_dir, frames, seed=seed, data_width=int(data_width))
+        _echo(o, f"system sim: bit-exact on {r['frames']} frames ({r['distinct_vectors']} "
+                 f"distinct vectors), {r['cycles_per_frame']:.1f} cycles/frame at the memory "
+                 f"interface ({r['cycles']} cycles from ap_start to ap_done, "
+                 f"{r['data_width']}-bit AXI, seed {r['seed']})")
+        _echo(o, f"  report: {build_dir / 'report.json'}")
+        return
     report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure)
     _summary(o, report, build_dir)
 

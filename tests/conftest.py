@@ -18,3 +18,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def mlp_build(tmp_path_factory):
+    """A simulated build of the small MLP (tests/nets.py), shared by the accelerator and
+    system-simulation tests: (build directory, report)."""
+    from onebit.flows.build import BuildConfig, BuildInput, build
+
+    from nets import mlp, pixels
+
+    out = tmp_path_factory.mktemp("mlp") / "b"
+    report = build(BuildInput("mlp", pixels(8), torch_model=mlp()),
+                   BuildConfig(out, sim_frames=8))
+    return out, report

@@ -19,14 +19,6 @@ from nets import cnn, mlp, pixels
 pytestmark = pytest.mark.verilator
 
 
-@pytest.fixture(scope="module")
-def mlp_build(tmp_path_factory):
-    out = tmp_path_factory.mktemp("mlp") / "b"
-    report = build(BuildInput("mlp", pixels(8), torch_model=mlp()),
-                   BuildConfig(out, sim_frames=8))
-    return out, report
-
-
 def test_mlp_simulates_bit_exact_at_estimated_rate(mlp_build):
     out, r = mlp_build
     assert r["status"] == "ok"
