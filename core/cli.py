@@ -351,6 +351,30 @@ def bitstream(o: _Ctx, build_dir: Path, board, clock_mhz, platform) -> None:
 
 
 @cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path))
+@click.option("--mutants", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Single faults injected into copies of the design's memories.")
+@click.option("--vectors", type=click.IntRange(min=1),
+              help="Vectors each mutant runs (default: the build's verification vectors).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1))
+@click.pass_obj
+def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int) -> None:
+    """Mutation score of a build's check: how many injected faults its vectors catch."""
+    from onebit.flows.mutation import verify_build
+
+    m = verify_build(build_dir, mutants, seed=seed, jobs=jobs, vectors=vectors)
+    _echo(o, f"mutation score {m['caught']}/{m['injected']} ({m['score']:.1%}) on "
+             f"{m['vectors']} vectors")
+    for kind, c in m["kinds"].items():
+        _echo(o, f"  {kind:<15} {c['caught']}/{c['injected']} caught")
+    for f in m["survivors"][:10]:
+        _echo(o, f"  survivor: {f['layer']} {f['kind']} word {f['word']} {f['detail']}")
+    if len(m["survivors"]) > 10:
+        _echo(o, f"  ... {len(m['survivors']) - 10} more survivors in report.json")
+
+
+@cli.command()
 @click.option("--out", type=click.Path(path_type=Path), default=Path("build/demo"),
               show_default=True)
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(min=1))
