@@ -26,8 +26,21 @@ def fold_for_fps(model: ModelWrapper, target_fps: float, clock_mhz: float) -> Mo
     """FINN's SetFolding towards `target_fps` (MVAU weight width capped as FINN does)."""
     from finn.transformation.fpgadataflow.set_folding import SetFolding
 
-    return run_passes(model, [SetFolding(target_cycles(target_fps, clock_mhz),
-                                         mvau_wwidth_max=8191, two_pass_relaxation=True)])
+    model = run_passes(model, [SetFolding(target_cycles(target_fps, clock_mhz),
+                                          mvau_wwidth_max=8191, two_pass_relaxation=True)])
+    return avoid_unsound_parallel_window(model)
+
+
+def avoid_unsound_parallel_window(model: ModelWrapper) -> ModelWrapper:
+    """SetFolding's parallel windows that FINN's RTL computes wrongly
+    (`hw.finn_rtl.unsound_parallel_window`) go back to the default style: slower, exact."""
+    from onebit.hw.finn_rtl import unsound_parallel_window
+
+    for node in model.get_nodes_by_op_type("ConvolutionInputGenerator_rtl"):
+        op = getCustomOp(node)
+        if op.get_nodeattr("parallel_window") and unsound_parallel_window(op):
+            op.set_nodeattr("parallel_window", 0)
+    return model
 
 
 HONOURED: dict[str, frozenset[str]] = {

@@ -251,12 +251,32 @@ def _fmpadding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstan
     return _instance(node, op, top, sources)
 
 
+def unsound_parallel_window(op) -> str | None:
+    """Why FINN's parallel-window SWG would compute this geometry wrongly, or None.
+
+    Measured against FINN's own execution (tests/hw/test_finn_rtl.py): an output 2 wide at
+    stride 1 (a 5x5 window over a 6x6 map) gives wrong windows, and a window the size of the
+    map fails FINN's code generation; the default style builds both exactly."""
+    ofm, stride = op.get_nodeattr("OFMDim"), op.get_nodeattr("Stride")
+    for o, s in zip(ofm, stride, strict=True):
+        if o == 1:
+            return "the window covers the whole map"
+        if o == 2 and s == 1:
+            return "an output 2 wide at stride 1"
+    return None
+
+
 def _check_swg(node: NodeProto, op) -> None:
     """FINN's own checks of the SWG geometry and folding, which it otherwise asserts while
     generating: SIMD dividing IFMChannels (equal to it for a non-depthwise parallel window),
-    kernel and stride within the map, and address increments within the buffer."""
+    kernel and stride within the map, and address increments within the buffer; and the
+    geometries its parallel-window style computes wrongly (`unsound_parallel_window`)."""
     _check_attr(node, op, "dynamic_mode", (0,))
     _check_attr(node, op, "M", (1,))
+    if op.get_nodeattr("parallel_window") and (why := unsound_parallel_window(op)):
+        raise _reject(node, f"parallel_window=1 with {why} (OFMDim={op.get_nodeattr('OFMDim')}"
+                            f", Stride={op.get_nodeattr('Stride')}): FINN's parallel sliding "
+                            "window computes it wrongly; use parallel_window=0")
     _ensure_finn_settings()
     try:
         style = op.select_impl_style()
@@ -264,7 +284,7 @@ def _check_swg(node: NodeProto, op) -> None:
             op.prepare_codegen_parallel()
         else:
             op.prepare_codegen_default()
-    except AssertionError as e:
+    except (AssertionError, ValueError) as e:  # FINN asserts, or fails its own arithmetic
         g = op.get_nodeattr
         raise _reject(
             node, f"SIMD={g('SIMD')} parallel_window={g('parallel_window')} "

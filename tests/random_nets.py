@@ -388,8 +388,11 @@ def random_folding(model: ModelWrapper, seed: int) -> dict[str, dict]:
     MVAU: PE | MH, SIMD | MW. Thresholding, DuplicateStreams, AddStreams, StreamingMaxPool: PE |
     channels; LabelSelect: PE | labels; FMPadding and the sliding window (SWG): SIMD | channels;
     Pool (fed by a depthwise SWG): PE | channels and the SWG's SIMD = that PE. A dense SWG at
-    full SIMD may take parallel_window=1 (one in four).
+    full SIMD may take parallel_window=1 (one in four), where FINN's parallel style computes
+    the geometry exactly (`hw.finn_rtl.unsound_parallel_window`).
     """
+    from onebit.hw.finn_rtl import unsound_parallel_window
+
     rng = np.random.default_rng(seed)
 
     def pick(n) -> int:
@@ -420,7 +423,8 @@ def random_folding(model: ModelWrapper, seed: int) -> dict[str, dict]:
                 continue  # set by the Pool it feeds
             ch = int(get("IFMChannels"))
             simd = pick(ch)
-            full = simd == ch and rng.random() < 0.25
+            full = simd == ch and rng.random() < 0.25 and not (
+                node.op_type.endswith("_rtl") and unsound_parallel_window(inst))
             cfg[node.name] = {"SIMD": simd, **_window(node, int(full))}
     return cfg
 

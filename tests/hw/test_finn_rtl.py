@@ -117,6 +117,8 @@ def test_thresholding(idt, odt, ch, pe, steps, tmp_path, vcache):
         ("UINT4", 5, 2, 2, 3, 1, 0, 1),
         ("BIPOLAR", 7, 4, 4, 3, 2, 0, 1),
         ("BIPOLAR", 6, 4, 2, 2, 2, 1, 1),
+        # a window nearly the map (robustness seed 48): the default style, see below
+        ("UINT8", 6, 1, 1, 5, 1, 0, 0),
         # 1x1 kernels (FINN's parallel style with K = 1, any SIMD dividing C)
         ("BIPOLAR", 4, 4, 2, 1, 1, 0, 0),
         ("INT8", 5, 6, 3, 1, 2, 0, 0),
@@ -141,6 +143,31 @@ def test_swg(dt, ifm, ch, simd, k, stride, depthwise, parallel, tmp_path, vcache
     out_elems = simd * k * k if parallel else simd
     assert inst.out_bits == out_elems * dt.bitwidth()
     check_stream(inst, x, dt, simd, expected, dt, out_elems, vcache)
+
+
+@pytest.mark.parametrize("ifm, k, stride", [(6, 5, 1), (4, 3, 1), (5, 5, 1)])
+def test_swg_parallel_window_refused_where_finn_computes_it_wrongly(ifm, k, stride):
+    """FINN's parallel-window SWG gives wrong windows for a 2-wide output at stride 1 and
+    fails to generate a window as large as the map: refused by node at fold (a folding
+    file), turned off after SetFolding (a frame-rate target)."""
+    from onebit.flows.folding import avoid_unsound_parallel_window
+    from onebit.hw import codegen
+
+    dt, ofm = DataType["UINT8"], (ifm - k) // stride + 1
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    model = single_node_model(
+        "ConvolutionInputGenerator", (1, ifm, ifm, 1), (1, ofm, ofm, k * k), dt, dt,
+        ConvKernelDim=[k, k], IFMChannels=1, IFMDim=[ifm, ifm], OFMDim=[ofm, ofm], SIMD=1,
+        Stride=[stride, stride], Dilation=[1, 1], inputDataType="UINT8",
+        outputDataType="UINT8", depthwise=0, parallel_window=1,
+    ).transform(SpecializeLayers(PART))
+    assert model.graph.node[0].op_type == "ConvolutionInputGenerator_rtl"
+    with pytest.raises(UnsupportedOpError, match="parallel_window=1 with"):
+        codegen.check(model)
+    node = avoid_unsound_parallel_window(model).graph.node[0]
+    assert next(a.i for a in node.attribute if a.name == "parallel_window") == 0
+    codegen.check(model)
 
 
 @pytest.mark.verilator
