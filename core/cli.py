@@ -226,8 +226,8 @@ def _run_build(o: _Ctx, inp, cfg) -> dict:
 
     steps = default_steps(cfg)
     if not o.quiet and not sys.stderr.isatty():  # a log (CI): one line per step, no redraws
-        def log(step: str) -> None:
-            click.echo(f"build: {step} ({steps.index(step) + 1}/{len(steps)})", err=True)
+        def log(step: str) -> None:  # on stdout: stderr stays the one line of an error
+            click.echo(f"build: {step} ({steps.index(step) + 1}/{len(steps)})")
 
         return build(inp, cfg, steps=steps, progress=log)
     with Progress(disable=o.quiet, transient=True) as bar:
