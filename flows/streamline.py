@@ -25,12 +25,20 @@ from onebit.flows.zero_pad import (
 def to_finn(model: ModelWrapper) -> ModelWrapper:
     """QONNX (Quant/BipolarQuant nodes) to FINN-ONNX (MultiThreshold activations).
 
-    A conv that zero-pads a bipolar input becomes -1 padding plus an exact correction
-    (`onebit.flows.zero_pad`).
+    A max-pool right before an activation moves after it: max commutes with any
+    non-decreasing function, so BatchNorm -> MaxPool -> threshold (negative BatchNorm scales
+    included) is BatchNorm -> threshold -> MaxPool, which streamlines like any conv (a
+    multi-bit activation's offset, the Add after its MultiThreshold, goes into the threshold
+    first, so that it moves along). A conv that zero-pads a bipolar input becomes -1 padding
+    plus an exact correction (`onebit.flows.zero_pad`).
     """
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+    from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
+    from finn.transformation.streamline.reorder import MoveMaxPoolPastMultiThreshold
 
     model = run_passes(model, [InferShapes(), InferDataTypes(), ConvertQONNXtoFINN(),
+                               AbsorbScalarBiasIntoMultiThreshold(),
+                               MoveMaxPoolPastMultiThreshold(), InferDataTypes(),
                                GiveUniqueNodeNames(), GiveReadableTensorNames()])
     model = run_passes(model, [ZeroPadBipolarConv()])
     check_no_bipolar_zero_padding(model)

@@ -93,3 +93,15 @@ def conv_pool_bn(seed: int = 0, act_bits: int = 1, tail: str = "fc") -> nn.Modul
         _conv(1, 8, padding=1), nn.BatchNorm2d(8), binary_act(),
         BipolarPad(1, -1.0), _conv(8, 16), nn.MaxPool2d(2), nn.BatchNorm2d(16), act,
         *rest), seed)
+
+
+def conv_bn_pool(seed: int = 0, act: str = "sign") -> nn.Module:
+    """conv -> sign -> conv (zero pad 1, a +-1 map) -> BatchNorm -> MaxPool -> activation ->
+    fc: the pool between BatchNorm and activation; `act` "sign" or "int2" (-2..1, scale 1)."""
+    from random_nets import activation
+
+    torch.manual_seed(seed)
+    return randomize_bn(nn.Sequential(
+        _conv(1, 8, padding=1), nn.BatchNorm2d(8), binary_act(),
+        _conv(8, 16, padding=1), nn.BatchNorm2d(16), nn.MaxPool2d(2), activation(act),
+        nn.Flatten(), _fc(16 * 4 * 4, 10)), seed)

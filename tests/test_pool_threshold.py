@@ -12,7 +12,7 @@ from onebit.flows import pool_threshold
 from onebit.flows.build import BuildConfig, BuildInput, build
 from onebit.flows.pool_threshold import integer_thresholds
 
-from nets import conv_pool_bn, pixels
+from nets import conv_bn_pool, conv_pool_bn, pixels
 
 NO_SIM = ["export", "finn", "streamline", "hw_layers"]
 
@@ -39,6 +39,24 @@ def test_sign_of_negative_channels_moves_into_the_next_conv(tmp_path, act_bits):
               BuildConfig(tmp_path / "b", vectors=6), steps=NO_SIM)
     assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
     assert not any("Pool" in n or "Conv" in n for n in r["software_nodes"])
+
+
+@pytest.mark.parametrize("act", ["sign", "int2"])
+def test_conv_bn_pool_act_builds_bit_exact(tmp_path, act):
+    """BatchNorm -> MaxPool -> activation: the activation moves before the pool (max commutes
+    with any non-decreasing function, negative BatchNorm scales included); the int2
+    activation's offset goes along: simulated, as a threshold left without it would count
+    0..3 into a signed 2-bit stream, which only the RTL reads differently."""
+    net = conv_bn_pool(act=act)
+    assert (net[4].weight < 0).any() and (net[4].weight > 0).any()
+    sim = act == "int2"
+    r = build(BuildInput("bnpool", pixels(6), torch_model=net),
+              BuildConfig(tmp_path / "b", target_fps=20_000, sim_frames=6, vectors=6),
+              steps=None if sim else NO_SIM)
+    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
+    assert not any("Pool" in n or "Threshold" in n for n in r["software_nodes"])
+    if sim:
+        assert r["status"] == "ok" and r["sim"]["bit_exact"]
 
 
 def test_negative_scale_before_padding_is_refused_by_name(tmp_path):
