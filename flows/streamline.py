@@ -15,6 +15,7 @@ from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipola
 from onebit.flows.channel_sign import AbsorbChannelSignIntoLinear
 from onebit.flows.passes import run_passes
 from onebit.flows.pool_threshold import MoveMaxPoolPastThreshold
+from onebit.flows.ternary_sign import AbsorbSignIntoBinaryWeights
 from onebit.flows.zero_pad import (
     HoistPadCorrection,
     SinkPadCorrectionPastSignMul,
@@ -77,6 +78,7 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         Streamline(),
         SinkPadCorrectionPastSignMul(),
         Absorb1BitMulIntoConv(),
+        AbsorbSignIntoBinaryWeights(),
         LowerConvsToMatMul(),
         MakeMaxPoolNHWC(),
         AbsorbTransposeIntoMultiThreshold(),

@@ -287,7 +287,7 @@ def _swap(model: ModelWrapper, first, second) -> ModelWrapper:
     return model.transform(InferShapes()).transform(InferDataTypes())
 
 
-def _channel_signs(model: ModelWrapper, node, channels: int, layout: str) -> np.ndarray | None:
+def channel_signs(model: ModelWrapper, node, channels: int, layout: str) -> np.ndarray | None:
     """The +-1 per-channel (or scalar) constant of a Mul, as a (channels,) vector, or None."""
     c = model.get_initializer(node.input[1]) if len(node.input) == 2 else None
     if c is None or not set(np.unique(c).tolist()) <= {-1.0, 1.0}:
@@ -323,7 +323,7 @@ class SinkPadCorrectionPastSignMul(Transformation):
                 continue
             layout = get_by_name(node.attribute, "data_layout").s.decode()
             rows, cols, corr = node_correction(node)
-            sign = _channel_signs(model, mul, corr.shape[1], layout)
+            sign = channel_signs(model, mul, corr.shape[1], layout)
             if sign is None:
                 continue
             set_correction(node, rows, cols, corr * sign[None, :])
