@@ -13,6 +13,7 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
 from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
 from onebit.flows.channel_sign import AbsorbChannelSignIntoLinear
+from onebit.flows.one_channel_conv import DenseOneChannelConv
 from onebit.flows.passes import run_passes
 from onebit.flows.pool_threshold import MoveMaxPoolPastThreshold
 from onebit.flows.ternary_sign import AbsorbSignIntoBinaryWeights
@@ -80,6 +81,7 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         Absorb1BitMulIntoConv(),
         AbsorbSignIntoBinaryWeights(),
         LowerConvsToMatMul(),
+        DenseOneChannelConv(),
         MakeMaxPoolNHWC(),
         AbsorbTransposeIntoMultiThreshold(),
         ConvertBipolarByBinaryMatMul(),

@@ -147,3 +147,9 @@ def test_residual_sign_feeding_the_8bit_output_layer_builds(tmp_path):
     o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
     assert o.outcome == "built", o.message
 
+
+def test_one_channel_conv_builds(tmp_path):
+    """A conv from one channel to one is no depthwise conv for FINN (flows/one_channel_conv.py)."""
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(1, 3, pad=1), ConvSpec(3, 3)))
+    o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
+    assert o.outcome == "built", o.message
