@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
@@ -71,4 +72,17 @@ def test_binary01_residual_with_negative_scales_simulates_bit_exactly(tmp_path):
 def test_binary01_mlp_with_negative_scales_builds(tmp_path):
     spec = NetSpec((1, 5, 5), 3, fcs=((7, "sign"), (5, "int2"), (6, "sign")), weights="binary01")
     o = run_case(_case(spec), tmp_path / "w", sim=False)
+    assert o.outcome == "built", o.message
+
+
+def test_binary01_conv_after_a_pool_takes_the_channel_sign(tmp_path):
+    """conv -> MaxPool -> BatchNorm (negative scales) -> sign -> {0,1} conv: the sign of the
+    negative channels after the pool goes into the {0,1} conv's weights, as ternary ones
+    (flows/channel_sign.py)."""
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(5, 1, pool=2, pool_at="before_bn"),
+                                        ConvSpec(4, 2)), weights="binary01")  # fmt: skip
+    case = _case(spec)
+    bn = next(m for m in case.module().modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert (bn.weight < 0).any()
+    o = run_case(case, tmp_path / "w", sim=False)
     assert o.outcome == "built", o.message
