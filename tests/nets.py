@@ -71,19 +71,22 @@ def zero_padded_cnn(seed: int = 0) -> nn.Module:
         nn.Flatten(), _fc(16 * 4 * 4, 10)), seed)
 
 
-def conv_pool_bn(seed: int = 0, act_bits: int = 1, tail: str = "fc") -> nn.Module:
+def conv_pool_bn(seed: int = 0, act_bits: int | str = 1, tail: str = "fc") -> nn.Module:
     """conv -> sign -> [pad -1] conv -> MaxPool -> BatchNorm -> activation -> tail: Brevitas'
     pool-before-BatchNorm ordering; randomize_bn gives some channels gamma < 0.
 
-    `act_bits=2`: the pooled layer's activation is bnn_pynq's 2-bit {-1, 0, +1} quantizer.
+    `act_bits=2`: the pooled layer's activation is bnn_pynq's 2-bit {-1, 0, +1} quantizer;
+    "int2" / "uint2": levels -2..1 / 0..3 (not symmetric about 0, `random_nets.activation`).
     `tail`: "fc" (flatten, fc), "conv" (conv, BN, sign, flatten, fc) or "pad_conv" (the same
     after a -1 padding)."""
     from brevitas.nn import QuantIdentity
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant
 
+    from random_nets import activation
+
     torch.manual_seed(seed)
-    act = binary_act() if act_bits == 1 else QuantIdentity(act_quant=CommonActQuant,
-                                                           bit_width=act_bits)
+    act = (binary_act() if act_bits == 1 else activation(act_bits) if isinstance(act_bits, str)
+           else QuantIdentity(act_quant=CommonActQuant, bit_width=act_bits))
     pad = tail == "pad_conv"
     side = 4 if pad else 2
     rest = {"fc": [nn.Flatten(), _fc(16 * 16, 10)]}.get(tail, [
