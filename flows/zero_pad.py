@@ -59,7 +59,8 @@ PAD_ATTRS = ("pad_rows", "pad_cols", "pad_correction")
 """Node attributes that carry a correction: class of each output row and column, and the
 (row classes * column classes, channels) correction, row-major, flattened."""
 
-_THROUGH = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
+_THROUGH = ("BatchNormalization", "Mul", "Add", "Sub", "Div", "MaxPool")
+"""Between a padded conv and its thresholds (a max-pool: `onebit.flows.pool_threshold`)."""
 
 
 # ---------------------------------------------------------------------------- math

@@ -12,7 +12,9 @@ from onebit.flows import pool_threshold
 from onebit.flows.build import BuildConfig, BuildInput, build
 from onebit.flows.pool_threshold import integer_thresholds
 
+from build_outcome import run_case
 from nets import conv_bn_pool, conv_pool_bn, pixels
+from random_nets import Case, ConvSpec, Folding, NetSpec
 
 NO_SIM = ["export", "finn", "streamline", "hw_layers"]
 
@@ -75,6 +77,17 @@ def test_negative_scale_with_levels_not_symmetric_is_a_min_pool(tmp_path, act):
     assert not any("Pool" in n for n in r["software_nodes"])
     if sim:
         assert r["status"] == "ok" and r["sim"]["bit_exact"]
+
+
+@pytest.mark.verilator
+def test_zero_padded_conv_pool_bn_simulates_bit_exactly(tmp_path):
+    """conv (zero padding of a +-1 map) -> MaxPool -> BatchNorm -> sign: the padding correction
+    keeps the conv's output an integer, so the threshold moves before the pool."""
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(4, 3, pad=1),
+                                        ConvSpec(5, 3, pad=1, pool=2, pool_at="before_bn")))
+    o = run_case(Case(spec, Folding(target_fps=1e4), weight_seed=2, vectors=6, seed=-1),
+                 tmp_path / "w", sim=True)
+    assert o.outcome == "built", o.message
 
 
 def test_negative_scale_before_padding_is_refused_by_name(tmp_path):
