@@ -10,6 +10,7 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+from onebit.flows.add_past_matmul import MoveChannelAddPastFlattenMatMul
 from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
 from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
 from onebit.flows.channel_sign import AbsorbChannelSignIntoLinear
@@ -75,6 +76,7 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         # conv -> MaxPool -> BatchNorm -> activation: threshold before the pool
         MoveMaxPoolPastThreshold(),
         AbsorbChannelSignIntoLinear(),
+        MoveChannelAddPastFlattenMatMul(),
         MoveScalarLinearPastInvariants(),
         Streamline(),
         SinkPadCorrectionPastSignMul(),

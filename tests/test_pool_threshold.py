@@ -61,20 +61,20 @@ def test_conv_bn_pool_act_builds_bit_exact(tmp_path, act):
         assert r["status"] == "ok" and r["sim"]["bit_exact"]
 
 
-@pytest.mark.parametrize("act", ["uint2", "int2"])
-def test_negative_scale_with_levels_not_symmetric_is_a_min_pool(tmp_path, act):
+@pytest.mark.parametrize("act, tail", [("uint2", "conv"), ("int2", "conv"), ("uint2", "fc")])
+def test_negative_scale_with_levels_not_symmetric_is_a_min_pool(tmp_path, act, tail):
     """Levels 0..3 or -2..1: a negative-scale channel pools the complementary count and an Add
-    restores min f = q T + 2 r - max g before the sign goes into the next conv (the Add into
-    its thresholds). Simulated for uint2."""
-    net = conv_pool_bn(act_bits=act, tail="conv")
+    restores min f = q T + 2 r - max g before the sign goes into the next conv or fc (the Add
+    past it, into its thresholds or after the output layer). Simulated for uint2 -> conv."""
+    net = conv_pool_bn(act_bits=act, tail=tail)
     assert (net[6].weight < 0).any()
-    sim = act == "uint2"
+    sim = (act, tail) == ("uint2", "conv")
     r = build(BuildInput("pool", pixels(6), torch_model=net),
               BuildConfig(tmp_path / "b", target_fps=20_000, sim_frames=6, vectors=6),
               steps=None if sim else NO_SIM)
     assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
     # one partition (a software node between HW layers is refused), the pool inside it
-    assert not any("Pool" in n for n in r["software_nodes"])
+    assert not any("Pool" in n or "MatMul" in n for n in r["software_nodes"])
     if sim:
         assert r["status"] == "ok" and r["sim"]["bit_exact"]
 
