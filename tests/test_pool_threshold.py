@@ -43,6 +43,18 @@ def test_sign_of_negative_channels_moves_into_the_next_conv(tmp_path, act_bits):
     assert not any("Pool" in n or "Conv" in n for n in r["software_nodes"])
 
 
+def _built_exactly(tmp_path, net, sim: bool, not_in_software: tuple[str, ...]) -> None:
+    """Every stage exact, nothing named `not_in_software` left around the partition (one
+    partition: a software node between HW layers is refused), the RTL bit-exact if `sim`."""
+    r = build(BuildInput("pool", pixels(6), torch_model=net),
+              BuildConfig(tmp_path / "b", target_fps=20_000, sim_frames=6, vectors=6),
+              steps=None if sim else NO_SIM)
+    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
+    assert not any(op in n for n in r["software_nodes"] for op in not_in_software)
+    if sim:
+        assert r["status"] == "ok" and r["sim"]["bit_exact"]
+
+
 @pytest.mark.parametrize("act", ["sign", "int2"])
 def test_conv_bn_pool_act_builds_bit_exact(tmp_path, act):
     """BatchNorm -> MaxPool -> activation: the activation moves before the pool (max commutes
@@ -51,14 +63,7 @@ def test_conv_bn_pool_act_builds_bit_exact(tmp_path, act):
     0..3 into a signed 2-bit stream, which only the RTL reads differently."""
     net = conv_bn_pool(act=act)
     assert (net[4].weight < 0).any() and (net[4].weight > 0).any()
-    sim = act == "int2"
-    r = build(BuildInput("bnpool", pixels(6), torch_model=net),
-              BuildConfig(tmp_path / "b", target_fps=20_000, sim_frames=6, vectors=6),
-              steps=None if sim else NO_SIM)
-    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
-    assert not any("Pool" in n or "Threshold" in n for n in r["software_nodes"])
-    if sim:
-        assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    _built_exactly(tmp_path, net, sim=act == "int2", not_in_software=("Pool", "Threshold"))
 
 
 @pytest.mark.parametrize("act, tail", [("uint2", "conv"), ("int2", "conv"), ("uint2", "fc")])
@@ -68,15 +73,8 @@ def test_negative_scale_with_levels_not_symmetric_is_a_min_pool(tmp_path, act, t
     past it, into its thresholds or after the output layer). Simulated for uint2 -> conv."""
     net = conv_pool_bn(act_bits=act, tail=tail)
     assert (net[6].weight < 0).any()
-    sim = (act, tail) == ("uint2", "conv")
-    r = build(BuildInput("pool", pixels(6), torch_model=net),
-              BuildConfig(tmp_path / "b", target_fps=20_000, sim_frames=6, vectors=6),
-              steps=None if sim else NO_SIM)
-    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
-    # one partition (a software node between HW layers is refused), the pool inside it
-    assert not any("Pool" in n or "MatMul" in n for n in r["software_nodes"])
-    if sim:
-        assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    _built_exactly(tmp_path, net, sim=(act, tail) == ("uint2", "conv"),
+                   not_in_software=("Pool", "MatMul"))
 
 
 @pytest.mark.verilator
