@@ -10,6 +10,12 @@ so the MatMul can run on b (an AND-popcount MVAU: BINARY input, BINARY weights) 
 qonnx's `ConvertBipolarMatMulToXnorPopcount` does for +-1 weights. The producing bipolar
 MultiThreshold then emits b, and a -1 `Pad` of x (left as is, as after the XNOR conversion)
 becomes FMPadding's code 0 in `AbsorbBipolarPadIntoIm2Col`.
+
+The identity holds for any integer W, so ternary {-1, 0, +1} weights (`INT2`, from
+`onebit.flows.ternary_sign`) are rewritten too. Wider integer weights (an 8-bit output layer)
+only where the bipolar threshold stands alone, not merged into the MVAU before it (a
+residual's sign after the add): FINN's Thresholding layer has no +-1 output (out_scale 2),
+while its {0,1} code is a plain BINARY threshold.
 """
 
 from __future__ import annotations
@@ -52,8 +58,24 @@ def _private_chain(model: ModelWrapper, tensor: str):
         tensor = node.input[0]
 
 
+def _merges_into_mvau(model: ModelWrapper, mt) -> bool:
+    """Whether FINN makes `mt` the activation of the MVAU of the MatMul that feeds it."""
+    prod = model.find_producer(mt.input[0])
+    return (prod is not None and prod.op_type in ("MatMul", "XnorPopcountMatMul")
+            and len(model.find_consumers(prod.output[0])) == 1)
+
+
+def _integer_weights(dt: DataType) -> bool:
+    return dt.is_integer() and dt != DataType["BIPOLAR"]
+
+
+def _ternary(w: np.ndarray) -> bool:
+    return set(np.unique(w).tolist()) <= {-1.0, 0.0, 1.0}
+
+
 class ConvertBipolarByBinaryMatMul(Transformation):
-    """MatMul(BIPOLAR x, BINARY W) -> Add(Mul(MatMul(BINARY b, W), 2), -colsum(W))."""
+    """MatMul(BIPOLAR x, BINARY or ternary W) -> Add(Mul(MatMul(BINARY b, W), 2), -colsum(W));
+    also for other integer W where x's bipolar threshold stands alone."""
 
     def apply(self, model: ModelWrapper):
         graph = model.graph
@@ -63,13 +85,16 @@ class ConvertBipolarByBinaryMatMul(Transformation):
             x, w = node.input[0], node.input[1]
             if model.get_tensor_datatype(x) != DataType["BIPOLAR"]:
                 continue
-            if model.get_tensor_datatype(w) != DataType["BINARY"]:
+            wdt = model.get_tensor_datatype(w)
+            if not _integer_weights(wdt):
                 continue
             W = model.get_initializer(w)
             chain = _private_chain(model, x)
             if W is None or chain is None:
                 continue
             mt, tensors = chain
+            if not _ternary(W) and _merges_into_mvau(model, mt):
+                continue
             inst = getCustomOp(mt)
             if inst.get_nodeattr("out_scale") != 2.0 or inst.get_nodeattr("out_bias") != -1.0:
                 continue

@@ -6,7 +6,8 @@ FINN computes a convolution that zero-pads a bipolar input wrongly after streaml
 a -1 padding plus an exact correction (`onebit.flows.zero_pad`). After lowering and the XNOR
 conversion the padded tensor is BINARY ({0,1} codes of +-1), and the pad value -1 is code 0:
 exactly what FINN's FMPadding inserts. `AbsorbBipolarPadIntoIm2Col` moves such a `Pad` into the
-`Im2Col` that consumes it. `check_no_bipolar_zero_padding` refuses an explicit `Pad` of a
+`Im2Col` that consumes it (a +1 `Pad` before a conv has become a -1 one with a correction,
+`onebit.flows.zero_pad`). `check_no_bipolar_zero_padding` refuses an explicit `Pad` of a
 bipolar tensor with any other value, naming the layer, instead of building a wrong accelerator.
 """
 

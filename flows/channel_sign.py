@@ -2,7 +2,8 @@
 
 `MoveMaxPoolPastThreshold` leaves `Mul(s)` (s = +-1 per channel, NCHW) after a pool whose
 channels had a negative BatchNorm scale. Flipping the sign of the weights that read channel c
-keeps binary (+-1) and integer weights what they were, so the Mul disappears:
+keeps binary (+-1) and integer weights what they were ({0,1} weights become ternary
+{-1, 0, +1}, as in `onebit.flows.ternary_sign`), so the Mul disappears:
 
 - `Conv` (weights (O, C, kh, kw)): W[:, c] *= s_c;
 - `Reshape`/`Flatten` to (N, C*H*W) then `MatMul` (weights (C*H*W, O)): rows of channel c.
@@ -14,11 +15,13 @@ padding can do; that and any other consumer are refused by name.
 from __future__ import annotations
 
 import numpy as np
+from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_datatypes import InferDataTypes
 
 from onebit.errors import UnsupportedOpError
+from onebit.flows.ternary_sign import TERNARY_WEIGHTS
 
 _FLATTEN = ("Reshape", "Flatten")
 SIGN_SUFFIX = "_channel_sign"
@@ -46,6 +49,9 @@ def _flip(model: ModelWrapper, node, mul, factor: np.ndarray) -> None:
                                  "weights are not a constant")
     new = np.asarray(w) * factor.astype(w.dtype)
     dt = model.get_tensor_datatype(node.input[1])
+    if dt == DataType["BINARY"]:  # {0,1} weights take the sign as ternary ones
+        dt = TERNARY_WEIGHTS
+        model.set_tensor_datatype(node.input[1], dt)
     if not all(dt.allowed(v) for v in np.unique(new)):
         raise UnsupportedOpError(node.name, node.op_type,
                                  f"its {dt.name} weights cannot take the sign of the negative "

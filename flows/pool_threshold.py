@@ -5,10 +5,13 @@ them leaves scales that cannot pass it and a graph FINN cannot partition. Max-po
 with a monotonic function, so the threshold can go first:
 
 - channels with a positive BatchNorm scale: f(max x) = max f(x);
-- channels with a negative scale: f is decreasing and f(max x) = min f(x) = -max(-f(x)). With
-  a level set symmetric about 0 (bipolar +-1, or 2-bit {-1, 0, +1}), -f is again a threshold
-  function, so the node thresholds -f, pools, and a per-channel sign Mul(+-1) follows the pool
-  (`AbsorbChannelSignIntoLinear` moves it into the next layer's weights);
+- channels with a negative scale: f is decreasing and f(max x) = min f(x). With T thresholds
+  and levels q c + r (c the count), the complement g = q (T - c) + r counts the opposite
+  comparisons, an increasing threshold function of x, and min f = q T + 2 r - max g: the node
+  thresholds g, pools, and `Add(-(q T + 2 r))` then a per-channel sign `Mul(-1)` follow the
+  pool (`AbsorbChannelSignIntoLinear` moves the sign into the next layer's weights, FINN's
+  streamlining the Add into its thresholds). For levels symmetric about 0 (bipolar +-1, 2-bit
+  {-1, 0, +1}) the Add is 0 and only the sign remains;
 - a zero scale: a constant channel.
 
 The new thresholds act on the integer pool input directly (no BatchNorm left): for integer x,
@@ -26,7 +29,6 @@ from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
-from onebit.errors import UnsupportedOpError
 from onebit.flows.channel_sign import SIGN_SUFFIX
 
 
@@ -70,14 +72,16 @@ def integer_thresholds(a: np.ndarray, b: np.ndarray, t: np.ndarray, lo: int, hi:
     return np.sort(np.clip(steps, lo, hi + 1), axis=1), sign
 
 
-def _symmetric(op, n_thres: int) -> bool:
-    """-f is the same kind of threshold function: levels symmetric about 0."""
-    return float(op.get_nodeattr("out_bias")) == -float(op.get_nodeattr("out_scale")) * n_thres / 2
+def _min_offset(op, n_thres: int) -> float:
+    """q T + 2 r: min f = q T + 2 r - max g for levels q c + r of T thresholds (0 when the
+    levels are symmetric about 0)."""
+    return float(op.get_nodeattr("out_scale")) * n_thres + 2 * float(op.get_nodeattr("out_bias"))
 
 
 class MoveMaxPoolPastThreshold(Transformation):
     """MaxPool(integer x) -> BatchNormalization -> MultiThreshold becomes
-    MultiThreshold(x, integer thresholds) -> MaxPool [-> Mul(+-1 per channel)]."""
+    MultiThreshold(x, integer thresholds) -> MaxPool [-> Add(per channel)] [-> Mul(+-1 per
+    channel)]."""
 
     def apply(self, model: ModelWrapper):
         for pool in model.graph.node:
@@ -98,21 +102,14 @@ class MoveMaxPoolPastThreshold(Transformation):
             a, b = affine
             t = np.broadcast_to(np.asarray(thr, dtype=np.float64), (len(a), thr.shape[-1]))
             new_thr, sign = integer_thresholds(a, b, t, int(xdt.min()), int(xdt.max()))
-            if (sign < 0).any() and not _symmetric(op, t.shape[1]):
-                ch = int(np.argmax(sign < 0))
-                raise UnsupportedOpError(
-                    bn.name, "BatchNormalization",
-                    f"negative scale in channel {ch} after MaxPool '{pool.name}': a max-pool "
-                    "before a decreasing threshold is a min-pool, which onebit rewrites only "
-                    "for levels symmetric about 0 (bipolar or {-1,0,1}); put BatchNorm and the "
-                    "activation before the pool",
-                )
-            self._rewrite(model, pool, bn, mt, new_thr.astype(np.float32), sign)
+            offset = np.where(sign < 0, -_min_offset(op, t.shape[1]), 0.0)
+            self._rewrite(model, pool, bn, mt, new_thr.astype(np.float32), sign, offset)
             return model.transform(InferShapes()).transform(InferDataTypes()), True
         return model, False
 
     @staticmethod
-    def _rewrite(model: ModelWrapper, pool, bn, mt, thr: np.ndarray, sign: np.ndarray) -> None:
+    def _rewrite(model: ModelWrapper, pool, bn, mt, thr: np.ndarray, sign: np.ndarray,
+                 offset: np.ndarray) -> None:
         x, y = pool.input[0], mt.output[0]
         dt = model.get_tensor_datatype(y)
         thr_name = model.make_new_valueinfo_name()
@@ -124,12 +121,19 @@ class MoveMaxPoolPastThreshold(Transformation):
         graph.node.remove(bn)
         if (sign > 0).all():
             pool.output[0] = y
-        else:
+        else:  # pool -> [Add(offset)] -> Mul(sign), per channel
             pooled, s_name = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
             pool.output[0] = pooled
+            at = list(graph.node).index(pool) + 1
+            if offset.any():
+                shifted, o_name = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+                model.set_initializer(o_name, offset.reshape(1, -1, 1, 1).astype(np.float32))
+                graph.node.insert(at, helper.make_node("Add", [pooled, o_name], [shifted],
+                                                       name=pool.name + "_min_offset"))
+                pooled, at = shifted, at + 1
             model.set_initializer(s_name, sign.reshape(1, -1, 1, 1).astype(np.float32))
             mul = helper.make_node("Mul", [pooled, s_name], [y], name=pool.name + SIGN_SUFFIX)
-            graph.node.insert(list(graph.node).index(pool) + 1, mul)
+            graph.node.insert(at, mul)
         # MultiThreshold first, then the pool: keep the node list topologically sorted
         graph.node.remove(mt)
         graph.node.insert(list(graph.node).index(pool), mt)

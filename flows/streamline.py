@@ -10,11 +10,14 @@ from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 
+from onebit.flows.add_past_matmul import MoveChannelAddPastFlattenMatMul
 from onebit.flows.and_popcount import ConvertBipolarByBinaryMatMul
 from onebit.flows.bipolar_pad import AbsorbBipolarPadIntoIm2Col, check_no_bipolar_zero_padding
 from onebit.flows.channel_sign import AbsorbChannelSignIntoLinear
+from onebit.flows.one_channel_conv import DenseOneChannelConv
 from onebit.flows.passes import run_passes
 from onebit.flows.pool_threshold import MoveMaxPoolPastThreshold
+from onebit.flows.ternary_sign import AbsorbSignIntoBinaryWeights
 from onebit.flows.zero_pad import (
     HoistPadCorrection,
     SinkPadCorrectionPastSignMul,
@@ -25,12 +28,20 @@ from onebit.flows.zero_pad import (
 def to_finn(model: ModelWrapper) -> ModelWrapper:
     """QONNX (Quant/BipolarQuant nodes) to FINN-ONNX (MultiThreshold activations).
 
-    A conv that zero-pads a bipolar input becomes -1 padding plus an exact correction
-    (`onebit.flows.zero_pad`).
+    A max-pool right before an activation moves after it: max commutes with any
+    non-decreasing function, so BatchNorm -> MaxPool -> threshold (negative BatchNorm scales
+    included) is BatchNorm -> threshold -> MaxPool, which streamlines like any conv (a
+    multi-bit activation's offset, the Add after its MultiThreshold, goes into the threshold
+    first, so that it moves along). A conv that zero-pads a bipolar input becomes -1 padding
+    plus an exact correction (`onebit.flows.zero_pad`).
     """
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
+    from finn.transformation.streamline.absorb import AbsorbScalarBiasIntoMultiThreshold
+    from finn.transformation.streamline.reorder import MoveMaxPoolPastMultiThreshold
 
     model = run_passes(model, [InferShapes(), InferDataTypes(), ConvertQONNXtoFINN(),
+                               AbsorbScalarBiasIntoMultiThreshold(),
+                               MoveMaxPoolPastMultiThreshold(), InferDataTypes(),
                                GiveUniqueNodeNames(), GiveReadableTensorNames()])
     model = run_passes(model, [ZeroPadBipolarConv()])
     check_no_bipolar_zero_padding(model)
@@ -66,11 +77,14 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         # conv -> MaxPool -> BatchNorm -> activation: threshold before the pool
         MoveMaxPoolPastThreshold(),
         AbsorbChannelSignIntoLinear(),
+        MoveChannelAddPastFlattenMatMul(),
         MoveScalarLinearPastInvariants(),
         Streamline(),
         SinkPadCorrectionPastSignMul(),
         Absorb1BitMulIntoConv(),
+        AbsorbSignIntoBinaryWeights(),
         LowerConvsToMatMul(),
+        DenseOneChannelConv(),
         MakeMaxPoolNHWC(),
         AbsorbTransposeIntoMultiThreshold(),
         ConvertBipolarByBinaryMatMul(),

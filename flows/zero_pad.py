@@ -26,7 +26,9 @@ The stages:
 
 - finn (`ZeroPadBipolarConv`): `Conv(pads)` on a BIPOLAR input becomes `Pad(-1)` ->
   `Conv(pads=0)` -> `PadCorrection` (onebit op, adds corr per class and channel). Refused by name
-  (UnsupportedOpError) unless thresholds follow the conv.
+  (UnsupportedOpError) unless thresholds follow the conv. An explicit `Pad(+1)` of a BIPOLAR
+  input before a conv is the same with twice the correction (a padded tap holds +1, not -1):
+  its value becomes -1 and `PadCorrection` adds 2 corr.
 - streamline (`HoistPadCorrection`): the correction moves up past the layout Transpose and the
   XNOR/AND-popcount `Mul 2`, `Add -K` to the MatMul (corr / 2 in popcount units), where FINN
   cannot see it; everything else streamlines as for -1 padding.
@@ -57,7 +59,8 @@ PAD_ATTRS = ("pad_rows", "pad_cols", "pad_correction")
 """Node attributes that carry a correction: class of each output row and column, and the
 (row classes * column classes, channels) correction, row-major, flattened."""
 
-_THROUGH = ("BatchNormalization", "Mul", "Add", "Sub", "Div")
+_THROUGH = ("BatchNormalization", "Mul", "Add", "Sub", "Div", "MaxPool")
+"""Between a padded conv and its thresholds (a max-pool: `onebit.flows.pool_threshold`)."""
 
 
 # ---------------------------------------------------------------------------- math
@@ -158,14 +161,32 @@ def _check_thresholded(model: ModelWrapper, conv) -> None:
         tensor = nxt.output[0]
     raise UnsupportedOpError(
         conv.name, "Conv",
-        "zero-pads a bipolar (+-1) input but is not followed by thresholds (only constant "
-        "BatchNorm/Mul/Add between the conv and its sign/threshold activation): onebit computes "
-        "zero padding exactly by correcting thresholds; pad with -1 (BipolarPad) instead",
+        "zero-pads a bipolar (+-1) input (or pads it with +1) but is not followed by thresholds "
+        "(only constant BatchNorm/Mul/Add between the conv and its sign/threshold activation): "
+        "onebit computes such padding exactly by correcting thresholds; pad with -1 "
+        "(BipolarPad) instead",
     )
 
 
+def _plus_one_pad(model: ModelWrapper, conv) -> tuple[object, list[int]] | None:
+    """(Pad node, conv-style pads [top, left, bottom, right]) if `conv` (pads 0) reads a
+    spatial `Pad` of a bipolar tensor with +1 that nothing else reads, else None."""
+    from onebit.flows.bipolar_pad import pad_spec
+
+    pad = model.find_producer(conv.input[0])
+    if pad is None or pad.op_type != "Pad" or len(model.find_consumers(pad.output[0])) != 1:
+        return None
+    if model.get_tensor_datatype(pad.input[0]) != DataType["BIPOLAR"]:
+        return None
+    p, value = pad_spec(model, pad)
+    if value != 1.0 or len(p) != 8 or p[[0, 1, 4, 5]].any():
+        return None
+    return pad, [int(v) for v in p[[2, 3, 6, 7]]]
+
+
 class ZeroPadBipolarConv(Transformation):
-    """Conv(pads != 0) on a BIPOLAR input -> Pad(-1) -> Conv(pads=0) -> PadCorrection (exact)."""
+    """Conv(pads != 0) on a BIPOLAR input -> Pad(-1) -> Conv(pads=0) -> PadCorrection (exact);
+    likewise Pad(+1) -> Conv, with the Pad's value set to -1 and twice the correction."""
 
     def apply(self, model: ModelWrapper):
         graph = model.graph
@@ -179,34 +200,35 @@ class ZeroPadBipolarConv(Transformation):
                 raise UnsupportedOpError(node.name, "Conv", f"auto_pad={auto.s.decode()} on a "
                                          "bipolar input: give explicit pads")
             pads = _attr(node, "pads", [])
-            if not any(pads):
+            plus_one = None if any(pads) else _plus_one_pad(model, node)
+            if not any(pads) and plus_one is None:
                 continue
-            if len(pads) != 4:
+            if len(pads) != 4 and plus_one is None:
                 raise UnsupportedOpError(node.name, "Conv", f"pads {pads}: only 2D convs map")
             w = model.get_initializer(node.input[1])
             if w is None:
                 raise UnsupportedOpError(node.name, "Conv", "weights are not a constant")
             _check_thresholded(model, node)
-            n, ci, h, wd = model.get_tensor_shape(node.input[0])
+            src = node.input[0] if plus_one is None else plus_one[0].input[0]
+            n, ci, h, wd = model.get_tensor_shape(src)
             _, co, oh_, ow_ = model.get_tensor_shape(node.output[0])
             kh, kw = w.shape[2:]
             sh, sw = _attr(node, "strides", [1, 1])
             dh, dw = _attr(node, "dilations", [1, 1])
+            if plus_one is not None:
+                pads = plus_one[1]
             rows, rmasks = pad_classes(h, kh, sh, dh, pads[0], oh_)
             cols, cmasks = pad_classes(wd, kw, sw, dw, pads[1], ow_)
-            corr = padding_correction(w, rmasks, cmasks)
-            # Pad(-1) in front of the unpadded conv
-            padded = model.make_new_valueinfo_name()
-            pshape = [n, ci, h + pads[0] + pads[2], wd + pads[1] + pads[3]]
-            graph.value_info.append(oh.make_tensor_value_info(padded, TensorProto.FLOAT, pshape))
-            pads_t, val_t = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
-            model.set_initializer(pads_t, np.asarray([0, 0, pads[0], pads[1], 0, 0, pads[2],
-                                                      pads[3]], dtype=np.int64))
-            model.set_initializer(val_t, np.asarray(-1.0, dtype=np.float32))
-            pad = oh.make_node("Pad", [node.input[0], pads_t, val_t], [padded], mode="constant",
-                               name=f"{node.name}_pad")
-            node.input[0] = padded
-            get_by_name(node.attribute, "pads").ints[:] = [0, 0, 0, 0]
+            # a padded tap holds -1 instead of 0 (+1): the correction once (twice)
+            corr = padding_correction(w, rmasks, cmasks) * (1 if plus_one is None else 2)
+            if plus_one is None:  # Pad(-1) in front of the unpadded conv
+                graph.node.insert(idx, _minus_one_pad(model, node, pads))
+                idx += 1
+                get_by_name(node.attribute, "pads").ints[:] = [0, 0, 0, 0]
+            else:  # the +1 Pad pads -1 now
+                val_t = model.make_new_valueinfo_name()
+                model.set_initializer(val_t, np.asarray(-1.0, dtype=np.float32))
+                plus_one[0].input[2] = val_t
             # the correction after it
             acc = model.make_new_valueinfo_name()
             graph.value_info.append(oh.make_tensor_value_info(acc, TensorProto.FLOAT,
@@ -215,12 +237,27 @@ class ZeroPadBipolarConv(Transformation):
                                      name=f"{node.name}_zero_pad", data_layout="NCHW")
             set_correction(corr_node, rows, cols, corr)
             node.output[0] = acc
-            graph.node.insert(idx, pad)
-            graph.node.insert(idx + 2, corr_node)
-            model.set_tensor_datatype(padded, DataType["BIPOLAR"])
+            graph.node.insert(idx + 1, corr_node)
             model = model.transform(InferShapes()).transform(InferDataTypes())
             return model, True
         return model, False
+
+
+def _minus_one_pad(model: ModelWrapper, conv, pads: list[int]):
+    """A Pad(-1) node of `pads` (conv order) producing the conv's new (BIPOLAR) input."""
+    n, ci, h, wd = model.get_tensor_shape(conv.input[0])
+    padded = model.make_new_valueinfo_name()
+    pshape = [n, ci, h + pads[0] + pads[2], wd + pads[1] + pads[3]]
+    model.graph.value_info.append(oh.make_tensor_value_info(padded, TensorProto.FLOAT, pshape))
+    pads_t, val_t = model.make_new_valueinfo_name(), model.make_new_valueinfo_name()
+    model.set_initializer(pads_t, np.asarray([0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]],
+                                             dtype=np.int64))
+    model.set_initializer(val_t, np.asarray(-1.0, dtype=np.float32))
+    pad = oh.make_node("Pad", [conv.input[0], pads_t, val_t], [padded], mode="constant",
+                       name=f"{conv.name}_pad")
+    conv.input[0] = padded
+    model.set_tensor_datatype(padded, DataType["BIPOLAR"])
+    return pad
 
 
 # ---------------------------------------------------------------------------- streamline
@@ -287,7 +324,7 @@ def _swap(model: ModelWrapper, first, second) -> ModelWrapper:
     return model.transform(InferShapes()).transform(InferDataTypes())
 
 
-def _channel_signs(model: ModelWrapper, node, channels: int, layout: str) -> np.ndarray | None:
+def channel_signs(model: ModelWrapper, node, channels: int, layout: str) -> np.ndarray | None:
     """The +-1 per-channel (or scalar) constant of a Mul, as a (channels,) vector, or None."""
     c = model.get_initializer(node.input[1]) if len(node.input) == 2 else None
     if c is None or not set(np.unique(c).tolist()) <= {-1.0, 1.0}:
@@ -323,7 +360,7 @@ class SinkPadCorrectionPastSignMul(Transformation):
                 continue
             layout = get_by_name(node.attribute, "data_layout").s.decode()
             rows, cols, corr = node_correction(node)
-            sign = _channel_signs(model, mul, corr.shape[1], layout)
+            sign = channel_signs(model, mul, corr.shape[1], layout)
             if sign is None:
                 continue
             set_correction(node, rows, cols, corr * sign[None, :])

@@ -45,9 +45,14 @@ class PadCorrection(CustomOp):
         return helper.make_node("Identity", [node.input[0]], [node.output[0]])
 
     def infer_node_datatype(self, model):
-        # half-integer corrections (after the XNOR's Mul 2) are not integers: thresholds on
-        # this tensor must not be rounded as if it were
-        model.set_tensor_datatype(self.onnx_node.output[0], DataType["FLOAT32"])
+        # integer plus integer corrections (in the conv's own units) is an integer, which a
+        # max-pool may pass (flows/pool_threshold.py); half-integer corrections (after the
+        # XNOR's Mul 2) are not: thresholds on this tensor must not be rounded as if it were
+        corr = _correction(self)[2]
+        integral = (model.get_tensor_datatype(self.onnx_node.input[0]).is_integer()
+                    and bool(np.all(corr == np.round(corr))))
+        model.set_tensor_datatype(self.onnx_node.output[0],
+                                  DataType["INT32" if integral else "FLOAT32"])
 
     def execute_node(self, context, graph):
         node = self.onnx_node

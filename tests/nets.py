@@ -71,19 +71,22 @@ def zero_padded_cnn(seed: int = 0) -> nn.Module:
         nn.Flatten(), _fc(16 * 4 * 4, 10)), seed)
 
 
-def conv_pool_bn(seed: int = 0, act_bits: int = 1, tail: str = "fc") -> nn.Module:
+def conv_pool_bn(seed: int = 0, act_bits: int | str = 1, tail: str = "fc") -> nn.Module:
     """conv -> sign -> [pad -1] conv -> MaxPool -> BatchNorm -> activation -> tail: Brevitas'
     pool-before-BatchNorm ordering; randomize_bn gives some channels gamma < 0.
 
-    `act_bits=2`: the pooled layer's activation is bnn_pynq's 2-bit {-1, 0, +1} quantizer.
+    `act_bits=2`: the pooled layer's activation is bnn_pynq's 2-bit {-1, 0, +1} quantizer;
+    "int2" / "uint2": levels -2..1 / 0..3 (not symmetric about 0, `random_nets.activation`).
     `tail`: "fc" (flatten, fc), "conv" (conv, BN, sign, flatten, fc) or "pad_conv" (the same
     after a -1 padding)."""
     from brevitas.nn import QuantIdentity
     from brevitas_examples.bnn_pynq.models.common import CommonActQuant
 
+    from random_nets import activation
+
     torch.manual_seed(seed)
-    act = binary_act() if act_bits == 1 else QuantIdentity(act_quant=CommonActQuant,
-                                                           bit_width=act_bits)
+    act = (binary_act() if act_bits == 1 else activation(act_bits) if isinstance(act_bits, str)
+           else QuantIdentity(act_quant=CommonActQuant, bit_width=act_bits))
     pad = tail == "pad_conv"
     side = 4 if pad else 2
     rest = {"fc": [nn.Flatten(), _fc(16 * 16, 10)]}.get(tail, [
@@ -93,3 +96,15 @@ def conv_pool_bn(seed: int = 0, act_bits: int = 1, tail: str = "fc") -> nn.Modul
         _conv(1, 8, padding=1), nn.BatchNorm2d(8), binary_act(),
         BipolarPad(1, -1.0), _conv(8, 16), nn.MaxPool2d(2), nn.BatchNorm2d(16), act,
         *rest), seed)
+
+
+def conv_bn_pool(seed: int = 0, act: str = "sign") -> nn.Module:
+    """conv -> sign -> conv (zero pad 1, a +-1 map) -> BatchNorm -> MaxPool -> activation ->
+    fc: the pool between BatchNorm and activation; `act` "sign" or "int2" (-2..1, scale 1)."""
+    from random_nets import activation
+
+    torch.manual_seed(seed)
+    return randomize_bn(nn.Sequential(
+        _conv(1, 8, padding=1), nn.BatchNorm2d(8), binary_act(),
+        _conv(8, 16, padding=1), nn.BatchNorm2d(16), nn.MaxPool2d(2), activation(act),
+        nn.Flatten(), _fc(16 * 4 * 4, 10)), seed)

@@ -74,7 +74,7 @@ def test_outcomes_follow_the_promise(tmp_path, error, step, outcome):
 # Seeds of benchmarks/robustness.py cases (`case_from_seed`), each a different shape:
 SAMPLE_NO_SIM = [
     3,  # CNN, 2-bit activations, strided 5x5 convs down to a 1x1 map: refused at export
-    4,  # CNN, max-pool between BatchNorm and sign, {0,1} weights: refused at hw_layers
+    4,  # CNN, max-pool between BatchNorm and sign, {0,1} weights
     1001,  # residual, 1x1 blocks, 8-bit first/last layer, 2-bit fc, 100 fps
     1003,  # CNN, 8-bit first/last layer, prime widths
     1004,  # residual, random PE/SIMD
@@ -138,11 +138,18 @@ def test_stride_beyond_the_map_is_refused_before_fold(tmp_path):
     assert "stride 3x3 over a 2x2x1 map" in o.message and "within the map" in o.message
 
 
-def test_finn_declining_a_node_is_a_refusal_naming_it(tmp_path):
-    """A residual net whose last sign feeds the 8-bit output layer directly leaves a bipolar
-    threshold (out_scale 2) FINN maps to no HW layer: its FINNUserError becomes a refusal."""
+def test_residual_sign_feeding_the_8bit_output_layer_builds(tmp_path):
+    """The residual's last sign is a threshold of its own (not an MVAU's): FINN's Thresholding
+    layer has no +-1 output (out_scale 2), so it emits the {0,1} code and the 8-bit output layer
+    reads codes (x . W = 2 b . W - colsum(W), flows/and_popcount.py)."""
     spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(2, 3),), blocks=(BlockSpec(2, 3),),
                    io_weights="int8")  # fmt: skip
     o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
-    assert (o.outcome, o.step) == ("refused_early", "hw_layers"), o.message
-    assert "'MultiThreshold_3' (MultiThreshold): FINN's" in o.message
+    assert o.outcome == "built", o.message
+
+
+def test_one_channel_conv_builds(tmp_path):
+    """A conv from one channel to one is no depthwise conv for FINN (flows/one_channel_conv.py)."""
+    spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(1, 3, pad=1), ConvSpec(3, 3)))
+    o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
+    assert o.outcome == "built", o.message

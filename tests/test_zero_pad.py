@@ -59,6 +59,9 @@ def test_correction_is_zero_padding(h, w, k, s, pads, d):
     nhwc = apply_correction(minus1.transpose(0, 2, 3, 1), rows, cols, corr, channels_last=True)
     np.testing.assert_array_equal(nhwc, want.transpose(0, 2, 3, 1))
     assert not np.array_equal(minus1, want)
+    # +1 padding adds the padded taps once more: twice the correction
+    plus1 = apply_correction(minus1, rows, cols, 2 * corr, channels_last=False)
+    np.testing.assert_array_equal(plus1, conv2d(x, wt, s, pads, d, 1))
     # the classes are the distinct padding masks: a 3x3 kernel with padding 1 has 3 x 3
     if (k, s, pads, d) == (3, 1, (1, 1, 1, 1), 1):
         assert len(rmasks) == len(cmasks) == 3 and corr.shape == (9, 6)
@@ -210,3 +213,24 @@ def test_zero_padded_cnn_rtl_bit_exact_and_uncorrected_rtl_caught(tmp_path, monk
     thres.write_text(uncorrected)
     with pytest.raises(VerificationError, match=f"'rtlsim' failed at layer '{node.name}'"):
         resimulate(out, frames=4)
+
+
+@pytest.mark.verilator
+def test_plus_one_padding_simulates_bit_exact(tmp_path):
+    """A +1 `Pad` of a +-1 map (FMPadding inserts only -1) is -1 padding plus twice the
+    zero-padding correction; simulated bit-exactly."""
+    import torch
+    from torch import nn
+
+    from onebit.models.quant import BipolarPad, binary_act
+
+    from nets import _conv, _fc, randomize_bn
+
+    torch.manual_seed(0)
+    net = randomize_bn(nn.Sequential(
+        _conv(1, 7, padding=1), nn.BatchNorm2d(7), binary_act(),
+        BipolarPad(1, 1.0), _conv(7, 6), nn.BatchNorm2d(6), binary_act(),
+        nn.Flatten(), _fc(6 * 8 * 8, 5)))
+    r = _build(tmp_path, net, steps=None, target_fps=50_000, sim_frames=6)
+    assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    assert all(s["max_abs_diff"] == 0.0 for s in r["stages"].values())
