@@ -29,7 +29,10 @@ module onebit_shell #(
   parameter int unsigned IN_WORDS        = 1,   // input words per frame
   parameter int unsigned OUT_WORDS       = 1,   // output words per frame
   parameter logic [31:0] DESIGN_ID       = 32'h0,
-  parameter int unsigned MAX_OUTSTANDING = 4
+  parameter int unsigned MAX_OUTSTANDING = 4,
+  // the accelerator has runtime-writable layers: AXI-Lite writes at offsets >= 0x100 go to
+  // its weight write port (onebit.driver.weights: one window per layer)
+  parameter bit          WEIGHT_WINDOWS  = 1'b0
 ) (
   input  logic                                  ap_clk,
   input  logic                                  ap_rst_n,
@@ -119,6 +122,9 @@ module onebit_shell #(
   logic        start, done;
   logic [63:0] in_addr, out_addr, cycles;
   logic [31:0] frames;
+  logic        cfg_we;
+  logic [C_S_AXI_CONTROL_ADDR_WIDTH-1:0] cfg_addr;
+  logic [31:0] cfg_data;
 
   onebit_axil_ctrl #(
     .ADDR_W(C_S_AXI_CONTROL_ADDR_WIDTH), .DESIGN_ID(DESIGN_ID),
@@ -135,7 +141,8 @@ module onebit_shell #(
     .s_axi_arready(s_axi_control_arready), .s_axi_rdata(s_axi_control_rdata),
     .s_axi_rresp(s_axi_control_rresp), .s_axi_rvalid(s_axi_control_rvalid),
     .s_axi_rready(s_axi_control_rready),
-    .idle(state == IDLE), .done, .start, .in_addr, .out_addr, .frames, .cycles, .interrupt
+    .idle(state == IDLE), .done, .start, .in_addr, .out_addr, .frames, .cycles, .interrupt,
+    .cfg_we, .cfg_addr, .cfg_data
   );
 
   // ---- run bookkeeping, registered at LOAD from the arguments latched at acceptance
@@ -241,11 +248,22 @@ module onebit_shell #(
   logic [OUT_BITS-1:0] acc_m_tdata;
   logic                acc_m_tvalid, acc_m_tready;
 
-  onebit_accel u_accel (
-    .clk, .rst_n,
-    .s_axis_tdata(acc_s_tdata), .s_axis_tvalid(acc_s_tvalid), .s_axis_tready(acc_s_tready),
-    .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready)
-  );
+  if (WEIGHT_WINDOWS) begin : g_accel_rw
+    onebit_accel u_accel (
+      .clk, .rst_n,
+      .s_axis_tdata(acc_s_tdata), .s_axis_tvalid(acc_s_tvalid), .s_axis_tready(acc_s_tready),
+      .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready),
+      .cfg_we, .cfg_addr, .cfg_data
+    );
+  end else begin : g_accel
+    onebit_accel u_accel (
+      .clk, .rst_n,
+      .s_axis_tdata(acc_s_tdata), .s_axis_tvalid(acc_s_tvalid), .s_axis_tready(acc_s_tready),
+      .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready)
+    );
+    logic unused_cfg;  // no weight windows
+    assign unused_cfg = ^{cfg_we, cfg_addr, cfg_data};
+  end
 
   // ---- output: accelerator -> frames (TLAST) -> output words -> bus words -> memory
   logic [OW-1:0] ow_tdata;
