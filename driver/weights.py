@@ -225,12 +225,12 @@ def read_dir(weights_dir, layers: list[WritableLayer]) -> dict[str, dict]:
     known = {la.name: la for la in layers}
     found: dict[str, dict] = {}
     for f in sorted(d.glob("*.npy")):
-        for suffix, key in ((WEIGHTS_SUFFIX, "w"), (THRES_SUFFIX, "t")):
-            if f.name.endswith(suffix):
-                name = f.name[: -len(suffix)]
-                break
-        else:
+        kinds = [(s, k) for s, k in ((WEIGHTS_SUFFIX, "w"), (THRES_SUFFIX, "t"))
+                 if f.name.endswith(s)]
+        if not kinds:
             raise DriverError(f"{f}: not <layer>{WEIGHTS_SUFFIX} or <layer>{THRES_SUFFIX}")
+        suffix, key = kinds[0]
+        name = f.name[: -len(suffix)]
         if name not in known:
             raise DriverError(f"{f.name}: layer '{name}' has no weight window (runtime-writable "
                               "layers: " + (", ".join(known) or "none") + ")")

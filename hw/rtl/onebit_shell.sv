@@ -1,7 +1,9 @@
 // onebit_shell: the accelerator (`onebit_accel`, written by onebit.hw.stitch) as a memory-mapped
 // kernel: an AXI4-Lite control slave (ap_ctrl_hs, onebit_axil_ctrl), one AXI4 master
 // (`m_axi_gmem`) that reads input frames from memory and writes output frames back, and an
-// interrupt. The same module is a Vitis RTL kernel and a Zynq AXI peripheral.
+// interrupt. The same module is a Vitis RTL kernel and a Zynq AXI peripheral. With
+// WEIGHT_WINDOWS, AXI-Lite writes at offsets >= 0x100 go to the accelerator's weight write port
+// (`cfg_*`: the runtime-writable layers' windows, onebit.driver.weights).
 //
 // Memory layout (docs/shell.md, onebit.hw.packing.frames_to_bytes): every stream word takes
 // WORD_BYTES bytes (a power of two), its elements packed as onebit.hw.packing, little-endian;
