@@ -31,9 +31,8 @@ import numpy as np
 
 from .errors import DriverError
 from .packing import elem_type, pack
+from .regmap import WINDOW_BASE
 
-WINDOW_BASE = 0x1000
-"""The first weight window's lowest possible address (the control registers end below)."""
 WEIGHTS_SUFFIX, THRES_SUFFIX = "_weights.npy", "_thres.npy"
 
 

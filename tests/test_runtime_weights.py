@@ -74,28 +74,21 @@ def _golden(build_dir, model, x):
     return xin, np.stack([c[oname] for c in ctxs]).reshape(len(x), -1)
 
 
-def test_weights_written_at_run_time_give_the_new_golden(rw_bundle, tmp_path):
-    out = rw_bundle
+def _check_reload(out, tmp_path):
+    """Outputs through the driver (`sim` backend) before, after new weights are written at run
+    time, and after the build's own weights are loaded back: FINN's golden each time."""
     x = np.load(out / "vectors.npz")["x"][:6]
     xin, before = _golden(out, load_intermediate(out, "dataflow_golden"), x)
     arrays = _new_weights(out)
     _, after = _golden(out, golden_with(out, arrays), x)
     assert (before != after).any()
     d = write_dir(tmp_path / "w", arrays)
-
-    bundle = json.loads((out / "deploy" / "bundle.json").read_text())
-    assert [w["name"] for w in bundle["weights"]] == list(WRITABLE)
-    assert bundle["weights"][0]["base"] >= WINDOW_BASE
-    assert bundle["control_span"] >= bundle["weights"][-1]["base"] + bundle["weights"][-1]["size"]
-
     with Accelerator(out / "deploy", backend="sim", batch_size=len(x)) as acc:
         y0 = acc.execute(xin).reshape(len(x), -1)
         np.testing.assert_array_equal(y0, before)
-        n = acc.load_weights(d)
-        assert n > 0
+        assert acc.load_weights(d) > 0
         y1 = acc.execute(xin).reshape(len(x), -1)
         np.testing.assert_array_equal(y1, after)
-        # the build's own weights, taken from its golden graph, restore the first outputs
         acc.load_weights(weights_from_graph(out, load_intermediate(out, "dataflow_golden"),
                                             tmp_path / "orig"))
         np.testing.assert_array_equal(acc.execute(xin).reshape(len(x), -1), before)
@@ -108,8 +101,19 @@ def test_weights_written_at_run_time_give_the_new_golden(rw_bundle, tmp_path):
             acc.load_weights(wrong)
 
 
+def test_weights_written_at_run_time_give_the_new_golden(rw_bundle, tmp_path):
+    out = rw_bundle
+    bundle = json.loads((out / "deploy" / "bundle.json").read_text())
+    assert [w["name"] for w in bundle["weights"]] == list(WRITABLE)
+    assert bundle["weights"][0]["base"] >= WINDOW_BASE
+    assert bundle["control_span"] >= bundle["weights"][-1]["base"] + bundle["weights"][-1]["size"]
+    _check_reload(out, tmp_path)
+
+
 @pytest.mark.slow
-def test_build_with_writable_folding_verifies_and_records(tmp_path):
+def test_build_with_writable_folding_verifies_records_and_reloads(tmp_path):
+    """The real flow: `--folding` with runtime_writeable_weights, words of several 32-bit
+    parts (64-bit weight words, 60-bit threshold words), `onebit bitstream`, reload."""
     fold = {"MVAU_hls_0": {"runtime_writeable_weights": 1, "SIMD": 8, "PE": 4},
             "MVAU_hls_1": {"runtime_writeable_weights": 1, "SIMD": 32, "PE": 2}}
     out = tmp_path / "b"
@@ -122,3 +126,6 @@ def test_build_with_writable_folding_verifies_and_records(tmp_path):
     assert rec["MVAU_hls_0"]["memories"]["weights"] == {
         "base": rec["MVAU_hls_0"]["base"], "depth": 64, "width": 32}
     assert rec["MVAU_hls_1"]["memories"]["weights"]["width"] == 64  # two parts a word
+    assert rec["MVAU_hls_0"]["memories"]["thresholds"]["width"] == 60
+    write_bundle(out)
+    _check_reload(out, tmp_path)
