@@ -126,8 +126,6 @@ def kernel_source(geometry: Geometry, data_width: int, design: int,
               "OUT_BITS": g.out_bits, "IN_WORD_BYTES": g.in_word_bytes,
               "OUT_WORD_BYTES": g.out_word_bytes, "IN_WORDS": g.in_words,
               "OUT_WORDS": g.out_words}
-    if windows:
-        params["WEIGHT_WINDOWS"] = 1
     plist = ",\n".join([f"    .{k}({v})" for k, v in params.items()]
                        + [f"    .DESIGN_ID(32'h{design:08x})"])
     ports = ",\n".join(f"  {d} logic {f'[{w - 1}:0] ' if w > 1 else ''}{n}"

@@ -4,10 +4,11 @@ The graph is given as instances plus edges; an edge runs from an output port of 
 (or the top's input) to an input port of another (or the top's output). Port 0 of an instance
 is its `s_*`/`m_*` roles, port 1 its `s1_*`/`m1_*` roles (residual forks and adds).
 
-Runtime-writable layers (`RtlInstance.writable`) get a window each (`windows`,
-`onebit.driver.weights.place`); the top then has a write port `cfg_we`/`cfg_addr`/`cfg_data`
-(the shell's AXI-Lite writes above its registers) that the top decodes into each layer's
-memory write port. Other layers' extra inputs take their `tied` constants.
+The top has a weight write port `cfg_we`/`cfg_addr`/`cfg_data` (the shell's AXI-Lite writes
+above its registers; `cfg_addr` as wide as the control address). Runtime-writable layers
+(`RtlInstance.writable`) get a window each (`windows`, `onebit.driver.weights.place`), decoded
+from it into the layer's memory write port; without them the port is unused. Other layers'
+extra inputs take their `tied` constants.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
     cfg_aw = address_bits(list(placed.values()))
     if placed:
         body.append(f"  localparam int unsigned CFG_AW = {cfg_aw};")
+    body.append("  logic unused_cfg;  // no runtime-writable layer; byte lanes of a word\n"
+                + ("  assign unused_cfg = ^cfg_addr[1:0];" if placed else
+                   "  assign unused_cfg = ^{cfg_we, cfg_addr, cfg_data};"))
     for k, (inst, c) in enumerate(zip(insts, conns, strict=True)):
         if inst.writable:
             text, cfg = _cfg_decode(k, placed[inst.name])
@@ -150,9 +154,10 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
         "  output logic s_axis_tready,",
         f"  output logic [{top_out - 1}:0] m_axis_tdata,",
         "  output logic m_axis_tvalid,",
-        "  input  logic m_axis_tready" + ("," if placed else ""),
-        *(["  input  logic cfg_we,", f"  input  logic [{cfg_aw - 1}:0] cfg_addr,",
-           "  input  logic [31:0] cfg_data"] if placed else []),
+        "  input  logic m_axis_tready,",
+        "  input  logic cfg_we,",
+        f"  input  logic [{cfg_aw - 1}:0] cfg_addr,",
+        "  input  logic [31:0] cfg_data",
         ");",
         *body,
         "endmodule",
@@ -167,8 +172,7 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
         sources += [s for s in inst.sources if s not in sources]
     return RtlInstance(TOP, TOP, sources + [top], top_in, top_out,
                        in_bits(insts[first.dst[0]], first.dst[1])[0], top_out, {},
-                       dict(ONEBIT_PORTS), "accelerator",
-                       tied=dict(CFG_TIED) if placed else {})
+                       dict(ONEBIT_PORTS), "accelerator", tied=dict(CFG_TIED))
 
 
 def _instance(inst: RtlInstance, conns: dict[str, str]) -> str:

@@ -1,9 +1,10 @@
 // onebit_shell: the accelerator (`onebit_accel`, written by onebit.hw.stitch) as a memory-mapped
 // kernel: an AXI4-Lite control slave (ap_ctrl_hs, onebit_axil_ctrl), one AXI4 master
 // (`m_axi_gmem`) that reads input frames from memory and writes output frames back, and an
-// interrupt. The same module is a Vitis RTL kernel and a Zynq AXI peripheral. With
-// WEIGHT_WINDOWS, AXI-Lite writes at offsets >= 0x100 go to the accelerator's weight write port
-// (`cfg_*`: the runtime-writable layers' windows, onebit.driver.weights).
+// interrupt. The same module is a Vitis RTL kernel and a Zynq AXI peripheral. AXI-Lite writes
+// at offsets >= 0x100 go to the accelerator's weight write port (`cfg_*`, as wide as the control
+// address): the runtime-writable layers' windows (onebit.driver.weights); an accelerator
+// without such layers ignores the port.
 //
 // Memory layout (docs/shell.md, onebit.hw.packing.frames_to_bytes): every stream word takes
 // WORD_BYTES bytes (a power of two), its elements packed as onebit.hw.packing, little-endian;
@@ -31,10 +32,7 @@ module onebit_shell #(
   parameter int unsigned IN_WORDS        = 1,   // input words per frame
   parameter int unsigned OUT_WORDS       = 1,   // output words per frame
   parameter logic [31:0] DESIGN_ID       = 32'h0,
-  parameter int unsigned MAX_OUTSTANDING = 4,
-  // the accelerator has runtime-writable layers: AXI-Lite writes at offsets >= 0x100 go to
-  // its weight write port (onebit.driver.weights: one window per layer)
-  parameter bit          WEIGHT_WINDOWS  = 1'b0
+  parameter int unsigned MAX_OUTSTANDING = 4
 ) (
   input  logic                                  ap_clk,
   input  logic                                  ap_rst_n,
@@ -250,22 +248,12 @@ module onebit_shell #(
   logic [OUT_BITS-1:0] acc_m_tdata;
   logic                acc_m_tvalid, acc_m_tready;
 
-  if (WEIGHT_WINDOWS) begin : g_accel_rw
-    onebit_accel u_accel (
-      .clk, .rst_n,
-      .s_axis_tdata(acc_s_tdata), .s_axis_tvalid(acc_s_tvalid), .s_axis_tready(acc_s_tready),
-      .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready),
-      .cfg_we, .cfg_addr, .cfg_data
-    );
-  end else begin : g_accel
-    onebit_accel u_accel (
-      .clk, .rst_n,
-      .s_axis_tdata(acc_s_tdata), .s_axis_tvalid(acc_s_tvalid), .s_axis_tready(acc_s_tready),
-      .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready)
-    );
-    logic unused_cfg;  // no weight windows
-    assign unused_cfg = ^{cfg_we, cfg_addr, cfg_data};
-  end
+  onebit_accel u_accel (
+    .clk, .rst_n,
+    .s_axis_tdata(acc_s_tdata), .s_axis_tvalid(acc_s_tvalid), .s_axis_tready(acc_s_tready),
+    .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready),
+    .cfg_we, .cfg_addr, .cfg_data
+  );
 
   // ---- output: accelerator -> frames (TLAST) -> output words -> bus words -> memory
   logic [OW-1:0] ow_tdata;
