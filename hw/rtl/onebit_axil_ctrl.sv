@@ -15,8 +15,9 @@
 //   words per frame: read only, constants of the design.
 // Weight windows: a write at an offset >= 0x100 with all four byte strobes set is passed on
 // (cfg_we for one cycle, with its offset and data) to the runtime-writable layers' memories
-// (onebit.driver.weights); windows read 0. Unmapped offsets read 0 and ignore writes. A write takes effect when both its address and
-// data have arrived (in either order); every output is a register.
+// (onebit.driver.weights); windows read 0. Unmapped offsets read 0 and ignore writes. A write
+// takes effect when both its address and data have arrived (in either order); every output is
+// a register.
 module onebit_axil_ctrl #(
   parameter int unsigned ADDR_W         = 8,
   parameter logic [31:0] DESIGN_ID      = 32'h0,
