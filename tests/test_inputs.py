@@ -278,7 +278,9 @@ def test_cli_input_datatype_and_folding_refusal(tmp_path):
     fold = tmp_path / "f.json"
     fold.write_text(json.dumps({"Defaults": {}, "MVAU_hls_0": {"mem_mode": "external"}}))
     hw = finn_hw_graph(tmp_path / "hw.onnx")
-    _one_line_error(onebit("build", str(hw), "--out", str(tmp_path / "c"), "--folding", str(fold)),
+    # --quiet: no per-step progress lines (stderr is not a terminal)
+    _one_line_error(onebit("--quiet", "build", str(hw), "--out", str(tmp_path / "c"),
+                           "--folding", str(fold)),
                     "node 'MVAU_hls_0' (MVAU_hls), key 'mem_mode': 'external'")
 
 
