@@ -165,6 +165,9 @@ def bundle_json(build: Path, b: Board, mhz: float, k: shell.ShellRtl, hdl: list[
         "software_nodes": report.get("software_nodes"),
         "rtl": {"hdl": hdl, "memory": memory, "top": k.top},
         "registers": "onebit.driver.regmap (ap_ctrl_hs layout)",
+        "control_span": k.ctrl_span,
+        "weights": [w.to_json() for w in acc.windows],
+        "weights_layout": "onebit.driver.weights (windows above 0x1000, 32-bit parts)",
     }
 
 

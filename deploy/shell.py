@@ -43,4 +43,4 @@ def shell_rtl(build: Path, out_dir: Path, data_width: int) -> ShellRtl:
             "onebit yet: onebit bitstream needs it to wrap the accelerator") from None
     k = shell.write_kernel(Path(build) / "rtl", data_width, Path(out_dir))
     return ShellRtl(k.top, [Path(p) for p in k.sources], k.design_id,
-                    1 << shell.CTRL_ADDR_WIDTH)
+                    1 << k.ctrl_addr_width)

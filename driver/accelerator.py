@@ -21,7 +21,8 @@ from .backend import Backend
 from .bundle import Bundle
 from .errors import DeviceError, DriverError
 from .packing import decode_frames, encode_frames
-from .regmap import MAGIC, OFF
+from .regmap import AP_IDLE, MAGIC, OFF
+from .weights import dir_writes
 
 BACKENDS = ("pynq", "xrt", "sim")
 
@@ -144,9 +145,19 @@ class Accelerator:
                 "hw_latency_s": hw_s, "hw_fps": n / hw_s if hw_s else float("inf"),
                 "wall_s": wall, "wall_fps": n / wall if wall else float("inf")}
 
-    def load_weights(self, weights_dir) -> None:
-        """Write runtime weights: not supported by this shell yet (weights are in the RTL)."""
-        raise DriverError(
-            "runtime-writable weights are not supported yet: this bundle's weights and "
-            "thresholds are baked into its bitstream (rebuild with the new weights, or wait for "
-            f"the shell's weight windows); not loading {weights_dir}")
+    def load_weights(self, weights_dir) -> int:
+        """Write a weights directory (`onebit.driver.weights`: `<layer>_weights.npy` (MW, MH),
+        `<layer>_thres.npy` (MH, T)) into the runtime-writable layers' windows, through the
+        control registers; the whole directory is checked before the first write. Only while
+        the accelerator is idle. Returns the number of 32-bit writes."""
+        if not self.bundle.weights:
+            raise DriverError("this bundle has no runtime-writable layers (build with "
+                              "runtime_writeable_weights: 1 in the folding config); not loading "
+                              f"{weights_dir}")
+        writes = dir_writes(weights_dir, list(self.bundle.weights))
+        if not self.dev.read_reg(OFF["CTRL"]) & AP_IDLE:
+            raise DeviceError("the accelerator is running: weights are loaded only while it is "
+                              "idle")
+        for addr, value in writes:
+            self.dev.write_reg(addr, value)
+        return len(writes)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .errors import DriverError
 from .packing import ElemType, elem_type, word_bytes
+from .weights import WritableLayer
 
 BUNDLE_FILE = "bundle.json"
 FORMAT = 1
@@ -77,6 +78,7 @@ class Bundle:
     input: Io
     output: Io
     axi_data_width: int = 64  # the shell's AXI master (the sim backend builds it so)
+    weights: tuple[WritableLayer, ...] = ()  # runtime-writable layers and their windows
 
     @classmethod
     def load(cls, root) -> Bundle:
@@ -92,7 +94,8 @@ class Bundle:
             return cls(root, d["board"], d["shell"], float(d["clock_mhz"]), int(d["design_id"]),
                        d["bitfile"], d["ip_name"], d["kernel"], d.get("memory", ""),
                        Io.from_json(d["input"]), Io.from_json(d["output"]),
-                       int(d.get("axi_data_width", 64)))
+                       int(d.get("axi_data_width", 64)),
+                       tuple(WritableLayer.from_json(w) for w in d.get("weights", [])))
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, DriverError):
                 raise

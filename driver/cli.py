@@ -2,6 +2,7 @@
 
     python driver.py --exec_mode execute --input x.npy --output y.npy --batchsize 16
     python driver.py --exec_mode throughput_test --batchsize 1000 --backend pynq
+    python driver.py --weights new_weights/ --input x.npy   # runtime-writable layers first
 
 A driver error is one line on stderr and exit status 1.
 """
@@ -30,6 +31,8 @@ def parser(default_backend: str) -> argparse.ArgumentParser:
     p.add_argument("--bundle", type=Path, help="bundle directory (default: this script's)")
     p.add_argument("--build", type=Path, help="sim backend: the build directory to simulate "
                                               "(default: the bundle's copy)")
+    p.add_argument("--weights", type=Path, help="a weights directory to load into the "
+                   "runtime-writable layers before running (onebit.driver.weights)")
     p.add_argument("--report", type=Path, help="throughput_test: also write the figures (.json)")
     return p
 
@@ -46,11 +49,13 @@ def main(argv=None, bundle_dir: Path | None = None, default_backend: str = "pynq
                 raise DriverError(f"--input {a.input}: no such file")
             x = np.load(a.input)
             with Accelerator(root, a.backend, batch_size=a.batchsize, **kw) as acc:
+                _load(acc, a.weights)
                 y = acc.execute(x)
             np.save(a.output, y)
             print(f"{len(y)} frames -> {a.output}")
         else:
             with Accelerator(root, a.backend, batch_size=a.batchsize, **kw) as acc:
+                _load(acc, a.weights)
                 r = acc.throughput_test()
             print(f"{r['frames']} frames: {r['cycles_per_frame']:.0f} cycles/frame, "
                   f"{r['hw_fps']:,.0f} fps at {r['clock_mhz']:g} MHz (hardware), "
@@ -61,3 +66,9 @@ def main(argv=None, bundle_dir: Path | None = None, default_backend: str = "pynq
         print(f"driver.py: error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def _load(acc: Accelerator, weights: Path | None) -> None:
+    if weights is not None:
+        n = acc.load_weights(weights)
+        print(f"weights {weights}: {n} register writes")

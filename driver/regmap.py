@@ -2,6 +2,8 @@
 
 One table, read by the driver, by the Vitis kernel description (`onebit.deploy.alveo`) and
 checked against the shell's register file. Offsets in bytes; every register is 32 bits.
+From `WINDOW_BASE` up lie the runtime-writable layers' weight windows (write-only), laid out
+by `onebit.driver.weights` and listed per build in `bundle.json` "weights".
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ REGS = (
 )
 OFF = {r.name: r.offset for r in REGS}
 MAGIC = 0x0B175E11
+WINDOW_BASE = 0x1000
+"""The lowest address a weight window may take (the registers' span is 0x100)."""
 AP_START, AP_DONE, AP_IDLE, AP_READY, AUTO_RESTART = 1, 2, 4, 8, 0x80
 
 KERNEL_ARGS = (

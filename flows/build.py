@@ -391,6 +391,8 @@ def step_rtl(state: BuildState) -> None:
     shutil.rmtree(rtl / "sizing")  # the simulation-only top that sized the FIFOs
     acc.top = acc.stitch(rtl)
     acc.save(rtl)
+    if acc.windows:  # runtime_writeable_weights: each layer's window and memory geometry
+        state.report["writable_layers"] = [w.to_json() for w in acc.windows]
 
 
 def step_resources(state: BuildState) -> None:
@@ -535,7 +537,7 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
         "timings_s": state.timings | {"total": round(seconds, 3)},
         "meta": state.inp.meta,
     }
-    for k in ("sim", "resources"):
+    for k in ("writable_layers", "sim", "resources"):
         if k in state.report:
             r[k] = state.report[k]
     return r

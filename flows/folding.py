@@ -222,9 +222,9 @@ def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> 
         if not isinstance(value, int) or value < 1 or (total is not None and total % value):
             raise UserInputError(f"{where}: {value!r} must be a positive integer dividing "
                                  f"{DIVIDES.get((op, key), 'the channels')}={total}")
-    elif key == "runtime_writeable_weights" and value:
-        raise UserInputError(f"{where}: not yet: runtime-writeable weights come with the "
-                             "deployment flow")
+    elif key == "runtime_writeable_weights" and value and op != "MVAU":
+        raise UserInputError(f"{where}: not yet on {op}: onebit's runtime-writable memories "
+                             "are the MVAU's weights and thresholds (onebit_mvau)")
     elif key == "mem_mode" and value not in WEIGHT_MEM_MODES:
         raise UserInputError(f"{where}: {value!r}: onebit_mvau holds its weights "
                              f"({' or '.join(WEIGHT_MEM_MODES)}); streamed weights not yet")

@@ -27,7 +27,7 @@ from onebit.hw.sim import (
     simulate_instance,
     simulate_multi_instance,
 )
-from onebit.hw.stitch import GRAPH, Edge, stitch
+from onebit.hw.stitch import GRAPH, Edge, stitch, windows
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
 DEFAULT_FIFO_DEPTH = 2
@@ -110,6 +110,11 @@ class Accelerator:
         e = next(e for e in self.edges if e.dst[0] == GRAPH)
         return self.layers[e.src[0]].inst.out_port_bits(e.src[1])
 
+    @property
+    def windows(self):
+        """The runtime-writable layers with their weight windows (`driver.weights`)."""
+        return windows([la.inst for la in self.layers])
+
     def fifo_depths(self) -> dict[str, int]:
         """Depth of each stream's FIFO, keyed 'producer->consumer' ('in'/'out': the top)."""
         def name(i: int, top: str) -> str:
@@ -137,6 +142,7 @@ class Accelerator:
             "depths": self.depths,
             "edges": [asdict(e) for e in self.edges],
             "layers": [la.to_json(out_dir) for la in self.layers],
+            "writable_layers": [w.to_json() for w in self.windows],
         }, indent=1))
         return path
 

@@ -58,6 +58,12 @@ class RtlInstance:
     op_type: str = ""
     in1_width: int = 0  # second input (`s1_*`) of a two-input block, 0 if none
     out1_width: int = 0  # second output (`m1_*`) of a two-output block, 0 if none
+    tied: dict[str, str] = field(default_factory=dict)
+    """Input ports beyond the stream roles and the constant each takes when nothing drives it
+    (`onebit_mvau`'s memory write port)."""
+    writable: dict | None = None
+    """A runtime-writable layer's memories (`onebit.driver.weights.WritableLayer` as JSON,
+    its window base not yet placed); None for a layer whose memories are fixed."""
 
     def out_port_bits(self, port: int) -> int:
         """Meaningful bits of output port 0 (`m_*`, maybe byte-padded) or 1 (`m1_*`)."""

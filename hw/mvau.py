@@ -28,7 +28,8 @@ from onnx import NodeProto
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
-from onebit.errors import UnsupportedOpError
+from onebit.driver.weights import WritableLayer, fold_rows, integer_thresholds, threshold_bits
+from onebit.errors import UnsupportedOpError, UserInputError
 from onebit.hw import rtl_source
 from onebit.hw.instance import RtlInstance
 from onebit.hw.packing import pack, to_hex
@@ -41,7 +42,12 @@ LATENCY = 4
 
 def rtl_sources() -> list[Path]:
     """The SystemVerilog files of `onebit_mvau` (the module and its output FIFO)."""
-    return [rtl_source(MODULE), rtl_source("onebit_fifo")]
+    return [rtl_source(MODULE), rtl_source("onebit_mvau_wport"), rtl_source("onebit_fifo")]
+
+
+CFG_PORTS = {"cfg_we": "1'b0", "cfg_sel": "1'b0", "cfg_idx": "32'd0", "cfg_data": "32'd0"}
+"""The memory write port of `onebit_mvau` and its value when nothing writes (every layer
+that is not runtime-writable, and any layer simulated alone)."""
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -102,8 +108,7 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     if mem_mode not in ("internal_embedded", "internal_decoupled"):
         raise _fail(node, f"mem_mode={mem_mode!r}: expected internal_embedded or "
                     "internal_decoupled (weights live in the module)")
-    if g("runtime_writeable_weights"):
-        raise _fail(node, "runtime_writeable_weights=1 is not supported")
+    writable = bool(g("runtime_writeable_weights"))
     if "TH" in op.get_nodeattr_types() and g("TH") != 1:
         raise _fail(node, f"TH={g('TH')}: expected 1")
 
@@ -129,11 +134,16 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     # (MH, MW) weight values of `wdt`; one-bit kinds as their code (1 = +1 or 1, 0 = -1 or 0)
     wvals = (np.asarray(w) > 0).astype(np.int64).T if one_bit else np.asarray(w).T
 
-    # exact bounds from the actual weights: FINN sizes outputDataType (noActivation) from them
-    acc_lo, acc_hi = acc_range(idt, np.asarray(w), xnor)
+    # exact bounds from the actual weights: FINN sizes outputDataType (noActivation) from them;
+    # a runtime-writable layer takes any weights of its datatype
+    acc_lo, acc_hi = (_acc_range(idt, wdt, xnor, mw) if writable
+                      else acc_range(idt, np.asarray(w), xnor))
     no_act = bool(g("noActivation"))
     thr = None
     pad = node_correction(node)
+    if writable and pad is not None:
+        raise _fail(node, "runtime_writeable_weights=1 on a zero-padded conv: its threshold "
+                    "correction depends on the weights; not supported yet")
     if pad is not None:
         nv = [int(v) for v in g("numInputVectors")]
         if no_act or int(np.prod(nv)) != len(pad[0]) * len(pad[1]) or nv[-2:] != [
@@ -146,7 +156,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     if no_act:
         if not (odt.min() <= acc_lo and acc_hi <= odt.max()):
             raise _fail(node, f"outputDataType={odt.name} cannot hold accumulators in "
-                        f"[{acc_lo}, {acc_hi}]")
+                        f"[{acc_lo}, {acc_hi}]" + (" (any weights of runtime_writeable_weights="
+                                                    "1)" if writable else ""))
         n_thres, out_bits, out_bias = 0, odt.bitwidth(), 0
         acc_bits = _signed_bits(acc_lo, acc_hi)
     else:
@@ -160,7 +171,7 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
             t = class_thresholds(t, pad[2]).reshape(-1, t.shape[1])
         # integer accumulators: acc >= thr <=> acc >= ceil(thr); clamping to [lo, hi + 1]
         # keeps every comparison's result.
-        thr = np.ceil(np.clip(t, acc_lo, acc_hi + 1)).astype(np.int64)
+        thr = integer_thresholds(t, acc_lo, acc_hi)
         n_thres = t.shape[1]
         if odt == DataType["BIPOLAR"]:
             if n_thres != 1:
@@ -195,6 +206,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         "OUT_BITS": out_bits,
         "OUT_BIAS": out_bias,
     }
+    if writable:
+        params["WRITABLE"] = 1
     # synthesis attributes (FINN's ram_style / ram_style_thresholds / resType), only when set
     styles = {"RAM_STYLE": g("ram_style"), "RES_TYPE": g("resType")}
     if n_thres:
@@ -213,6 +226,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         "n_vectors": int(np.prod(g("numInputVectors"))),
         "idt": idt,
         "odt": odt,
+        "writable": WritableLayer(node.name, mw, mh, simd, pe, wdt.name, n_thres, acc_bits,
+                                  acc_lo, acc_hi) if writable else None,
     }
 
 
@@ -224,10 +239,7 @@ def check(node: NodeProto, model: ModelWrapper) -> None:
 def weight_words(wvals: np.ndarray, simd: int, pe: int,
                  wdt: DataType = DataType["BINARY"]) -> np.ndarray:
     """(MH, MW) weights of `wdt` to the weight memory: (NF*SF, PE*SIMD*bits) bit matrix."""
-    mh, mw = wvals.shape
-    nf, sf = mh // pe, mw // simd
-    w = wvals.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3)
-    return pack(w.reshape(-1), wdt, pe * simd)
+    return pack(fold_rows(wvals, simd, pe).reshape(-1), wdt, pe * simd)
 
 
 def threshold_words(thr: np.ndarray, pe: int, acc_bits: int) -> np.ndarray:
@@ -235,8 +247,10 @@ def threshold_words(thr: np.ndarray, pe: int, acc_bits: int) -> np.ndarray:
 
     (NCLS * MH, T) class-major thresholds give NCLS * NF words, word cls * NF + nf.
     """
-    mh, t = thr.shape
-    return pack(thr.reshape(-1), DataType[f"INT{acc_bits}"], pe * t).reshape(mh // pe, -1)
+    try:
+        return threshold_bits(thr, pe, acc_bits)
+    except ValueError as e:
+        raise UserInputError(str(e)) from None
 
 
 def _write_mem(path: Path, words: np.ndarray) -> None:
@@ -286,6 +300,8 @@ def generate(
         out_bits=width_out,
         params=p,
         op_type=node.op_type,
+        tied=dict(CFG_PORTS),
+        writable=None if info["writable"] is None else info["writable"].to_json(),
     )
 
 

@@ -3,6 +3,12 @@
 The graph is given as instances plus edges; an edge runs from an output port of one instance
 (or the top's input) to an input port of another (or the top's output). Port 0 of an instance
 is its `s_*`/`m_*` roles, port 1 its `s1_*`/`m1_*` roles (residual forks and adds).
+
+The top has a weight write port `cfg_we`/`cfg_addr`/`cfg_data` (the shell's AXI-Lite writes
+above its registers; `cfg_addr` as wide as the control address). Runtime-writable layers
+(`RtlInstance.writable`) get a window each (`windows`, `onebit.driver.weights.place`), decoded
+from it into the layer's memory write port; without them the port is unused. Other layers'
+extra inputs take their `tied` constants.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from onebit.driver.weights import WritableLayer, address_bits, place
 from onebit.errors import BuildError
 from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
@@ -34,6 +41,27 @@ def _param(v: int | str) -> str:
 def in_bits(inst: RtlInstance, port: int) -> tuple[int, int]:
     """(meaningful, declared) bits of an input port."""
     return (inst.in_bits, inst.in_width) if port == 0 else (inst.in1_width, inst.in1_width)
+
+
+def windows(insts: list[RtlInstance]) -> list[WritableLayer]:
+    """The runtime-writable layers of `insts`, in order, with their window bases."""
+    return place([WritableLayer.from_json(i.writable) for i in insts if i.writable])
+
+
+CFG_TIED = {"cfg_we": "1'b0", "cfg_addr": "'0", "cfg_data": "32'd0"}
+"""The stitched top's weight write port, idle (a top simulated on its own)."""
+
+
+def _cfg_decode(k: int, la: WritableLayer) -> tuple[str, dict[str, str]]:
+    """Wires selecting layer `la`'s window (instance k) from the top's write port."""
+    size_b = la.size.bit_length() - 1
+    half_b = la.half.bit_length() - 1
+    hit = f"cfg_hit_{k}"
+    text = (f"  wire {hit} = cfg_we && cfg_addr[CFG_AW-1:{size_b}] == "
+            f"(CFG_AW-{size_b})'({la.base >> size_b});")
+    sel = f"cfg_addr[{half_b}]" if la.n_thres else "1'b0"
+    idx = f"32'(cfg_addr[{half_b - 1}:2])" if half_b > 2 else "32'd0"
+    return text, {"cfg_we": hit, "cfg_sel": sel, "cfg_idx": idx, "cfg_data": "cfg_data"}
 
 
 def chain_edges(n: int) -> list[Edge]:
@@ -94,7 +122,19 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
         role = "s" if e.dst[1] == 0 else "s1"
         conns[e.dst[0]].update({f"{role}_tdata": data, f"{role}_tvalid": dst[1],
                                 f"{role}_tready": dst[2]})
-    for inst, c in zip(insts, conns, strict=True):
+    placed = {la.name: la for la in windows(insts)}
+    cfg_aw = address_bits(list(placed.values()))
+    if placed:
+        body.append(f"  localparam int unsigned CFG_AW = {cfg_aw};")
+    body.append("  logic unused_cfg;  // no runtime-writable layer; byte lanes of a word\n"
+                + ("  assign unused_cfg = ^cfg_addr[1:0];" if placed else
+                   "  assign unused_cfg = ^{cfg_we, cfg_addr, cfg_data};"))
+    for k, (inst, c) in enumerate(zip(insts, conns, strict=True)):
+        if inst.writable:
+            text, cfg = _cfg_decode(k, placed[inst.name])
+            body.append(text)
+            c.update(cfg)
+        c.update({p: v for p, v in inst.tied.items() if p not in c})
         body.append(f"  // {inst.name} ({inst.op_type or inst.module})\n" + _instance(inst, c))
     if monitor:
         body.append(
@@ -114,7 +154,10 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
         "  output logic s_axis_tready,",
         f"  output logic [{top_out - 1}:0] m_axis_tdata,",
         "  output logic m_axis_tvalid,",
-        "  input  logic m_axis_tready",
+        "  input  logic m_axis_tready,",
+        "  input  logic cfg_we,",
+        f"  input  logic [{cfg_aw - 1}:0] cfg_addr,",
+        "  input  logic [31:0] cfg_data",
         ");",
         *body,
         "endmodule",
@@ -129,18 +172,18 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
         sources += [s for s in inst.sources if s not in sources]
     return RtlInstance(TOP, TOP, sources + [top], top_in, top_out,
                        in_bits(insts[first.dst[0]], first.dst[1])[0], top_out, {},
-                       dict(ONEBIT_PORTS), "accelerator")
+                       dict(ONEBIT_PORTS), "accelerator", tied=dict(CFG_TIED))
 
 
 def _instance(inst: RtlInstance, conns: dict[str, str]) -> str:
-    missing = [r for r in inst.ports if r not in conns]
+    missing = [r for r in [*inst.ports, *inst.tied] if r not in conns]
     if missing:
         raise BuildError("stitch", f"'{inst.name}' has unconnected ports: {', '.join(missing)}")
     params = ""
     if inst.params:
         params = " #(\n" + ",\n".join(
             f"    .{k}({_param(v)})" for k, v in inst.params.items()) + "\n  )"
-    ports = ",\n".join(f"    .{inst.ports[role]}({sig})" for role, sig in conns.items())
+    ports = ",\n".join(f"    .{inst.ports.get(role, role)}({sig})" for role, sig in conns.items())
     return f"  {inst.module}{params} u_{inst.name} (\n{ports}\n  );\n"
 
 

@@ -180,13 +180,50 @@ def test_bad_input_and_missing_pieces_are_one_line_errors(tmp_path, device, monk
             acc.execute(np.zeros((1, 3)))
         with pytest.raises(DriverError, match="value 256.0 at flat index 0 is not a UINT8"):
             acc.execute(np.full((1, 16), 256))
-        with pytest.raises(DriverError, match="runtime-writable weights are not supported"):
+        with pytest.raises(DriverError, match="this bundle has no runtime-writable layers"):
             acc.load_weights(tmp_path)
     with pytest.raises(DriverError, match="unknown backend 'fpga'"):
         Accelerator(root, "fpga")
     (root / "onebit.bit").unlink()
     with pytest.raises(DriverError, match="onebit.bit is missing"):
         Accelerator(root, "pynq")
+
+
+LAYER = {"name": "MVAU_hls_1", "mw": 8, "mh": 4, "simd": 4, "pe": 2, "weight_type": "BIPOLAR",
+         "n_thres": 1, "acc_bits": 5, "acc_lo": -8, "acc_hi": 8, "base": 0x1000}
+
+
+def test_load_weights_writes_the_window_through_the_registers(tmp_path, device):
+    from onebit.driver.weights import write_dir
+
+    log, shell, install = device
+    install("pynq")
+    root = write_bundle(tmp_path / "b")
+    d = json.loads((root / "bundle.json").read_text())
+    (root / "bundle.json").write_text(json.dumps({**d, "weights": [LAYER]}))
+    w = np.where(np.arange(32).reshape(8, 4) % 3 == 0, 1, -1)  # (MW, MH)
+    t = np.array([[-2.5], [0], [3.2], [100]])  # ceil, clamped into [lo, hi + 1]
+    with Accelerator(root, "pynq") as acc:
+        del log[:]
+        assert acc.load_weights(write_dir(tmp_path / "w", {"MVAU_hls_1": (w, t)})) == 4 + 2
+    assert log[0] == ("read", 0x00, 0x4)  # idle
+    writes = [e[1:] for e in log[1:]]
+    # weight word nf*SF+sf: rows nf*2+pe, columns sf*4+s at bit pe*4+s; +1 -> 1
+    def word(nf, sf):
+        return sum(1 << (p * 4 + s) for p in range(2) for s in range(4)
+                   if w[sf * 4 + s, nf * 2 + p] > 0)
+    assert writes[:4] == [(0x1000 + 4 * i, word(i // 2, i % 2)) for i in range(4)]
+    # thresholds at base + S (S = 16 bytes): word nf, row nf*2+pe at bits pe*5, INT5
+    thr = [-2, 0, 4, 9]
+    assert writes[4:] == [(0x1010 + 4 * nf, (thr[2 * nf] & 31) | (thr[2 * nf + 1] & 31) << 5)
+                          for nf in range(2)]
+    with Accelerator(root, "pynq") as acc:
+        bad = write_dir(tmp_path / "bad", {"MVAU_hls_1": (np.zeros((8, 4)), None)})
+        with pytest.raises(DriverError, match="MVAU_hls_1: weights hold values outside BIPOLAR"):
+            acc.load_weights(bad)
+        with pytest.raises(DriverError, match=r"'MVAU_hls_7' has no weight window \(runtime-"
+                           r"writable layers: MVAU_hls_1\)"):
+            acc.load_weights(write_dir(tmp_path / "x", {"MVAU_hls_7": (w, None)}))
 
 
 def test_driver_command_line(tmp_path, device, capsys):

@@ -101,8 +101,6 @@ def test_mvau_rtl_carries_the_synthesis_attributes(specialized, tmp_path):
 
 
 @pytest.mark.parametrize("node, key, value, match", [
-    ("MVAU_hls_0", "runtime_writeable_weights", 1,
-     "not yet: runtime-writeable weights come with the deployment flow"),
     ("MVAU_hls_0", "ram_style", "ultra", "needs UltraRAM, which xc7z020clg400-1 does not have"),
     ("MVAU_hls_1", "mem_mode", "external", "streamed weights not yet"),
     ("MVAU_hls_1", "resType", "fast", "is not one of"),
@@ -118,9 +116,15 @@ def test_refused_by_node_and_key(specialized, node, key, value, match):
     assert model.model == specialized.model  # nothing set
 
 
+def test_runtime_writeable_weights_accepted_on_mvaus(specialized):
+    model = apply_folding_config(_fresh(specialized),
+                                 {"MVAU_hls_0": {"runtime_writeable_weights": 1}}, PYNQ_Z2)
+    assert _attrs(model, "MVAU_hls_0")("runtime_writeable_weights") == 1
+
+
 def test_refusals_before_any_rtl(tmp_path):
-    cfg = BuildConfig(tmp_path / "b", folding={"MVAU_hls_0": {"runtime_writeable_weights": 1}})
-    with pytest.raises(UserInputError, match="runtime-writeable"):
+    cfg = BuildConfig(tmp_path / "b", folding={"MVAU_hls_0": {"mem_mode": "external"}})
+    with pytest.raises(UserInputError, match="streamed weights not yet"):
         build(BuildInput("cnn", pixels(2), torch_model=cnn()), cfg)
     r = json.loads((tmp_path / "b" / "report.json").read_text())
     assert r["failed_step"] == "fold" and not (tmp_path / "b" / "rtl").exists()

@@ -13,8 +13,11 @@
 //   0x30/0x34     cycles [31:0] / [63:32] of the last run (accepted to done), read only
 //   0x40 magic, 0x44 design id, 0x48/0x4C input/output word bytes, 0x50/0x54 input/output
 //   words per frame: read only, constants of the design.
-// Unmapped offsets read 0 and ignore writes. A write takes effect when both its address and
-// data have arrived (in either order); every output is a register.
+// Weight windows: a write at an offset >= 0x100 with all four byte strobes set is passed on
+// (cfg_we for one cycle, with its offset and data) to the runtime-writable layers' memories
+// (onebit.driver.weights); windows read 0. Unmapped offsets read 0 and ignore writes. A write
+// takes effect when both its address and data have arrived (in either order); every output is
+// a register.
 module onebit_axil_ctrl #(
   parameter int unsigned ADDR_W         = 8,
   parameter logic [31:0] DESIGN_ID      = 32'h0,
@@ -51,7 +54,11 @@ module onebit_axil_ctrl #(
   output logic [63:0]       out_addr,
   output logic [31:0]       frames,
   input  logic [63:0]       cycles,
-  output logic              interrupt
+  output logic              interrupt,
+  // weight windows: one write per cycle of cfg_we
+  output logic              cfg_we,
+  output logic [ADDR_W-1:0] cfg_addr,
+  output logic [31:0]       cfg_data
 );
   localparam logic [31:0] MAGIC = 32'h0B17_5E11;
 
@@ -104,7 +111,13 @@ module onebit_axil_ctrl #(
       in_addr      <= '0;
       out_addr     <= '0;
       frames       <= '0;
+      cfg_we       <= 1'b0;
     end else begin
+      cfg_we <= wr && 32'(woff) >= 32'h100 && wstrb == 4'hF;
+      if (wr) begin
+        cfg_addr <= woff;
+        cfg_data <= wdata;
+      end
       if (aw_fire) begin
         aw_got <= 1'b1;
         waddr  <= s_axi_awaddr;

@@ -41,6 +41,14 @@
 // combinational path from m_axis_tready). Steady state: one step per cycle; latency from the
 // last input word of a vector to its last output word: 4 cycles plus (NF-1)*SF.
 //
+// Runtime-writable memories (FINN's runtime_writeable_weights; WRITABLE = 1): the host rewrites
+// the weight (cfg_sel = 0) and threshold (cfg_sel = 1) memories through a 32-bit write port.
+// A memory word of B bits is written as ceil(B / 32) parts, part p holding bits [32p +: 32];
+// cfg_idx = word * P + part, P the smallest power of two >= ceil(B / 32). Parts below the last
+// are staged; writing the last part commits the whole word (write them in increasing order).
+// Indices past the memory are ignored. Rewrite only while no vector is in flight (the shell's
+// ap_idle). With WRITABLE = 0 the port is ignored and the memories are ROMs as before.
+//
 // Synthesis attributes (FINN's folding keys; "auto" adds none of its own): RAM_STYLE on the
 // weight memory and RAM_STYLE_THRES on the threshold memory ((* ram_style *): auto, block,
 // distributed, ultra), RES_TYPE on the products ((* use_dsp *): "lut" -> "no", "dsp" -> "yes").
@@ -68,6 +76,7 @@ module onebit_mvau #(
   parameter int unsigned N_COL_CLS = 1,
   parameter string ROW_CLS_FILE = "",
   parameter string COL_CLS_FILE = "",
+  parameter bit WRITABLE = 1'b0,
   // synthesis attributes only (Verilator ignores them)
   /* verilator lint_off UNUSEDPARAM */
   parameter string RAM_STYLE = "auto",
@@ -82,7 +91,12 @@ module onebit_mvau #(
   output logic                     s_axis_tready,
   output logic [PE*OUT_BITS-1:0]   m_axis_tdata,
   output logic                     m_axis_tvalid,
-  input  logic                     m_axis_tready
+  input  logic                     m_axis_tready,
+  // memory write port (used when WRITABLE)
+  input  logic                     cfg_we,
+  input  logic                     cfg_sel,
+  input  logic [31:0]              cfg_idx,
+  input  logic [31:0]              cfg_data
 );
   localparam int unsigned NF = MH / PE;
   localparam int unsigned SF = MW / SIMD;
@@ -132,8 +146,22 @@ module onebit_mvau #(
 
   // ---- memories -----------------------------------------------------------------------------
   (* ram_style = RAM_STYLE *) logic [WW-1:0] wmem [NF*SF];
+
   logic [IN_W-1:0]    ibuf [SF];
   initial $readmemh(WEIGHT_FILE, wmem);
+  if (WRITABLE) begin : g_wr_weights
+    logic w_we;
+    logic [WA_W-1:0] w_wa;
+    logic [WW-1:0] w_wd;
+    onebit_mvau_wport #(.WIDTH(WW), .DEPTH(NF * SF)) u_wport (
+      .clk, .we(cfg_we && !cfg_sel), .idx(cfg_idx), .data(cfg_data), .mem_we(w_we),
+      .mem_addr(w_wa), .mem_data(w_wd)
+    );
+    always_ff @(posedge clk) if (w_we) wmem[w_wa] <= w_wd;
+  end else begin : g_rom_weights
+    logic unused_cfg;
+    assign unused_cfg = ^{cfg_we, cfg_sel, cfg_idx, cfg_data};
+  end
 
   // ---- stage 0: issue one (nf, sf) step ------------------------------------------------------
   logic [NF_W-1:0] nf;
@@ -305,6 +333,16 @@ module onebit_mvau #(
     (* ram_style = RAM_STYLE_THRES *) logic [THR_W-1:0] tmem [NCLS*NF];
     logic [THR_W-1:0] thr3;
     initial $readmemh(THRES_FILE, tmem);
+    if (WRITABLE) begin : g_wr_thres
+      logic t_we;
+      logic [TA_W-1:0] t_wa;
+      logic [THR_W-1:0] t_wd;
+      onebit_mvau_wport #(.WIDTH(THR_W), .DEPTH(NCLS * NF)) u_tport (
+        .clk, .we(cfg_we && cfg_sel), .idx(cfg_idx), .data(cfg_data), .mem_we(t_we),
+        .mem_addr(t_wa), .mem_data(t_wd)
+      );
+      always_ff @(posedge clk) if (t_we) tmem[t_wa] <= t_wd;
+    end
     always_ff @(posedge clk) thr3 <= tmem[ta2];
     always_comb begin
       for (int p = 0; p < PE; p++) begin

@@ -1,7 +1,10 @@
 // onebit_shell: the accelerator (`onebit_accel`, written by onebit.hw.stitch) as a memory-mapped
 // kernel: an AXI4-Lite control slave (ap_ctrl_hs, onebit_axil_ctrl), one AXI4 master
 // (`m_axi_gmem`) that reads input frames from memory and writes output frames back, and an
-// interrupt. The same module is a Vitis RTL kernel and a Zynq AXI peripheral.
+// interrupt. The same module is a Vitis RTL kernel and a Zynq AXI peripheral. AXI-Lite writes
+// at offsets >= 0x100 go to the accelerator's weight write port (`cfg_*`, as wide as the control
+// address): the runtime-writable layers' windows (onebit.driver.weights); an accelerator
+// without such layers ignores the port.
 //
 // Memory layout (docs/shell.md, onebit.hw.packing.frames_to_bytes): every stream word takes
 // WORD_BYTES bytes (a power of two), its elements packed as onebit.hw.packing, little-endian;
@@ -119,6 +122,9 @@ module onebit_shell #(
   logic        start, done;
   logic [63:0] in_addr, out_addr, cycles;
   logic [31:0] frames;
+  logic        cfg_we;
+  logic [C_S_AXI_CONTROL_ADDR_WIDTH-1:0] cfg_addr;
+  logic [31:0] cfg_data;
 
   onebit_axil_ctrl #(
     .ADDR_W(C_S_AXI_CONTROL_ADDR_WIDTH), .DESIGN_ID(DESIGN_ID),
@@ -135,7 +141,8 @@ module onebit_shell #(
     .s_axi_arready(s_axi_control_arready), .s_axi_rdata(s_axi_control_rdata),
     .s_axi_rresp(s_axi_control_rresp), .s_axi_rvalid(s_axi_control_rvalid),
     .s_axi_rready(s_axi_control_rready),
-    .idle(state == IDLE), .done, .start, .in_addr, .out_addr, .frames, .cycles, .interrupt
+    .idle(state == IDLE), .done, .start, .in_addr, .out_addr, .frames, .cycles, .interrupt,
+    .cfg_we, .cfg_addr, .cfg_data
   );
 
   // ---- run bookkeeping, registered at LOAD from the arguments latched at acceptance
@@ -244,7 +251,8 @@ module onebit_shell #(
   onebit_accel u_accel (
     .clk, .rst_n,
     .s_axis_tdata(acc_s_tdata), .s_axis_tvalid(acc_s_tvalid), .s_axis_tready(acc_s_tready),
-    .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready)
+    .m_axis_tdata(acc_m_tdata), .m_axis_tvalid(acc_m_tvalid), .m_axis_tready(acc_m_tready),
+    .cfg_we, .cfg_addr, .cfg_data
   );
 
   // ---- output: accelerator -> frames (TLAST) -> output words -> bus words -> memory

@@ -8,6 +8,7 @@ from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 from onebit.errors import UnsupportedOpError
@@ -221,3 +222,12 @@ def test_runtime_thresholds_rejected(tmp_path):
     spec = model.transform(SpecializeLayers(PART))
     with pytest.raises(UnsupportedOpError, match="runtime_writeable_weights"):
         finn_rtl.generate(spec.graph.node[0], spec, tmp_path)
+    # a folding file asking for it is refused at fold, by node and key
+    from onebit.errors import UserInputError
+    from onebit.flows.folding import apply_folding_config
+
+    getCustomOp(spec.graph.node[0]).set_nodeattr("runtime_writeable_weights", 0)
+    name = spec.graph.node[0].name
+    with pytest.raises(UserInputError, match=f"node '{name}'.*'runtime_writeable_weights': not "
+                       "yet on Thresholding"):
+        apply_folding_config(spec, {name: {"runtime_writeable_weights": 1}})

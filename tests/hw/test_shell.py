@@ -45,8 +45,13 @@ module onebit_accel (
   output logic s_axis_tready,
   output logic [{ob}:0] m_axis_tdata,
   output logic m_axis_tvalid,
-  input  logic m_axis_tready
+  input  logic m_axis_tready,
+  input  logic cfg_we,
+  input  logic [7:0] cfg_addr,
+  input  logic [31:0] cfg_data
 );
+  logic unused_cfg;  // no runtime-writable layers
+  assign unused_cfg = ^{{cfg_we, cfg_addr, cfg_data}};
   logic [15:0] lfsr;  // takes an input word in about 3 cycles of 4
   always_ff @(posedge clk)
     if (!rst_n) lfsr <= 16'hACE1;
