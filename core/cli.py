@@ -263,6 +263,14 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
     if res:
         click.echo(f"  yosys ({res['family']}): {res['luts']} LUT, {res['ffs']} FF, "
                    f"{res['brams_18k']} BRAM18, {res['dsps']} DSP")
+        w = res.get("worst_layer")
+        if w:
+            click.echo(f"  timing: worst layer {w['name']}: {w['lut_levels']} LUT levels, "
+                       f"~{w['fmax_mhz_est']:g} MHz (estimate, hw.timing)")
+        for name in res.get("below_clock", []):
+            la = res["layers"][name]
+            click.echo(f"  warning: {name} estimated at {la['fmax_mhz_est']:g} MHz "
+                       f"({la['lut_levels']} LUT levels) < the {r['clock_mhz']:g} MHz clock")
     click.echo(f"  report: {out / 'report.json'}")
 
 

@@ -394,10 +394,14 @@ def step_rtl(state: BuildState) -> None:
 
 
 def step_resources(state: BuildState) -> None:
-    """Yosys synth_xilinx of the stitched accelerator: LUT/FF/BRAM/DSP beside FINN's estimate."""
-    from onebit.hw.synth import synthesize_build
+    """Yosys synth_xilinx of the stitched accelerator and of each layer on its own: LUT/FF/
+    BRAM/DSP beside FINN's estimate, per layer LUT levels and an fmax estimate (`hw.timing`),
+    the layers whose estimate is below the board clock listed in `below_clock`."""
+    from onebit.hw.synth import layer_timing, synthesize_build
 
-    state.report["resources"] = synthesize_build(state.out, state.board.part, per_layer=False)
+    res = synthesize_build(state.out, state.board.part, per_layer=True, jobs=2)
+    res.update(layer_timing(res.pop("per_layer"), state.board.clock_mhz))
+    state.report["resources"] = res
 
 
 def step_rtlsim(state: BuildState) -> None:
