@@ -268,16 +268,33 @@ module onebit_mvau #(
     return d;
   endfunction
 
+  // the SIMD terms of PE row p, TERM_W bits each (the adder tree's operands)
+  function automatic logic [SIMD*TERM_W-1:0] products(logic [IN_W-1:0] x, logic [WW-1:0] w,
+                                                      int p);
+    logic [SIMD*TERM_W-1:0] t;
+    for (int s = 0; s < SIMD; s++) begin
+      if (XNOR) t[s*TERM_W +: TERM_W] = TERM_W'({x[s] ~^ w[p*SIMD+s]});
+      else t[s*TERM_W +: TERM_W] = TERM_W'(product(x[s*IN_BITS +: IN_BITS],
+                                                   w[(p*SIMD+s)*W_BITS +: W_BITS]));
+    end
+    return t;
+  endfunction
+
   acc_t dot1 [PE];
   if (PIPE_LEVELS > 0) begin : g_dot_tree
     for (genvar p = 0; p < PE; p++) begin : g_pe
       logic [SIMD*TERM_W-1:0] terms;
-      always_comb begin
-        for (int s = 0; s < SIMD; s++) begin
-          if (XNOR) terms[s*TERM_W +: TERM_W] = TERM_W'({x1[s] ~^ w1[p*SIMD+s]});
-          else terms[s*TERM_W +: TERM_W] = TERM_W'(product(x1[s*IN_BITS +: IN_BITS],
-                                                            w1[(p*SIMD+s)*W_BITS +: W_BITS]));
-        end
+      // the products, with RES_TYPE's use_dsp as on the unpipelined path
+      if (RES_TYPE == "lut") begin : g_lut
+        (* use_dsp = "no" *) logic [SIMD*TERM_W-1:0] t;
+        always_comb t = products(x1, w1, p);
+        assign terms = t;
+      end else if (RES_TYPE == "dsp") begin : g_dsp
+        (* use_dsp = "yes" *) logic [SIMD*TERM_W-1:0] t;
+        always_comb t = products(x1, w1, p);
+        assign terms = t;
+      end else begin : g_auto
+        assign terms = products(x1, w1, p);
       end
       onebit_adder_tree #(
         .N(SIMD), .IN_W(TERM_W), .OUT_W(ACC_BITS), .SIGNED(!XNOR),

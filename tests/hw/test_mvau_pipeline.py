@@ -44,9 +44,14 @@ def pipelined_model(name: str, seed: int, n_vec: int = 3):
     model = make_mvau(mw, mh, simd, pe, idt, wdt, odt, w=w, thr=thr, xnor=xnor, act_val=act,
                       n_vec=(n_vec,), seed=seed)
     mvau.set_lut_levels(model.graph.node[0], budget)
+    if name == "uint8_x_int8":  # resType on the pipelined products: the use_dsp attribute
+        from qonnx.custom_op.registry import getCustomOp
+
+        getCustomOp(model.graph.node[0]).set_nodeattr("resType", "lut")
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.verilator
 @settings(max_examples=12, deadline=None, derandomize=True)
 @given(name=st.sampled_from(sorted(STRUCTURES)), seed=st.integers(0, 2**16),
@@ -54,8 +59,8 @@ def pipelined_model(name: str, seed: int, n_vec: int = 3):
 def test_pipelined_mvau_is_exact_under_backpressure(name, seed, stalls, tmp_path_factory,
                                                      vcache):
     """Pipelined RTL == FINN's MVAU (== the unpipelined RTL, test_mvau) for random weights,
-    thresholds and vectors, random valid/ready; without stalls the cycles are NF*SF per vector
-    plus the pipelined latency."""
+    thresholds and vectors, random valid/ready (slow: four Verilator builds, ~3 min cold);
+    without stalls the cycles are NF*SF per vector plus the pipelined latency."""
     model = pipelined_model(name, seed)
     x = random_input(model, np.random.default_rng(seed + 1))
     run_dir = tmp_path_factory.mktemp("pipe")
@@ -86,6 +91,10 @@ def test_pipelining_keeps_throughput_and_adds_latency_only(tmp_path, vcache):
     assert np.array_equal(np.diff(r0.out_cycles), np.diff(r1.out_cycles))
     assert mvau.latency(i1.params) > mvau.latency(i0.params)
     assert r1.cycles - r0.cycles == mvau.latency(i1.params) - mvau.latency(i0.params)
+    # the pipelined build again under random valid/ready (runtime arguments: no new build)
+    stalled = sim.simulate_instance(i1, pack(x, BIN, 16), 64 * 4, run_dir=tmp_path,
+                                    cache_dir=vcache, seed=3, p_valid=0.5, p_ready=0.4)
+    assert np.array_equal(unpack(stalled.out_words, DataType["UINT3"], 2), y1)
 
 
 def test_pipe_levels_of_a_budget():

@@ -110,7 +110,7 @@ def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
 
 
 @pytest.mark.yosys
-@pytest.mark.parametrize("mapper", ["abc9", "abc"])
+@pytest.mark.parametrize("mapper", [pytest.param("abc9", marks=pytest.mark.slow), "abc"])
 def test_distributed_rom_maps_to_luts_with_either_mapper(mapper, tmp_path):
     """ram_style = "distributed" on a weight ROM (finn-examples' TFC folding) is built from
     LUTs, as Vivado does (Yosys' forced LUT-RAM mapping refused it); `abc` (the fallback when
