@@ -180,6 +180,9 @@ def _build_options(f):
         click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
         click.option("--synth", is_flag=True,
                      help="Yosys resource counts of the stitched design (needs --sim)."),
+        click.option("--lut-levels", type=click.IntRange(min=1),
+                     help="Pipeline the MVAUs for this logic depth (LUT levels between "
+                          "registers); default: unpipelined."),
         click.option("--strict", is_flag=True,
                      help="Fail when the estimate does not fit the board (default: warn)."),
         click.option("--seed", default=0, show_default=True),
@@ -193,8 +196,8 @@ def _build_options(f):
 @_build_options
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
-          data_dir, weights, top_k, vectors, sim, frames, backpressure, synth, strict,
-          seed) -> None:
+          data_dir, weights, top_k, vectors, sim, frames, backpressure, synth, lut_levels,
+          strict, seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -214,7 +217,7 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
                   weights=weights, seed=seed, input_datatype=input_datatype)
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
-                      strict=strict, seed=seed, top_k=top_k)
+                      strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out)
 
@@ -268,6 +271,14 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
     if res:
         click.echo(f"  yosys ({res['family']}): {res['luts']} LUT, {res['ffs']} FF, "
                    f"{res['brams_18k']} BRAM18, {res['dsps']} DSP")
+        w = res.get("worst_layer")
+        if w:
+            click.echo(f"  timing: worst layer {w['name']}: {w['lut_levels']} LUT levels, "
+                       f"~{w['fmax_mhz_est']:g} MHz (estimate, hw.timing)")
+        for name in res.get("below_clock", []):
+            la = res["layers"][name]
+            click.echo(f"  warning: {name} estimated at {la['fmax_mhz_est']:g} MHz "
+                       f"({la['lut_levels']} LUT levels) < the {r['clock_mhz']:g} MHz clock")
     click.echo(f"  report: {out / 'report.json'}")
 
 

@@ -52,6 +52,7 @@ class BuildConfig:
     strict: bool = False  # an estimate over the board's capacity fails the build
     seed: int = 0
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
+    lut_levels: int | None = None  # MVAUs pipelined for this logic depth (None: unpipelined)
 
 
 @dataclass
@@ -386,6 +387,12 @@ def step_rtl(state: BuildState) -> None:
     xin, _ = golden_contexts(state.models["hw_layers"], state.models["dataflow_golden"],
                              state.inp.x[:n], with_context=False)
     rtl = state.out / "rtl"
+    if state.cfg.lut_levels is not None:
+        from onebit.hw.mvau import set_lut_levels
+
+        for node in state.models["dataflow_folded"].graph.node:
+            if node.op_type.startswith("MVAU"):
+                set_lut_levels(node, state.cfg.lut_levels)
     acc = make_layers(state.models["dataflow_folded"], rtl)
     acc.depths = size_fifos(acc, xin, rtl)
     shutil.rmtree(rtl / "sizing")  # the simulation-only top that sized the FIFOs
@@ -396,10 +403,14 @@ def step_rtl(state: BuildState) -> None:
 
 
 def step_resources(state: BuildState) -> None:
-    """Yosys synth_xilinx of the stitched accelerator: LUT/FF/BRAM/DSP beside FINN's estimate."""
-    from onebit.hw.synth import synthesize_build
+    """Yosys synth_xilinx of the stitched accelerator and of each layer on its own: LUT/FF/
+    BRAM/DSP beside FINN's estimate, per layer LUT levels and an fmax estimate (`hw.timing`),
+    the layers whose estimate is below the board clock listed in `below_clock`."""
+    from onebit.hw.synth import layer_timing, synthesize_build
 
-    state.report["resources"] = synthesize_build(state.out, state.board.part, per_layer=False)
+    res = synthesize_build(state.out, state.board.part, per_layer=True, jobs=2)
+    res.update(layer_timing(res.pop("per_layer"), state.board.clock_mhz))
+    state.report["resources"] = res
 
 
 def step_rtlsim(state: BuildState) -> None:

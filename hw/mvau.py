@@ -13,6 +13,11 @@ returns the `RtlInstance`. Supported arithmetic (the same as FINN's python `exec
 Then thresholds (out = #{t: acc >= thr_t} + ActVal; BIPOLAR output: bit 1 = +1) or, with
 `noActivation=1`, the accumulator in `outputDataType`.
 
+A node with the attribute `onebit_lut_levels` (`set_lut_levels`: the logic-depth budget of a
+build, in LUT levels) is generated pipelined (`PIPE_LEVELS = pipe_levels(budget)`: adder-tree
+levels between registers); its latency grows by `latency(params) - 4` cycles, its throughput
+does not change.
+
 A node with the zero-padding attributes of `onebit.flows.zero_pad` (`pad_rows`, `pad_cols`,
 `pad_correction`) thresholds acc + corr[class(h, w)]: the module holds one threshold set
 thr - corr per position class and the class tables (`OUT_ROWS`, `OUT_COLS`, `N_ROW_CLS`,
@@ -37,17 +42,67 @@ from onebit.hw.packing import pack, to_hex
 MODULE = "onebit_mvau"
 MAX_WEIGHT_BITS = 16
 LATENCY = 4
-"""Cycles from issuing the last (nf, sf) step of a vector to its last output handshake."""
+"""Cycles from issuing the last (nf, sf) step of a vector to its last output handshake,
+unpipelined (`latency` for a pipelined instance)."""
+LUT_LEVELS_ATTR = "onebit_lut_levels"
 
 
 def rtl_sources() -> list[Path]:
-    """The SystemVerilog files of `onebit_mvau` (the module and its output FIFO)."""
-    return [rtl_source(MODULE), rtl_source("onebit_mvau_wport"), rtl_source("onebit_fifo")]
+    """The SystemVerilog files of `onebit_mvau` (the module, its write port, trees, delays
+    and FIFO)."""
+    return [rtl_source(MODULE), rtl_source("onebit_mvau_wport"), rtl_source("onebit_adder_tree"),
+            rtl_source("onebit_delay"), rtl_source("onebit_fifo")]
 
 
 CFG_PORTS = {"cfg_we": "1'b0", "cfg_sel": "1'b0", "cfg_idx": "32'd0", "cfg_data": "32'd0"}
 """The memory write port of `onebit_mvau` and its value when nothing writes (every layer
 that is not runtime-writable, and any layer simulated alone)."""
+
+
+def pipe_levels(lut_levels: int) -> int:
+    """`PIPE_LEVELS` (adder-tree levels between registers) for a budget of `lut_levels`.
+
+    An adder level of the trees maps to one LUT level plus a carry chain (the carry counted
+    as no level, `hw.timing`); a stage also holds the register's input logic (enable, reset:
+    one level) and, after the last tree level, the accumulate or the output offset: the
+    budget less two, at least one level.
+    """
+    if lut_levels < 1:
+        raise ValueError(f"LUT level budget {lut_levels}: expected >= 1")
+    return max(1, lut_levels - 2)
+
+
+def set_lut_levels(node: NodeProto, lut_levels: int | None) -> None:
+    """Set (or with None, remove) the logic-depth budget attribute of MVAU `node`."""
+    from onnx import helper
+
+    keep = [a for a in node.attribute if a.name != LUT_LEVELS_ATTR]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    if lut_levels is not None:
+        node.attribute.append(helper.make_attribute(LUT_LEVELS_ATTR, int(lut_levels)))
+
+
+def lut_levels_of(node: NodeProto) -> int | None:
+    """The logic-depth budget attribute of `node`, or None."""
+    return next((int(a.i) for a in node.attribute if a.name == LUT_LEVELS_ATTR), None)
+
+
+def _clog2(n: int) -> int:
+    return (n - 1).bit_length() if n > 1 else 0
+
+
+def latency(params: dict) -> int:
+    """Cycles from issuing a vector's last step to its last output handshake (as the RTL's
+    LATENCY + 1): 4, plus the adder trees' registers when `PIPE_LEVELS` > 0."""
+    k = int(params.get("PIPE_LEVELS", 0))
+    if k == 0:
+        return LATENCY
+    multi = not params.get("XNOR", 1) and int(params.get("W_BITS", 1)) > 1
+    dot = int(multi) + _clog2(int(params["SIMD"])) // k
+    nt = int(params.get("N_THRES", 1))
+    thr = 0 if nt == 0 else 1 + _clog2(nt) // k
+    return LATENCY + dot + thr
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -213,6 +268,9 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     if n_thres:
         styles["RAM_STYLE_THRES"] = g("ram_style_thresholds")
     params.update({k: v for k, v in styles.items() if v != "auto"})
+    budget = lut_levels_of(node)
+    if budget is not None:
+        params["PIPE_LEVELS"] = pipe_levels(budget)
     if pad is not None:
         params.update(OUT_ROWS=len(pad[0]), OUT_COLS=len(pad[1]),
                       N_ROW_CLS=max(pad[0]) + 1, N_COL_CLS=max(pad[1]) + 1)
@@ -313,4 +371,4 @@ def cycles_per_vector(inst: RtlInstance) -> int:
 
 def expected_cycles(inst: RtlInstance, n_vectors: int = 1) -> int:
     """Cycles from reset release to the last output handshake without stalls."""
-    return n_vectors * cycles_per_vector(inst) + LATENCY
+    return n_vectors * cycles_per_vector(inst) + latency(inst.params)

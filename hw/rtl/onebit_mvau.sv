@@ -49,6 +49,13 @@
 // Indices past the memory are ignored. Rewrite only while no vector is in flight (the shell's
 // ap_idle). With WRITABLE = 0 the port is ignored and the memories are ROMs as before.
 //
+// Pipelining by depth (PIPE_LEVELS = K > 0; K = 0 is the datapath above): the SIMD reduction
+// is a balanced adder tree (onebit_adder_tree) with registers every K adder levels (the
+// products of multi-bit weights registered before it), and the activation compares the
+// accumulator with all N_THRES thresholds at once into a register, then counts the results
+// in a second tree registered every K levels: one output per cycle, exact for any threshold
+// order. Throughput is unchanged; the latency grows by DOT_LAT + THR_LAT cycles.
+//
 // Synthesis attributes (FINN's folding keys; "auto" adds none of its own): RAM_STYLE on the
 // weight memory and RAM_STYLE_THRES on the threshold memory ((* ram_style *): auto, block,
 // distributed, ultra), RES_TYPE on the products ((* use_dsp *): "lut" -> "no", "dsp" -> "yes").
@@ -77,6 +84,7 @@ module onebit_mvau #(
   parameter string ROW_CLS_FILE = "",
   parameter string COL_CLS_FILE = "",
   parameter bit WRITABLE = 1'b0,
+  parameter int unsigned PIPE_LEVELS = 0,
   // synthesis attributes only (Verilator ignores them)
   /* verilator lint_off UNUSEDPARAM */
   parameter string RAM_STYLE = "auto",
@@ -108,7 +116,17 @@ module onebit_mvau #(
   localparam int unsigned NF_W = NF > 1 ? $clog2(NF) : 1;
   localparam int unsigned SF_W = SF > 1 ? $clog2(SF) : 1;
   localparam int unsigned WA_W = NF * SF > 1 ? $clog2(NF * SF) : 1;
-  localparam int unsigned LATENCY = 3;  // issue edge to FIFO write edge
+  localparam int unsigned TERM_W = XNOR ? 1
+                                   : IN_BITS + W_BITS + 1 < ACC_BITS ? IN_BITS + W_BITS + 1
+                                   : ACC_BITS;
+  localparam int unsigned DOT_DEPTH = SIMD > 1 ? $clog2(SIMD) : 0;
+  localparam int unsigned THR_DEPTH = N_THRES > 1 ? $clog2(N_THRES) : 0;
+  localparam bit REG_PRODUCTS = PIPE_LEVELS > 0 && !XNOR && W_BITS > 1;
+  localparam int unsigned DOT_LAT = PIPE_LEVELS == 0 ? 0
+                                    : 32'(REG_PRODUCTS) + DOT_DEPTH / PIPE_LEVELS;
+  localparam int unsigned THR_LAT = PIPE_LEVELS == 0 || N_THRES == 0 ? 0
+                                    : 1 + THR_DEPTH / PIPE_LEVELS;
+  localparam int unsigned LATENCY = 3 + DOT_LAT + THR_LAT;  // issue edge to FIFO write edge
   localparam int unsigned FIFO_DEPTH = LATENCY + 3;  // credits for one result per cycle
   localparam int unsigned CR_W = $clog2(FIFO_DEPTH + 1);
   localparam int unsigned CNT_W = $clog2(NT + 1);
@@ -278,8 +296,44 @@ module onebit_mvau #(
     return d;
   endfunction
 
+  // the SIMD terms of PE row p, TERM_W bits each (the adder tree's operands)
+  function automatic logic [SIMD*TERM_W-1:0] products(logic [IN_W-1:0] x, logic [WW-1:0] w,
+                                                      int p);
+    logic [SIMD*TERM_W-1:0] t;
+    for (int s = 0; s < SIMD; s++) begin
+      if (XNOR) t[s*TERM_W +: TERM_W] = TERM_W'({x[s] ~^ w[p*SIMD+s]});
+      else t[s*TERM_W +: TERM_W] = TERM_W'(product(x[s*IN_BITS +: IN_BITS],
+                                                   w[(p*SIMD+s)*W_BITS +: W_BITS]));
+    end
+    return t;
+  endfunction
+
   acc_t dot1 [PE];
-  if (RES_TYPE == "lut") begin : g_mul_lut
+  if (PIPE_LEVELS > 0) begin : g_dot_tree
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+      logic [SIMD*TERM_W-1:0] terms;
+      // the products, with RES_TYPE's use_dsp as on the unpipelined path
+      if (RES_TYPE == "lut") begin : g_lut
+        (* use_dsp = "no" *) logic [SIMD*TERM_W-1:0] t;
+        always_comb t = products(x1, w1, p);
+        assign terms = t;
+      end else if (RES_TYPE == "dsp") begin : g_dsp
+        (* use_dsp = "yes" *) logic [SIMD*TERM_W-1:0] t;
+        always_comb t = products(x1, w1, p);
+        assign terms = t;
+      end else begin : g_auto
+        assign terms = products(x1, w1, p);
+      end
+      onebit_adder_tree #(
+        .N(SIMD), .IN_W(TERM_W), .OUT_W(ACC_BITS), .SIGNED(!XNOR),
+        .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
+      ) u_tree (
+        .clk  (clk),
+        .terms(terms),
+        .sum  (dot1[p])
+      );
+    end
+  end else if (RES_TYPE == "lut") begin : g_mul_lut
     (* use_dsp = "no" *) acc_t dot_l [PE];
     always_comb for (int p = 0; p < PE; p++) dot_l[p] = dot(x1, w1, p);
     always_comb dot1 = dot_l;
@@ -299,14 +353,24 @@ module onebit_mvau #(
   /* verilator lint_on UNUSEDSIGNAL */
   acc_t            dot2 [PE];
 
+  // the control bits of stage 1, delayed by the adder tree's latency
+  logic            v1d, first1d, last1d;
+  logic [TA_W-1:0] ta1d;
+  onebit_delay #(.WIDTH(3 + TA_W), .CYCLES(DOT_LAT)) u_dot_delay (
+    .clk  (clk),
+    .rst_n(rst_n),
+    .d    ({v1, first1, last1, ta1}),
+    .q    ({v1d, first1d, last1d, ta1d})
+  );
+
   always_ff @(posedge clk) begin
     if (!rst_n) v2 <= 1'b0;
-    else v2 <= v1;
+    else v2 <= v1d;
   end
   always_ff @(posedge clk) begin
-    first2 <= first1;
-    last2  <= last1;
-    ta2    <= ta1;
+    first2 <= first1d;
+    last2  <= last1d;
+    ta2    <= ta1d;
     dot2   <= dot1;
   end
 
@@ -325,10 +389,12 @@ module onebit_mvau #(
   end
 
   logic [OUT_W-1:0] y3;
+  logic             v_out;
   if (N_THRES == 0) begin : g_no_act
     always_comb begin
       for (int p = 0; p < PE; p++) y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(acc3[p]);
     end
+    assign v_out = v3;
   end else begin : g_thres
     (* ram_style = RAM_STYLE_THRES *) logic [THR_W-1:0] tmem [NCLS*NF];
     logic [THR_W-1:0] thr3;
@@ -344,15 +410,43 @@ module onebit_mvau #(
       always_ff @(posedge clk) if (t_we) tmem[t_wa] <= t_wd;
     end
     always_ff @(posedge clk) thr3 <= tmem[ta2];
-    always_comb begin
-      for (int p = 0; p < PE; p++) begin
-        logic [CNT_W-1:0] cnt;
-        cnt = '0;
-        for (int t = 0; t < NT; t++) begin
-          if (acc3[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS])) cnt = cnt + 1'b1;
+    if (PIPE_LEVELS == 0) begin : g_serial
+      always_comb begin
+        for (int p = 0; p < PE; p++) begin
+          logic [CNT_W-1:0] cnt;
+          cnt = '0;
+          for (int t = 0; t < NT; t++) begin
+            if (acc3[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS])) cnt = cnt + 1'b1;
+          end
+          y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt) + OUT_BIAS);
         end
-        y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt) + OUT_BIAS);
       end
+      assign v_out = v3;
+    end else begin : g_tree
+      // compare all thresholds into a register, count the hits in a pipelined tree
+      for (genvar p = 0; p < PE; p++) begin : g_pe
+        logic [NT-1:0] ge;
+        logic [CNT_W-1:0] cnt;
+        always_ff @(posedge clk) begin
+          for (int t = 0; t < NT; t++) begin
+            ge[t] <= acc3[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS]);
+          end
+        end
+        onebit_adder_tree #(
+          .N(NT), .IN_W(1), .OUT_W(CNT_W), .SIGNED(1'b0), .LEVELS_PER_STAGE(PIPE_LEVELS)
+        ) u_count (
+          .clk  (clk),
+          .terms(ge),
+          .sum  (cnt)
+        );
+        assign y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt) + OUT_BIAS);
+      end
+      onebit_delay #(.WIDTH(1), .CYCLES(THR_LAT)) u_thr_delay (
+        .clk  (clk),
+        .rst_n(rst_n),
+        .d    (v3),
+        .q    (v_out)
+      );
     end
   end
 
@@ -364,7 +458,7 @@ module onebit_mvau #(
     .clk          (clk),
     .rst_n        (rst_n),
     .s_axis_tdata (y3),
-    .s_axis_tvalid(v3),
+    .s_axis_tvalid(v_out),
     .s_axis_tready(fifo_s_ready),
     .m_axis_tdata (m_axis_tdata),
     .m_axis_tvalid(fifo_m_valid),
@@ -374,7 +468,7 @@ module onebit_mvau #(
 
 `ifndef SYNTHESIS
   always_ff @(posedge clk) begin
-    if (rst_n && v3 && !fifo_s_ready) $error("onebit_mvau: output FIFO overflow (credit bug)");
+    if (rst_n && v_out && !fifo_s_ready) $error("onebit_mvau: output FIFO overflow (credit bug)");
   end
 `endif
 endmodule

