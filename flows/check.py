@@ -95,8 +95,8 @@ def _check_conv_window(model: ModelWrapper, node) -> None:
     """qonnx's Im2Col lowers a conv over a map one pixel high (or wide) only with a kernel of 1
     and no padding in that direction; refuse the others by name instead of failing there.
 
-    A +-1 `Pad` of a sign activation in front of the conv counts as the conv's own padding:
-    streamlining moves it into the Im2Col.
+    A +-1 `Pad` of a sign activation (or of a max-pool of one) in front of the conv counts as
+    the conv's own padding: streamlining moves it into the Im2Col.
     """
     from onebit.flows.bipolar_pad import pad_spec
 
@@ -108,9 +108,8 @@ def _check_conv_window(model: ModelWrapper, node) -> None:
     pads = _attr(node, "pads", [0, 0, 0, 0])
     src = model.find_producer(node.input[0])
     if src is not None and src.op_type == "Pad":
-        before = model.find_producer(src.input[0])
         p, value = pad_spec(model, src)
-        if before is not None and before.op_type == "BipolarQuant" and value in (-1.0, 1.0) \
+        if _of_sign(model, src.input[0]) and value in (-1.0, 1.0) \
                 and len(p) == 8 and model.get_tensor_shape(src.input[0]) is not None:
             shape = model.get_tensor_shape(src.input[0])
             pads = [pads[0] + p[2], pads[1] + p[3], pads[2] + p[6], pads[3] + p[7]]
@@ -123,6 +122,14 @@ def _check_conv_window(model: ModelWrapper, node) -> None:
                 f"(input {shape[2]}x{shape[3]}): qonnx lowers convs over such a map only with "
                 "kernel 1 and no padding in that direction",
             )
+
+
+def _of_sign(model: ModelWrapper, tensor: str) -> bool:
+    """Whether `tensor` is a sign activation's output, or a max-pool's of one (still +-1)."""
+    node = model.find_producer(tensor)
+    while node is not None and node.op_type == "MaxPool":
+        node = model.find_producer(node.input[0])
+    return node is not None and node.op_type == "BipolarQuant"
 
 
 def _check_weight(model: ModelWrapper, node, max_bits: int) -> None:

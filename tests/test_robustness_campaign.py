@@ -78,6 +78,7 @@ SAMPLE_NO_SIM = [
     1001,  # residual, 1x1 blocks, 8-bit first/last layer, 2-bit fc, 100 fps
     1003,  # CNN, 8-bit first/last layer, prime widths
     1004,  # residual, random PE/SIMD
+    107,  # +1 padding of a max-pooled sign map 1 pixel high: refused at export (was a crash)
 ]
 SAMPLE_SIM = [7]  # CNN, stride 2, 3x3 max-pool, random PE/SIMD
 SAMPLE_SLOW = [8, 20]  # residual with a 2-bit fc; CNN with 1x1 convs, 2-bit maps, 3x3 pool
