@@ -110,12 +110,19 @@ def run_isolated(seed: int, workdir: Path, sim: bool, timeout: float) -> dict:
 
 def _commit() -> str:
     """The onebit commit the cases run on (recorded with each case: a journal resumed after
-    the code changed says which case ran on what)."""
+    the code changed says which case ran on what); `-dirty` when tracked files other than the
+    results (the journal itself) differ from it."""
     import subprocess
 
-    r = subprocess.run(["git", "-C", str(HERE.parent), "describe", "--always", "--dirty"],
-                       capture_output=True, text=True)
-    return r.stdout.strip() or "unknown"
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", "-C", str(HERE.parent), *args], capture_output=True,
+                           text=True)
+        return r.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                ":!benchmarks/results")
+    return head + ("-dirty" if dirty else "")
 
 
 def _describe(seed: int) -> str:
@@ -187,6 +194,8 @@ def markdown(summary: dict) -> str:
     lines = [f"# Robustness campaign: {summary['cases']} cases from seed {summary['seed']}"
              f" ({'built and simulated' if summary['sim'] else 'built without simulation'})",
              *(["", summary["note"]] if summary.get("note") else []),
+             "", "cases per onebit commit: " + ", ".join(
+                 f"{k} {v}" for k, v in summary.get("onebit", {}).items()),
              "", "| outcome | cases | seeds |", "|---|---|---|"]  # fmt: skip
     for o, n in c.items():
         seeds = ", ".join(map(str, summary["seeds"][o][:20]))
