@@ -62,8 +62,9 @@ def test_mutation_score_of_a_build(mlp_build, tmp_path):
     out = tmp_path / "b"
     shutil.copytree(mlp_build[0], out)  # relocatable: the copy is a build of its own
     before = _files(out / "rtl")
+    simulated = json.loads((out / "report.json").read_text())["sim"]["distinct_vectors"]
     few = verify_build(out, 12, seed=3, vectors=1)
-    many = verify_build(out, 12, seed=3)
+    many = verify_build(out, 12, seed=3, vectors=8)
     assert _files(out / "rtl") == before
     assert few["injected"] == many["injected"] == 12 and many["vectors"] == 8
     assert {"weight_bit", "threshold_step"} <= set(many["kinds"])  # pe_swap needs PE > 1
@@ -72,6 +73,7 @@ def test_mutation_score_of_a_build(mlp_build, tmp_path):
     assert many["caught"] >= few["caught"] and many["caught"] > 0
     report = json.loads((out / "report.json").read_text())
     assert report["mutation"]["caught"] == many["caught"] and report["mutation"]["seed"] == 3
+    assert verify_build(out, 2, seed=3)["vectors"] == simulated  # default: what rtlsim ran
 
     rtl = out / "rtl"
     acc = Accelerator.load(rtl)
