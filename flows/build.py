@@ -422,6 +422,12 @@ def step_rtlsim(state: BuildState) -> None:
         backpressure=state.cfg.backpressure, on_check=lambda c: state.record("rtlsim", c))
 
 
+def golden_outputs(golden_model: ModelWrapper, golden: list[dict]) -> np.ndarray:
+    """The dataflow graph's output in each of `golden_contexts`' contexts, a row per vector."""
+    oname = golden_model.graph.output[0].name
+    return np.stack([g[oname] for g in golden]).reshape(len(golden), -1)
+
+
 def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
                    folded: ModelWrapper, x: np.ndarray, frames: int, est_cycles: float, *,
                    seed: int = 0, backpressure: bool = False, on_check=None) -> dict:
@@ -435,7 +441,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
     xin, golden = golden_contexts(parent, golden_model, x[:distinct])
     order = np.arange(frames) % distinct
     oname = golden_model.graph.output[0].name
-    expected = np.stack([g[oname] for g in golden]).reshape(distinct, -1)[order]
+    expected = golden_outputs(golden_model, golden)[order]
     out_vals, res = run_frames(acc, acc.top, xin[order], seed=seed, backpressure=backpressure,
                                run_dir=rtl)
     try:

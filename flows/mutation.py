@@ -97,7 +97,7 @@ def draw_faults(rtl: Path, mems: list[Memory], n: int, seed: int) -> list[Fault]
             break
         kind = kinds[attempt % len(kinds)]
         cands = by_kind[kind]
-        # memories weighted by their size: every word equally likely
+        # memories weighted by their size: every stored value equally likely
         sizes = np.array([len(words[m.file]) * max(1, m.fields) for m in cands], dtype=float)
         m = cands[rng.choice(len(cands), p=sizes / sizes.sum())]
         w = int(rng.integers(len(words[m.file])))
@@ -214,6 +214,7 @@ def verify_build(out_dir: Path, n: int, *, seed: int = 0, jobs: int = 1,
     from onebit.flows.build import (
         VECTORS,
         golden_contexts,
+        golden_outputs,
         load_intermediate,
         write_report,
     )
@@ -237,8 +238,7 @@ def verify_build(out_dir: Path, n: int, *, seed: int = 0, jobs: int = 1,
         parent = load_intermediate(out, "hw_layers")
         golden_model = load_intermediate(out, "dataflow_golden")
         xin, golden = golden_contexts(parent, golden_model, x[:k])
-        oname = golden_model.graph.output[0].name
-        expected = np.stack([g[oname] for g in golden]).reshape(k, -1)
+        expected = golden_outputs(golden_model, golden)
         rtl = out / "rtl"
         acc = Accelerator.load(rtl)
         mems = memories(acc, rtl)

@@ -21,6 +21,7 @@ from onebit.flows.build import (
     VECTORS,
     distinct_count,
     golden_contexts,
+    golden_outputs,
     load_intermediate,
     write_report,
 )
@@ -62,7 +63,7 @@ def run_system(out: Path, frames: int, *, seed: int = 0, data_width: int = 64,
     xin, golden = golden_contexts(load_intermediate(out, "hw_layers"), dataflow, x[:distinct])
     order = np.arange(frames) % distinct
     oname = dataflow.graph.output[0].name
-    expected = np.stack([g[oname] for g in golden]).reshape(distinct, -1)[order]
+    expected = golden_outputs(dataflow, golden)[order]
 
     first, last = acc.first, acc.last
     with SystemSim(out, data_width=data_width, seed=seed, cache_dir=cache_dir) as sim:

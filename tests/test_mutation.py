@@ -82,12 +82,12 @@ def test_mutation_score_of_a_build(mlp_build, tmp_path):
     lines = (rtl / w.file).read_text().split()
     gross = [Fault("weight_bit", w.layer, w.file, k, "bit 0") for k in range(len(lines))]
     x = np.load(out / "vectors.npz")["x"][:8]
-    from onebit.flows.build import golden_contexts, load_intermediate
+    from onebit.flows.build import golden_contexts, golden_outputs, load_intermediate
 
     parent, golden_model = load_intermediate(out, "hw_layers"), load_intermediate(
         out, "dataflow_golden")
     xin, golden = golden_contexts(parent, golden_model, x)
-    expected = np.stack([g[golden_model.graph.output[0].name] for g in golden]).reshape(8, -1)
+    expected = golden_outputs(golden_model, golden)
     assert any(run_mutants(acc, rtl, xin, expected, gross, mems))
     assert len(draw_faults(rtl, mems, 5, seed=1)) == 5
 
