@@ -21,10 +21,8 @@ from onebit.errors import ToolNotFoundError, UserInputError
 from onebit.flows.build import BuildConfig, BuildInput, build
 
 from nets import mlp, pixels
+from standin import STANDIN, TCLSH, calls, needs_tclsh, standin
 
-STANDIN = Path(__file__).parent / "tcl_standin" / "run.tcl"
-TCLSH = shutil.which("tclsh")
-needs_tclsh = pytest.mark.skipif(TCLSH is None, reason="tclsh (Debian tcl) is not installed")
 RTL_STEPS = ["export", "finn", "streamline", "hw_layers", "fold", "estimate", "rtl"]
 
 
@@ -64,19 +62,6 @@ def copy_build(src: Path, tmp_path: Path) -> Path:
     dst = tmp_path / "build"
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("deploy"))
     return dst
-
-
-def standin(script: Path, tmp_path: Path) -> list[list[str]]:
-    """Run `script` in tclsh with the stand-ins; the recorded calls (name, words...)."""
-    log = tmp_path / f"{script.stem}.log"
-    r = subprocess.run([TCLSH, str(STANDIN), str(log), str(script)], capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return [line.split("\x1f") for line in log.read_text().splitlines()]
-
-
-def calls(log, name):
-    return [c[1:] for c in log if c[0] == name]
 
 
 def first(log, name):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +147,40 @@ def test_extra_output_detected(vcache):
     with pytest.raises(sim.SimulationError, match="extra output"):
         sim.simulate_stream([FIFO], "onebit_fifo", words, 4, in_width=4, out_width=4,
                             params={"WIDTH": 4, "DEPTH": 2}, cache_dir=vcache)
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("harness", [False, True])
+def test_runtime_objects_compiled_once(harness, tmp_path, monkeypatch):
+    """Verilator's runtime (verilated.cpp, ...) is compiled by the first build only: a second
+    design, with other harness macros (-CFLAGS -D...), links the cached objects and runs."""
+    made = []
+    run = verilator._run
+
+    def recording(cmd, cwd=None):
+        res = run(cmd, cwd=cwd)
+        if cmd[0] == "make" and "-n" not in cmd:
+            made.append(res.stdout)
+        return res
+
+    monkeypatch.setattr(verilator, "_run", recording)
+    tb = tmp_path / "tb.sv"
+    main = tmp_path / "main.cpp"
+    if harness:
+        tb.write_text("module tb(input logic clk, output logic [7:0] q);\n"
+                      "  assign q = 8'(`W);\nendmodule\n")
+        main.write_text('#include "Vsim.h"\n#include <cstdio>\nint main() { Vsim m; m.eval(); '
+                        'std::printf("W=%d H=%d\\n", int(m.q), H); return 0; }\n')
+    else:
+        tb.write_text('module tb; initial begin #5; $display("W=%0d H=%0d", `W, `W); $finish; '
+                      "end endmodule\n")
+    outs = []
+    for w in (3, 4):
+        exe = verilator.build([tb], "tb", harness=[main] if harness else [],
+                              extra_args=[f"-DW={w}", "-CFLAGS", f"-DH={w}"],
+                              cache_dir=tmp_path / "c")
+        outs.append(subprocess.run([exe], capture_output=True, text=True).stdout)
+    assert "W=3 H=3" in outs[0] and "W=4 H=4" in outs[1]
+    assert "verilated.cpp" in made[0] and "verilated.cpp" not in made[1]
+    assert "verilated_threads.cpp" in made[0] and "verilated_threads.cpp" not in made[1]
+    assert len(list((tmp_path / "c" / verilator.RUNTIME_DIR).glob("*.o"))) >= 2
