@@ -432,8 +432,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
                    folded: ModelWrapper, x: np.ndarray, frames: int, est_cycles: float, *,
                    seed: int = 0, backpressure: bool = False, on_check=None) -> dict:
     """Stream `frames` frames (cycling over the vectors `x`) through `<out>/rtl`'s design."""
-    from onebit.errors import VerificationError
-    from onebit.hw.accelerator import Accelerator, frame_timing, locate_mismatch, run_frames
+    from onebit.hw.accelerator import Accelerator, frame_timing, run_frames, stream_mismatch
 
     rtl = Path(out) / "rtl"
     acc = Accelerator.load(rtl)
@@ -443,12 +442,12 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
     oname = golden_model.graph.output[0].name
     expected = golden_outputs(golden_model, golden)[order]
     out_vals, res = run_frames(acc, acc.top, xin[order], seed=seed, backpressure=backpressure,
-                               run_dir=rtl)
-    try:
-        check = compare("rtlsim", expected, out_vals, reference="finn_golden", layer=oname)
-    except VerificationError:
-        locate_mismatch(acc, folded, golden, rtl)
-        raise
+                               run_dir=rtl, taps=True)
+    # every layer's output stream, not only the last: a wrong layer is named where it is
+    wrong = stream_mismatch(acc, folded, [golden[i] for i in order], res.taps)
+    if wrong is not None:
+        raise wrong
+    check = compare("rtlsim", expected, out_vals, reference="finn_golden", layer=oname)
     check.vectors = distinct_count(x[:distinct])
     if on_check:
         on_check(check)

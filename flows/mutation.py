@@ -10,8 +10,9 @@ Single faults go into copies of the build's generated memories (the simulated co
 
 Each mutant runs the build's verification vectors through the same compiled accelerator (the
 memories are read at run time from the simulation's working directory, so nothing is
-recompiled) and is *caught* when an output differs from FINN's golden result or the
-simulation fails (hang, protocol). The score is caught / injected; survivors name the layer
+recompiled) and is *caught* as the build's own check would catch it: when any layer's output
+stream (`hw.sim.Tap`) or the output differs from FINN's golden result, or the simulation fails
+(hang, protocol). The score is caught / injected; survivors name the layer
 and the fault. Faults are drawn uniformly over the mutable memory bits, with a fixed seed.
 """
 
@@ -171,23 +172,26 @@ def mutant_dir(rtl: Path, fault: Fault, m: Memory, into: Path) -> Path:
 
 
 def run_mutants(acc, rtl: Path, xin: np.ndarray, expected: np.ndarray, faults: list[Fault],
-                mems: list[Memory], jobs: int = 1) -> list[bool]:
-    """Whether each fault is caught by streaming `xin` through its mutant of `acc`."""
-    from onebit.hw.accelerator import run_frames
+                mems: list[Memory], folded, golden: list[dict], jobs: int = 1) -> list[bool]:
+    """Whether each fault is caught by streaming `xin` through its mutant of `acc`: an output
+    other than `expected`, or a layer's stream other than in FINN's contexts `golden` of the
+    `folded` graph (`hw.accelerator.stream_mismatch`)."""
+    from onebit.hw.accelerator import run_frames, stream_mismatch
     from onebit.hw.sim import SimulationError
 
     by_file = {m.file: m for m in mems}
-    run_frames(acc, acc.top, xin[:1], run_dir=rtl)  # compiles once (cached) before the pool
+    run_frames(acc, acc.top, xin[:1], run_dir=rtl, taps=True)  # compiles once, before the pool
 
     def caught(k: int) -> bool:
         f = faults[k]
         with tempfile.TemporaryDirectory(prefix="onebit-mutant-") as tmp:
             d = mutant_dir(rtl, f, by_file[f.file], Path(tmp) / "rtl")
             try:
-                got, _ = run_frames(acc, acc.top, xin, run_dir=d)
+                got, res = run_frames(acc, acc.top, xin, run_dir=d, taps=True)
             except SimulationError:
                 return True
-        return not np.array_equal(got.reshape(expected.shape), expected)
+        return (not np.array_equal(got.reshape(expected.shape), expected)
+                or stream_mismatch(acc, folded, golden, res.taps) is not None)
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(caught, range(len(faults))))
@@ -237,13 +241,14 @@ def verify_build(out_dir: Path, n: int, *, seed: int = 0, jobs: int = 1,
             raise UserInputError(f"--vectors {k}: the build stores {len(x)} vectors")
         parent = load_intermediate(out, "hw_layers")
         golden_model = load_intermediate(out, "dataflow_golden")
+        folded = load_intermediate(out, "dataflow_folded")
         xin, golden = golden_contexts(parent, golden_model, x[:k])
         expected = golden_outputs(golden_model, golden)
         rtl = out / "rtl"
         acc = Accelerator.load(rtl)
         mems = memories(acc, rtl)
         faults = draw_faults(rtl, mems, n, seed)
-        caught = run_mutants(acc, rtl, xin, expected, faults, mems, jobs)
+        caught = run_mutants(acc, rtl, xin, expected, faults, mems, folded, golden, jobs)
         report["mutation"] = {**score(faults, caught, k), "seed": seed}
         write_report(path, report)
     return report["mutation"]

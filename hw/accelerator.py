@@ -3,8 +3,9 @@
 `make_layers` turns a folded, specialized FINN dataflow graph into RTL instances and the
 streams (edges) between them; `size_fifos` finds the smallest FIFO on every stream that keeps
 the simulated throughput; `stitch` (hw/stitch.py) writes the top; `run_frames` streams frames
-through it in Verilator. On a mismatch, `locate_mismatch` simulates the layers one by one on
-their golden inputs and names the first layer that differs and the first differing element.
+through it in Verilator, recording every stream between layers on the way (`sim.Tap`), and
+`stream_mismatch` compares each stream with FINN's golden tensor: a wrong layer is named even
+where a later layer masks its error (a top-1 label), with its first differing element.
 """
 
 from __future__ import annotations
@@ -21,13 +22,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import UserInputError, VerificationError
 from onebit.hw import codegen, mvau, packing
 from onebit.hw.instance import RtlInstance
-from onebit.hw.sim import (
-    SimResult,
-    SimulationError,
-    simulate_instance,
-    simulate_multi_instance,
-)
-from onebit.hw.stitch import GRAPH, Edge, stitch, windows
+from onebit.hw.sim import SimResult, SimulationError, Tap, simulate_instance
+from onebit.hw.stitch import GRAPH, Edge, stitch, stream_taps, windows
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
 DEFAULT_FIFO_DEPTH = 2
@@ -122,6 +118,10 @@ class Accelerator:
 
         return {f"{name(e.src[0], 'in')}->{name(e.dst[0], 'out')}": d
                 for e, d in zip(self.edges, self.depths, strict=True) if d}
+
+    def taps(self) -> list[tuple[int, Tap]]:
+        """Every stream a layer emits: (edge index, its tap in the stitched top)."""
+        return stream_taps([la.inst for la in self.layers], self.edges)
 
     def stitch(self, out_dir: Path, depths: list[int] | None = None,
                monitor: bool = False) -> RtlInstance:
@@ -254,11 +254,12 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
 
 def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int = 0,
                backpressure: bool = False, run_dir: Path | None = None,
-               cache_dir: Path | None = None,
-               max_cycles: int | None = None) -> tuple[np.ndarray, SimResult]:
+               cache_dir: Path | None = None, max_cycles: int | None = None,
+               taps: bool = False) -> tuple[np.ndarray, SimResult]:
     """Stream `x` (N frames of the dataflow input) through the stitched design `top`.
 
     `backpressure`: the source stalls and the sink refuses words at random (60% duty).
+    `taps`: also record every stream between layers (`SimResult.taps`, in `acc.taps()` order).
     """
     first, last = acc.first, acc.last
     n = len(x)
@@ -266,7 +267,8 @@ def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int =
     p = 0.6 if backpressure else 1.0
     res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
                             watchdog=_watchdog(acc.layers), max_cycles=max_cycles,
-                            run_dir=run_dir, cache_dir=cache_dir)
+                            run_dir=run_dir, cache_dir=cache_dir,
+                            taps=[t for _, t in acc.taps()] if taps else ())
     out = unpack_frames(res.out_words[:, : acc.last_bits], last.dt, last.epw, n)
     return out, res
 
@@ -385,40 +387,47 @@ def golden_tensor(model: ModelWrapper, ctx: dict, name: str) -> np.ndarray:
     return ctx[name]
 
 
-def locate_mismatch(acc: Accelerator, model: ModelWrapper, golden: list[dict], out_dir: Path,
-                    cache_dir: Path | None = None) -> None:
-    """Simulate layers one by one on golden inputs; raise naming the first wrong layer.
+def streamed(model: ModelWrapper, layer: Layer, values: np.ndarray) -> np.ndarray:
+    """FINN's output tensors of `layer` (one frame a row) in the order its stream carries
+    them. They agree but for a depthwise sliding window (feeding a pool): it streams SIMD
+    channels of one kernel position after another, each channel fold in turn."""
+    if not (layer.op_type.startswith("ConvolutionInputGenerator")
+            and _attr(model, layer, "depthwise")):
+        return values
+    simd, ch = _attr(model, layer, "SIMD"), _attr(model, layer, "IFMChannels")
+    k = int(np.prod(_attr(model, layer, "ConvKernelDim")))
+    n = len(values)
+    return values.reshape(n, -1, k, ch // simd, simd).transpose(0, 1, 3, 2, 4).reshape(n, -1)
 
-    The simulations run in `out_dir`, the directory the layers' memory paths are relative to.
-    """
+
+def _attr(model: ModelWrapper, layer: Layer, name: str):
+    from qonnx.custom_op.registry import getCustomOp
+
+    return getCustomOp(model.get_node_from_name(layer.name)).get_nodeattr(name)
+
+
+def stream_mismatch(acc: Accelerator, model: ModelWrapper, golden: list[dict],
+                    tapped: list[np.ndarray]) -> VerificationError | None:
+    """The first layer, in dataflow order, whose output stream (`tapped`, the words of
+    `acc.taps()` over len(golden) frames) differs from FINN's golden context `golden[f]` of
+    frame f; None when every stream is right. `model`: the folded graph naming the tensors."""
     n = len(golden)
-    for layer in acc.layers:
-        if layer.op_type.startswith(PASS_THROUGH):
-            continue
-        ins = [pack_frames(np.stack([golden_tensor(model, g, p.tensor) for g in golden]),
-                           p.dt, p.epw) for p in layer.ins]
-        kw = {"watchdog": _watchdog([layer]), "run_dir": out_dir, "cache_dir": cache_dir}
-        n_out = [n * p.words for p in layer.outs]
-        try:
-            if len(layer.ins) == 1 and len(layer.outs) == 1:
-                outs = [simulate_instance(layer.inst, ins[0], n_out[0], **kw).out_words]
-            else:
-                outs = simulate_multi_instance(layer.inst, ins, n_out, **kw).out_words
-        except SimulationError as e:
-            # a layer may run ahead into the next frame (FMPadding emits the next frame's top
-            # padding before its input): compare the frames it was fed
-            if e.reason != "extra output word" or e.partial is None:
-                raise
-            words = e.partial.out_words
-            outs = [w[:k] for w, k in zip([words] if isinstance(words, np.ndarray) else words,
-                                          n_out, strict=True)]
-        for k, (p, words) in enumerate(zip(layer.outs, outs, strict=True)):
-            got = unpack_frames(words[:, : layer.inst.out_port_bits(k)], p.dt, p.epw, n)
-            want = np.stack([golden_tensor(model, g, p.tensor) for g in golden]).reshape(n, -1)
-            bad = np.argwhere(got != want)
-            if len(bad):
-                f, i = (int(v) for v in bad[0])
-                raise VerificationError(
-                    "rtlsim", f"output {k}, frame {f}: got {got[f, i]:g}, FINN golden "
-                    f"{want[f, i]:g} ({len(bad)} of {want.size} values differ)", layer.name,
-                    (f, i))
+    streams = sorted(zip(acc.taps(), tapped, strict=True), key=lambda t: acc.edges[t[0][0]].src)
+    for (k, _), words in streams:
+        i, port = acc.edges[k].src
+        layer, p = acc.layers[i], acc.layers[i].outs[port]
+        want = streamed(model, layer, np.stack([golden_tensor(model, g, p.tensor)
+                                                for g in golden]).reshape(n, -1))
+        # A layer may run ahead into a next frame (more words), and the run stops once the
+        # output is complete, before a layer hands on the tail of a frame the next one does
+        # not need (a window's unused last rows): fewer words. Compare what was streamed.
+        m = min(len(words), n * p.words)
+        got = packing.unpack(words[:m], p.dt, p.epw)
+        bad = np.flatnonzero(got != want.reshape(-1)[: got.size])
+        if len(bad):
+            f, j = divmod(int(bad[0]), want.shape[1])
+            return VerificationError(
+                "rtlsim", f"output {port}, frame {f}: got {got[bad[0]]:g}, FINN golden "
+                f"{want[f, j]:g} ({len(bad)} of {got.size} streamed values differ)", layer.name,
+                (f, j))
+    return None

@@ -20,6 +20,7 @@ from onebit.driver.weights import WritableLayer, address_bits, place
 from onebit.errors import BuildError
 from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
+from onebit.hw.sim import Tap
 
 TOP = "onebit_accel"
 GRAPH = -1  # the top level's own port, in place of an instance index
@@ -62,6 +63,12 @@ def _cfg_decode(k: int, la: WritableLayer) -> tuple[str, dict[str, str]]:
     sel = f"cfg_addr[{half_b}]" if la.n_thres else "1'b0"
     idx = f"32'(cfg_addr[{half_b - 1}:2])" if half_b > 2 else "32'd0"
     return text, {"cfg_we": hit, "cfg_sel": sel, "cfg_idx": idx, "cfg_data": "cfg_data"}
+
+
+def stream_taps(insts: list[RtlInstance], edges: list[Edge]) -> list[tuple[int, Tap]]:
+    """Every stream a block emits, as (edge index, `sim.Tap` of its producer side `e<k>_p`)."""
+    return [(k, Tap(f"e{k}_p", insts[e.src[0]].out_port_bits(e.src[1])))
+            for k, e in enumerate(edges) if e.src[0] != GRAPH]
 
 
 def chain_edges(n: int) -> list[Edge]:

@@ -59,6 +59,14 @@ def test_bnn_pynq_lfc_default_folding(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("arch", ["lfc", "cnv"])
+@pytest.mark.parametrize("target_fps", [1e3, 1e4, 1e5, 1e6])
+def test_bnn_pynq_lfc_cnv_every_target_fps(tmp_path, arch, target_fps):
+    r = _build_bit_exact(tmp_path, arch, target_fps, frames=2)
+    assert 0.95 <= r["sim"]["ratio_to_estimate"] <= 1.05
+
+
+@pytest.mark.slow
 def test_bnn_pynq_cnv_default_folding(tmp_path):
     """The first two sliding windows run in parallel-window mode at the default folding."""
     _build_bit_exact(tmp_path, "cnv", None, frames=2)

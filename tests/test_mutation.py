@@ -86,9 +86,10 @@ def test_mutation_score_of_a_build(mlp_build, tmp_path):
 
     parent, golden_model = load_intermediate(out, "hw_layers"), load_intermediate(
         out, "dataflow_golden")
+    folded = load_intermediate(out, "dataflow_folded")
     xin, golden = golden_contexts(parent, golden_model, x)
     expected = golden_outputs(golden_model, golden)
-    assert any(run_mutants(acc, rtl, xin, expected, gross, mems))
+    assert any(run_mutants(acc, rtl, xin, expected, gross, mems, folded, golden))
     assert len(draw_faults(rtl, mems, 5, seed=1)) == 5
 
 
