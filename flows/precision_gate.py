@@ -100,10 +100,11 @@ class InferGatedMVAU(Transformation):
             mw, mh = W.shape
             cons = model.find_consumers(node.output[0]) or []
             mt = cons[0] if len(cons) == 1 and cons[0].op_type == "MultiThreshold" else None
-            attrs = dict(MW=mw, MH=mh, SIMD=1, PE=1, inputDataType=model.get_tensor_datatype(x).name,
-                         weightDataType="BIPOLAR", binaryXnorMode=0, backend="fpgadataflow",
+            attrs = dict(MW=mw, MH=mh, SIMD=1, PE=1, weightDataType="BIPOLAR", binaryXnorMode=0,
+                         inputDataType=model.get_tensor_datatype(x).name, backend="fpgadataflow",
                          numInputVectors=[int(d) for d in model.get_tensor_shape(x)[:-1]],
-                         gate_thresholds=[int(v) for v in gate], mem_mode="internal_decoupled")  # fmt: skip
+                         gate_thresholds=[int(v) for v in gate],
+                         mem_mode="internal_decoupled")  # fmt: skip
             if mt is None:
                 inputs, out = [x, w], node.output[0]
                 attrs.update(noActivation=1, ActVal=0, outputDataType="INT32")

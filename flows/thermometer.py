@@ -71,7 +71,8 @@ class MoveTransposeBeforeThermometer(Transformation):
             if len(cons) != 1 or cons[0].op_type != "Transpose":
                 continue
             tr = cons[0]
-            if next((list(a.ints) for a in tr.attribute if a.name == "perm"), None) != _NCHW_TO_NHWC:
+            perm = next((list(a.ints) for a in tr.attribute if a.name == "perm"), None)
+            if perm != _NCHW_TO_NHWC:
                 continue
             mid = model.make_new_valueinfo_name()
             n, c, h, w = model.get_tensor_shape(node.input[0])

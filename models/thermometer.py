@@ -18,7 +18,7 @@ A C-channel image becomes C * L channels, channel c * L + k holding bit k of cha
 from __future__ import annotations
 
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 
 import torch
 from torch import nn
@@ -43,7 +43,7 @@ def thermometer_levels(resolution: int) -> int:
     return round(Fraction(PIXEL_MAX, check_resolution(resolution)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _thresholds(resolution: int) -> tuple[int, ...]:
     counts = [round(Fraction(p, resolution)) for p in range(PIXEL_MAX + 1)]
     return tuple(next(p for p, n in enumerate(counts) if n > k)

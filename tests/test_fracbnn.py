@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,7 +156,8 @@ def _pg_net(seed=0, thr=None):
     for layer in (conv, fc):
         nn.init.uniform_(layer.weight, -1, 1)
         with torch.no_grad():
-            layer.threshold.copy_(thr if thr is not None else torch.randn(layer.threshold.shape) * 4)
+            t = torch.randn(layer.threshold.shape) * 4 if thr is None else thr
+            layer.threshold.copy_(t)
     return nn.Sequential(conv, FracAct(), nn.Flatten(), fc).eval()
 
 
@@ -269,7 +269,8 @@ def test_no_sim_build_verifies_every_stage_bit_exactly_then_stops_at_fold(traine
     assert set(rep["stages"]) == {"qonnx", "finn", "streamline", "hw_layers"}
     assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
     assert rep["software_nodes"] == ["Transpose_0 (Transpose)"]  # only the input layout
-    golden = ModelWrapper(str(next((tmp_path / "b" / "intermediate").glob("*_dataflow_golden.onnx"))))
+    inter = tmp_path / "b" / "intermediate"
+    golden = ModelWrapper(str(next(inter.glob("*_dataflow_golden.onnx"))))
     ops = [(n.op_type, n.domain) for n in golden.graph.node]
     assert ops[0] == ("ThermometerEncoder", "onebit.flows.fracbnn_ops")
     gated = [n for n in golden.graph.node if n.domain == "onebit.flows.fracbnn_ops"
@@ -289,11 +290,11 @@ def test_sim_build_stops_at_export_naming_the_layer(trained, digits, tmp_path):
 
 @pytest.mark.slow
 def test_torchrun_two_processes_fracbnn(tmp_path):
-    torchrun = Path(sys.executable).with_name("torchrun")
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [str(torchrun), "--standalone", "--nproc_per_node", "2", "-m",
-           "onebit.models.recipes", "--recipe", "fracbnn", "--arch", "fracnet-28", "--epochs",
-           "1", "--limit", "128", "--out", str(tmp_path / "f.pt"), "--quiet"]  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node",
+           "2", "-m", "onebit.models.recipes", "--recipe", "fracbnn", "--arch", "fracnet-28",
+           "--epochs", "1", "--limit", "128", "--out", str(tmp_path / "f.pt"),
+           "--quiet"]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     from onebit.models.train import load_checkpoint

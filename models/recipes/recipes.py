@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from onebit.errors import UserInputError
 
 from ..precision_gate import THRESHOLD_DECAY
-
 from .estimators import (
     ActEstimator,
     ApproxSignAct,

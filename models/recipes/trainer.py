@@ -29,9 +29,9 @@ from ..precision_gate import pg_threshold_loss
 from ..registry import build
 from ..train import TrainResult, adam_schedule, check_run_args, evaluate, torch_threads
 from .estimators import IntWeight, RealWeight, WeightBinarizer
+from .fracnet import fold_fracnet
 from .layers import RecipeAct, RecipeConv2d, RecipeLinear
 from .losses import attention_loss, distillation_loss
-from .fracnet import fold_fracnet
 from .net import fold
 from .recipes import Recipe, Stage, get_recipe
 
