@@ -58,7 +58,8 @@ def datasets(o: _Ctx, data_dir: Path | None) -> None:
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--data-dir", type=click.Path(path_type=Path))
 @click.option("--recipe", default="ste", show_default=True,
-              help="Training method: ste, bireal, siman, real2bin, ftbnn, irnet.")
+              help="Training method: ste, bireal, siman, real2bin, ftbnn, irnet, "
+                   "fracbnn (--arch fracnet-28 or fracnet-32).")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=1e-2, show_default=True,

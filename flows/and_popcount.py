@@ -37,9 +37,9 @@ def _bipolar_threshold(node) -> bool:
     return getCustomOp(node).get_nodeattr("out_dtype") == "BIPOLAR"
 
 
-def _private_chain(model: ModelWrapper, tensor: str):
-    """(bipolar MultiThreshold, the tensors from it down to `tensor`) through single-consumer
-    data-movement nodes, or None.
+def private_chain(model: ModelWrapper, tensor: str, source=_bipolar_threshold):
+    """(the `source` node (default: a bipolar MultiThreshold), the tensors from it down to
+    `tensor`) through single-consumer data-movement nodes, or None.
 
     Only a chain that nothing else reads may change from +-1 to {0,1} codes.
     """
@@ -50,7 +50,7 @@ def _private_chain(model: ModelWrapper, tensor: str):
         if node is None or len(model.find_consumers(tensor)) != 1 or tensor in outputs:
             return None
         tensors.append(tensor)
-        if _bipolar_threshold(node):
+        if source(node):
             return node, tensors
         if node.op_type not in ("Transpose", "Pad", "Im2Col", "MaxPool", "MaxPoolNHWC", "Reshape",
                                 "Flatten"):  # fmt: skip
@@ -89,7 +89,7 @@ class ConvertBipolarByBinaryMatMul(Transformation):
             if not _integer_weights(wdt):
                 continue
             W = model.get_initializer(w)
-            chain = _private_chain(model, x)
+            chain = private_chain(model, x)
             if W is None or chain is None:
                 continue
             mt, tensors = chain
@@ -103,17 +103,24 @@ class ConvertBipolarByBinaryMatMul(Transformation):
             inst.set_nodeattr("out_bias", 0.0)
             for t in tensors:  # the chain now carries codes
                 model.set_tensor_datatype(t, DataType["BINARY"])
-            shape = model.get_tensor_shape(node.output[0])
-            out = node.output[0]
-            acc, two, scaled, offset = (model.make_new_valueinfo_name() for _ in range(4))
-            for name, shp in ((acc, shape), (scaled, shape)):
-                graph.value_info.append(oh.make_tensor_value_info(name, TensorProto.FLOAT, shp))
-            model.set_initializer(two, np.asarray([2.0], dtype=np.float32))
             colsum = np.asarray(W, dtype=np.float32).sum(axis=0)
-            model.set_initializer(offset, -colsum)
-            node.output[0] = acc
-            graph.node.insert(idx + 1, oh.make_node("Mul", [acc, two], [scaled]))
-            graph.node.insert(idx + 2, oh.make_node("Add", [scaled, offset], [out]))
-            model = model.transform(InferShapes()).transform(InferDataTypes())
-            return model, True
+            return append_affine(model, idx, 2.0, -colsum), True
         return model, False
+
+
+def append_affine(model: ModelWrapper, idx: int, scale: float, offset) -> ModelWrapper:
+    """Node `idx`'s output becomes Add(Mul(its new output, scale), offset) (a popcount's
+    return to the dot product); shapes and datatypes inferred again."""
+    graph = model.graph
+    node = graph.node[idx]
+    shape = model.get_tensor_shape(node.output[0])
+    out = node.output[0]
+    acc, mul, scaled, add = (model.make_new_valueinfo_name() for _ in range(4))
+    for name in (acc, scaled):
+        graph.value_info.append(oh.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+    model.set_initializer(mul, np.asarray([scale], dtype=np.float32))
+    model.set_initializer(add, np.asarray(offset, dtype=np.float32).reshape(-1))
+    node.output[0] = acc
+    graph.node.insert(idx + 1, oh.make_node("Mul", [acc, mul], [scaled]))
+    graph.node.insert(idx + 2, oh.make_node("Add", [scaled, add], [out]))
+    return model.transform(InferShapes()).transform(InferDataTypes())

@@ -6,14 +6,17 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.general import GiveUniqueNodeNames, RemoveUnusedTensors
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
+from qonnx.util.basic import get_by_name
 
 from onebit.errors import OnebitError, UnsupportedOpError
 from onebit.flows.binary_mvau import InferBinaryMVAU
 from onebit.flows.passes import run_passes
-from onebit.flows.zero_pad import DOMAIN as ONEBIT_DOMAIN
+from onebit.flows.precision_gate import InferGatedMVAU
+from onebit.flows.thermometer import InferThermometerEncoder
 from onebit.flows.zero_pad import attach_pad_corrections, detach_pad_corrections
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
+ONEBIT_DOMAINS = "onebit.flows."
 
 
 def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
@@ -47,6 +50,8 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     model, stash = detach_pad_corrections(model)
     model = run_passes(model, [_named_failure(p) for p in [
         RemoveUnusedTensors(),
+        InferThermometerEncoder(),
+        InferGatedMVAU(),
         InferBinaryMVAU(),
         InferQuantizedMatrixVectorActivation(),
         InferLabelSelectLayer(),
@@ -64,9 +69,13 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
 
 
 def _is_hw(node) -> bool:
-    """A FINN HW layer, or onebit's MVAU with a zero-padding correction."""
-    return (node.domain == HW_DOMAIN or node.domain.startswith(HW_DOMAIN + ".")
-            or (node.domain == ONEBIT_DOMAIN and node.op_type == "MVAU"))
+    """A FINN HW layer, or one of onebit's (the zero-padded MVAU, FracBNN's layers): an op of
+    an `onebit.flows` domain with FINN's backend attribute "fpgadataflow"."""
+    if node.domain == HW_DOMAIN or node.domain.startswith(HW_DOMAIN + "."):
+        return True
+    backend = get_by_name(node.attribute, "backend")
+    return (node.domain.startswith(ONEBIT_DOMAINS) and backend is not None
+            and backend.s.decode() == "fpgadataflow")
 
 
 def _named_failure(p):

@@ -17,7 +17,12 @@ from onebit.flows.channel_sign import AbsorbChannelSignIntoLinear
 from onebit.flows.one_channel_conv import DenseOneChannelConv
 from onebit.flows.passes import run_passes
 from onebit.flows.pool_threshold import MoveMaxPoolPastThreshold
+from onebit.flows.precision_gate import LowerPGToMatMul
 from onebit.flows.ternary_sign import AbsorbSignIntoBinaryWeights
+from onebit.flows.thermometer import (
+    ConvertThermometerMatMulToXnorPopcount,
+    MoveTransposeBeforeThermometer,
+)
 from onebit.flows.zero_pad import (
     HoistPadCorrection,
     SinkPadCorrectionPastSignMul,
@@ -51,7 +56,9 @@ def to_finn(model: ModelWrapper) -> ModelWrapper:
 def streamline(model: ModelWrapper) -> ModelWrapper:
     """Fold scales, biases and BatchNorm into thresholds; lower convs; binary MatMuls to XNOR.
 
-    Zero-padding corrections move to their conv's MatMul (`HoistPadCorrection`).
+    Zero-padding corrections move to their conv's MatMul (`HoistPadCorrection`). FracBNN's
+    gated layers lower like convs and a thermometer's bits become XNOR codes
+    (`flows/precision_gate.py`, `flows/thermometer.py`).
     """
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.absorb import (
@@ -84,13 +91,16 @@ def streamline(model: ModelWrapper) -> ModelWrapper:
         Absorb1BitMulIntoConv(),
         AbsorbSignIntoBinaryWeights(),
         LowerConvsToMatMul(),
+        LowerPGToMatMul(),
         DenseOneChannelConv(),
         MakeMaxPoolNHWC(),
         AbsorbTransposeIntoMultiThreshold(),
         ConvertBipolarByBinaryMatMul(),
+        ConvertThermometerMatMulToXnorPopcount(),
         ConvertBipolarMatMulToXnorPopcount(),
         HoistPadCorrection(),
         AbsorbBipolarPadIntoIm2Col(),
+        MoveTransposeBeforeThermometer(),
         AbsorbConsecutiveTransposes(),
         Streamline(),
         # a top-k output (--top-k): positive scalar scales and biases do not change the order

@@ -89,12 +89,21 @@ class PaddedMVAU(FinnMVAU):
             acc = np.matmul(x, w)
         rows, cols, corr = _correction(self)
         acc = apply_correction(np.asarray(acc, dtype=np.float64), rows, cols, corr, True)
-        bipolar = self.get_nodeattr("outputDataType") == "BIPOLAR"
-        y = multithreshold(acc, np.asarray(context[node.input[2]], dtype=np.float64),
-                           2 if bipolar else 1, -1 if bipolar else self.get_nodeattr("ActVal"),
-                           channels_last=True)
-        oshape = context[node.output[0]].shape
-        context[node.output[0]] = y.reshape(oshape).astype(np.float32)
+        context[node.output[0]] = threshold_output(self, acc, context)
+
+
+def threshold_output(op: FinnMVAU, acc: np.ndarray, context: dict) -> np.ndarray:
+    """An MVAU's output from its accumulator (channels last): its thresholds (input 2; a
+    bipolar output is +-1, else counts from ActVal), or the accumulator with noActivation."""
+    node = op.onnx_node
+    oshape = context[node.output[0]].shape
+    if op.get_nodeattr("noActivation"):
+        return np.asarray(acc).reshape(oshape).astype(np.float32)
+    bipolar = op.get_nodeattr("outputDataType") == "BIPOLAR"
+    y = multithreshold(acc, np.asarray(context[node.input[2]], dtype=np.float64),
+                       2 if bipolar else 1, -1 if bipolar else op.get_nodeattr("ActVal"),
+                       channels_last=True)
+    return y.reshape(oshape).astype(np.float32)
 
 
 custom_op = {"PadCorrection": PadCorrection, "MVAU": PaddedMVAU}

@@ -12,6 +12,7 @@ from onebit.errors import UserInputError
 
 from .archs import cnv, tfc
 from .bnn_pynq import BNN_PYNQ_MODELS, bnn_pynq
+from .recipes.fracnet import fracnet
 from .recipes.net import rnet
 
 
@@ -23,7 +24,8 @@ def _bnn_pynq_builder(name: str) -> Callable[..., nn.Module]:
     return build_bnn_pynq
 
 
-ARCHS: dict[str, Callable[..., nn.Module]] = {"tfc": tfc, "cnv": cnv, "rnet": rnet}
+ARCHS: dict[str, Callable[..., nn.Module]] = {"tfc": tfc, "cnv": cnv, "rnet": rnet,
+                                            "fracnet": fracnet}
 ARCHS.update({f"bnn-pynq-{n}": _bnn_pynq_builder(n) for n in BNN_PYNQ_MODELS})
 
 

@@ -9,6 +9,7 @@
 | real2bin | real teacher -> binary acts -> binary | ApproxSign | sign | static re-scaling |
 | ftbnn | binary | ApproxSign | sign | FPReLU (slope >= 0) [, groups] |
 | irnet | binary | EDE | Libra-PB (pow-2 scale) | plain |
+| fracbnn | binary | 2-bit fractional, STE | sign | `fracnet`: thermometer input, PG layers |
 
 `real2bin-gated`, `ftbnn-free` and `ftbnn-grouped` are the papers' originals (input-dependent
 gate, unconstrained PReLU slope, grouped binary convs) trained in torch only, to measure what the
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 from onebit.errors import UserInputError
 
+from ..precision_gate import THRESHOLD_DECAY
 from .estimators import (
     ActEstimator,
     ApproxSignAct,
@@ -64,6 +66,8 @@ class Recipe:
     attention_weight: float = 0.0
     kd_weight: float = 0.0
     clip_latent: bool = True  # clamp latent weights to [-1, 1] after each step
+    net: str = "rnet"  # the registered architecture the recipe trains
+    threshold_decay: float = 0.0  # weight of 0.5 ||thr||^2 over PG gate thresholds (FracBNN)
 
 
 _BIN = "binary"
@@ -111,6 +115,10 @@ RECIPES: dict[str, Recipe] = {
                deployable=False),
         Recipe("irnet", "IR-Net: Libra-PB weights (balanced, standardised, pow-2 scale), EDE",
                (Stage(_BIN, EDEAct, LibraPBWeight),), clip_latent=False),
+        Recipe("fracbnn", "FracBNN: thermometer-encoded input into a binary first layer, "
+               "precision-gated 2-bit (fractional) activations",
+               (Stage(_BIN, ActEstimator, WeightBinarizer),), net="fracnet",
+               threshold_decay=THRESHOLD_DECAY),
     ]
 }  # fmt: skip
 

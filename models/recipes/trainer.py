@@ -25,9 +25,11 @@ from onebit.errors import UserInputError
 
 from .. import distributed as D
 from ..checkpoint import load_checkpoint, save_checkpoint
+from ..precision_gate import pg_threshold_loss
 from ..registry import build
 from ..train import TrainResult, adam_schedule, check_run_args, evaluate, torch_threads
 from .estimators import IntWeight, RealWeight, WeightBinarizer
+from .fracnet import fold_fracnet
 from .layers import RecipeAct, RecipeConv2d, RecipeLinear
 from .losses import attention_loss, distillation_loss
 from .net import fold
@@ -39,7 +41,10 @@ ARCH_PRESETS = {
     "cnv-xwide": {"channels": (64, 128), "fc": (256,)},  # the Fashion-MNIST goal runs
     "tfc": {"channels": (), "fc": (64, 64, 64)},
     "rnet": {},
+    "fracnet-28": {"channels": (32, 64), "fc": (128,)},  # 28x28x1 (Fashion-MNIST, MNIST)
+    "fracnet-32": {"channels": (64, 128, 256), "fc": (256,)},  # 32x32x3 (CIFAR-10)
 }
+FOLDS = {"rnet": fold, "fracnet": fold_fracnet}  # the hardware network of a trained net
 
 
 @dataclass
@@ -147,7 +152,7 @@ def train_recipe(
     with torch_threads(num_threads):
         result = None
         for stage in r.stages:
-            net = build("rnet", dataset.input_shape, dataset.num_classes, seed=seed, **kw)
+            net = build(r.net, dataset.input_shape, dataset.num_classes, seed=seed, **kw)
             if stage.init:
                 net.load_state_dict(nets[stage.init].state_dict())
             attach(net, stage)
@@ -177,7 +182,7 @@ def train_recipe(
         result.torch_accuracy = evaluate(trained, dataset, "test")
         final = trained
         if r.deployable:
-            final = fold(trained)
+            final = FOLDS[r.net](trained)
             result.deployed = True
             result.fold_mismatches = _fold_mismatches(trained, final, dataset)
         result.test_accuracy = evaluate(final, dataset, "test")
@@ -256,6 +261,8 @@ def _run_stage(net, stage: Stage, r: Recipe, ds, nets, epochs, batch_size, lr, s
                             pts = net.attention_points
                             loss = loss + r.attention_weight * attention_loss(
                                 [caps[0].out[p] for p in pts], [caps[1].out[p] for p in pts])
+                    if r.threshold_decay:
+                        loss = loss + pg_threshold_loss(net, weight=r.threshold_decay)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -263,6 +270,7 @@ def _run_stage(net, stage: Stage, r: Recipe, ds, nets, epochs, batch_size, lr, s
                     step += 1
                     if clip or clip_sign:
                         _clip_latent(net, every=clip)
+                    _clamp_bn_scales(net)
                     sums[0] += loss.item() * len(y)
                     sums[1] += int((logits.argmax(1) == y).sum())
                     sums[2] += len(y)
@@ -291,6 +299,14 @@ def _clip_latent(net: nn.Module, every: bool = True) -> None:
         if isinstance(m, RecipeConv2d | RecipeLinear):
             if every or type(m.binarizer) is WeightBinarizer:
                 m.weight.clamp_(-1.0, 1.0)
+
+
+@torch.no_grad()
+def _clamp_bn_scales(net: nn.Module) -> None:
+    """BatchNorms that must keep a positive scale (fracnet's, before a 2-bit activation)."""
+    for m in net.modules():
+        if hasattr(m, "clamp_scale_"):
+            m.clamp_scale_()
 
 
 __all__ = ["RecipeResult", "attach", "detach_recipe", "train_recipe"]
