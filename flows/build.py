@@ -83,6 +83,10 @@ class BuildState:
     timings: dict[str, float] = field(default_factory=dict)
     report: dict = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    verified: int = 0  # how many of inp.x every stage is verified on (set from cfg.vectors)
+
+    def __post_init__(self):
+        self.verified = min(self.cfg.vectors, len(self.inp.x))
 
     @property
     def out(self) -> Path:
@@ -90,8 +94,9 @@ class BuildState:
 
     @property
     def x_verify(self) -> np.ndarray:
-        """The inputs every stage is verified on (the simulation may stream more)."""
-        return self.inp.x[: self.cfg.vectors]
+        """The inputs every stage is verified on (the simulation may stream more: directed
+        vectors follow them in `inp.x`)."""
+        return self.inp.x[: self.verified]
 
     def path(self, step: str) -> Path:
         """`intermediate/<n>_<step>.onnx`, numbered in the order steps are first named."""

@@ -28,7 +28,44 @@ def fold_for_fps(model: ModelWrapper, target_fps: float, clock_mhz: float) -> Mo
 
     model = run_passes(model, [SetFolding(target_cycles(target_fps, clock_mhz),
                                           mvau_wwidth_max=8191, two_pass_relaxation=True)])
-    return avoid_unsound_parallel_window(model)
+    return align_pool_windows(avoid_unsound_parallel_window(model))
+
+
+def pool_windows(model: ModelWrapper) -> list[tuple]:
+    """(window, pool) pairs: a depthwise sliding window feeding a Pool layer."""
+    pairs = []
+    for node in model.graph.node:
+        if base_op(node.op_type) != "ConvolutionInputGenerator":
+            continue
+        consumer = model.find_consumer(node.output[0])
+        if (consumer is not None and base_op(consumer.op_type) == "Pool"
+                and getCustomOp(node).get_nodeattr("depthwise")):
+            pairs.append((node, consumer))
+    return pairs
+
+
+def align_pool_windows(model: ModelWrapper, named: frozenset = frozenset()) -> ModelWrapper:
+    """A depthwise window streams SIMD channels of one kernel position after another, each
+    channel fold in turn, and its Pool takes PE channels at a time: they only agree when
+    SIMD = PE (a width converter between them would join words of different positions). Where
+    they differ, the one the folding file did not name (`named`: (node, key) pairs) follows the
+    other; neither named (SetFolding): both take the larger, keeping the throughput. Both named
+    differently is refused."""
+    for win, pool in pool_windows(model):
+        w, p = getCustomOp(win), getCustomOp(pool)
+        simd, pe = w.get_nodeattr("SIMD"), p.get_nodeattr("PE")
+        if simd == pe:
+            continue
+        by_file = ((win.name, "SIMD") in named, (pool.name, "PE") in named)
+        if all(by_file):
+            raise UserInputError(
+                f"folding config: '{win.name}' (a depthwise window, SIMD {simd}) feeds "
+                f"'{pool.name}' (PE {pe}): the pool must take the channels the window streams "
+                "at a time, set both to one value")
+        value = simd if by_file[0] else pe if by_file[1] else max(simd, pe)
+        w.set_nodeattr("SIMD", value)
+        p.set_nodeattr("PE", value)
+    return model
 
 
 def avoid_unsound_parallel_window(model: ModelWrapper) -> ModelWrapper:
@@ -132,7 +169,7 @@ def apply_folding_config(model: ModelWrapper, config: dict | Path,
         inst = getCustomOp(names[name])
         for k, v in attrs.items():
             inst.set_nodeattr(k, v)
-    return model
+    return align_pool_windows(model, frozenset((n, k) for n, a in settings.items() for k in a))
 
 
 def _backend_alias(name: str, names: dict) -> str:

@@ -178,3 +178,34 @@ def test_hls_thresholding_ram_style_becomes_the_rtl_depth_triggers(tfc_specializ
         apply_folding_config(_fresh(g), {"Thresholding_rtl_0": {"ram_style": "bram"}}, PYNQ_Z2)
     with pytest.raises(UserInputError, match="needs UltraRAM"):
         apply_folding_config(_fresh(g), {"Thresholding_rtl_0": {"ram_style": "ultra"}}, PYNQ_Z2)
+
+
+def test_a_pool_window_and_its_pool_agree(specialized):
+    """A depthwise window streams SIMD channels at a time: its pool's PE follows a named SIMD,
+    its SIMD a named PE; both named differently is refused at fold."""
+    from onebit.flows.folding import pool_windows
+
+    (win, pool), = pool_windows(specialized)
+    m = apply_folding_config(_fresh(specialized), {pool.name: {"PE": 4}})
+    assert _attrs(m, win.name)("SIMD") == 4
+    m = apply_folding_config(_fresh(specialized), {win.name: {"SIMD": 2}})
+    assert _attrs(m, pool.name)("PE") == 2
+    with pytest.raises(UserInputError, match=f"'{win.name}' .* feeds '{pool.name}'"):
+        apply_folding_config(_fresh(specialized), {win.name: {"SIMD": 2}, pool.name: {"PE": 4}})
+
+
+@pytest.mark.verilator
+def test_a_file_naming_only_the_pool_window_simulates_bit_exactly(specialized, tmp_path):
+    """finn-examples' CNV file names no Pool (FINN pools with StreamingMaxPool): its SIMD for
+    a window onebit uses for pooling once left the pool's PE at another value, and the pooled
+    maps came out in the wrong order."""
+    from onebit.flows.folding import pool_windows
+
+    (win, pool), = pool_windows(specialized)
+    assert _attrs(specialized, pool.name)("PE") != 2
+    r = build(BuildInput("cnn", pixels(3), torch_model=cnn()),
+              BuildConfig(tmp_path / "b", folding={win.name: {"SIMD": 2}}, sim_frames=3,
+                          directed=0))
+    assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    folded = json.loads((tmp_path / "b" / "folding.json").read_text())
+    assert folded[pool.name]["PE"] == folded[win.name]["SIMD"] == 2
