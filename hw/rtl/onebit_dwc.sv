@@ -22,8 +22,9 @@
 // bits below fill (th_q[p+1]) or input slot j where fill == p - j (oh_q): one AND-OR of
 // registers and input data over at most min(A, B + min(A, B)) + 1 terms; a word leaving then
 // shifts the result down by B slots (one 2:1 mux by m_axis_tready). No adder or barrel
-// shifter on any path: 2 LUT levels when one width divides the other or the ratio is small
-// (70 -> 7, 1 -> 300, 6 -> 9), 4 for 64 -> 49 bits (the AND-OR grows as log6 of its terms).
+// shifter on any path: 2-3 LUT levels when one width divides the other or the ratio is small
+// (70 -> 7, 6 -> 9, 1 -> 300), 6 for 64 -> 49 bits, whose slots have 50 landing positions
+// (the AND-OR's depth grows as log6 of its terms, its LUTs linearly).
 module onebit_dwc #(
   parameter int unsigned IN_BITS  = 8,
   parameter int unsigned OUT_BITS = 8
@@ -74,27 +75,24 @@ module onebit_dwc #(
     assign m_axis_tdata[k*G +: G] = buf_q[k];
   end
 
-  // fill after this cycle: fill - B (a word left) + A (a word came)
-  function automatic logic next_fill_is(logic [S:0] oh, int k, logic [1:0] st);
-    int src;
-    src = st == 2'b00 ? k : st == 2'b01 ? k + int'(B) : st == 2'b10 ? k - int'(A)
-        : k + int'(B) - int'(A);
-    return src >= 0 && src <= int'(S) && oh[src];
-  endfunction
-  function automatic logic next_fill_ge(logic [S:1] th, int k, logic [1:0] st);
-    int src;
-    src = st == 2'b00 ? k : st == 2'b01 ? k + int'(B) : st == 2'b10 ? k - int'(A)
-        : k + int'(B) - int'(A);
-    return src <= 0 || (src <= int'(S) && th[src]);
-  endfunction
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      th_q <= '0;
-      oh_q <= (S + 1)'(1);
-    end else begin
-      for (int k = 1; k <= int'(S); k++) th_q[k] <= next_fill_ge(th_q, k, step);
-      for (int k = 0; k <= int'(S); k++) oh_q[k] <= next_fill_is(oh_q, k, step);
+  // fill after this cycle: fill - B (a word left) + A (a word came). Both codes extended by
+  // constants, so that bit OFF + k is "fill >= k" / "fill == k" for -OFF <= k <= S + B.
+  localparam int OFF = int'(A);
+  wire [OFF + S + B:0] th_x = {{B{1'b0}}, th_q, {(OFF + 1){1'b1}}};
+  wire [OFF + S + B:0] oh_x = {{B{1'b0}}, oh_q, {OFF{1'b0}}};
+  for (genvar k = 0; k <= int'(S); k++) begin : g_fill
+    localparam int K = OFF + k;
+    wire [3:0] oh_src = {oh_x[K + B - A], oh_x[K - A], oh_x[K + B], oh_x[K]};
+    always_ff @(posedge clk) begin
+      if (!rst_n) oh_q[k] <= k == 0;
+      else oh_q[k] <= oh_src[step];
+    end
+    if (k > 0) begin : g_th
+      wire [3:0] th_src = {th_x[K + B - A], th_x[K - A], th_x[K + B], th_x[K]};
+      always_ff @(posedge clk) begin
+        if (!rst_n) th_q[k] <= 1'b0;
+        else th_q[k] <= th_src[step];
+      end
     end
   end
 
