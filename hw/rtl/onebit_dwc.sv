@@ -22,8 +22,8 @@
 // bits below fill (th_q[p+1]) or input slot j where fill == p - j (oh_q): one AND-OR of
 // registers and input data over at most min(A, B + min(A, B)) + 1 terms; a word leaving then
 // shifts the result down by B slots (one 2:1 mux by m_axis_tready). No adder or barrel
-// shifter on any path: 2-3 LUT levels when one width divides the other or the ratio is small
-// (70 -> 7, 6 -> 9, 1 -> 300), 6 for 64 -> 49 bits, whose slots have 50 landing positions
+// shifter on any path: 2 LUT levels when one width divides the other or the ratio is small
+// (70 -> 7, 6 -> 9, 1 -> 300, 300 -> 1), 6 for 64 -> 49 bits, whose slots have 50 landing positions
 // (the AND-OR's depth grows as log6 of its terms, its LUTs linearly).
 module onebit_dwc #(
   parameter int unsigned IN_BITS  = 8,
