@@ -178,6 +178,10 @@ def _build_options(f):
                      help="Simulate the accelerator in Verilator."),
         click.option("--frames", default=16, show_default=True,
                      type=click.IntRange(min=1, max=1_000_000), help="Frames to simulate."),
+        click.option("--directed", default=16, show_default=True,
+                     type=click.IntRange(min=0, max=10_000),
+                     help="Also simulate up to N inputs, chosen from 4N candidates, that bring "
+                          "layers' accumulators onto their thresholds (0: none)."),
         click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
         click.option("--synth", is_flag=True,
                      help="Yosys resource counts of the stitched design (needs --sim)."),
@@ -197,8 +201,8 @@ def _build_options(f):
 @_build_options
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
-          data_dir, weights, top_k, vectors, sim, frames, backpressure, synth, lut_levels,
-          strict, seed) -> None:
+          data_dir, weights, top_k, vectors, sim, frames, directed, backpressure, synth,
+          lut_levels, strict, seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -218,7 +222,8 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
                   weights=weights, seed=seed, input_datatype=input_datatype)
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
-                      strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels)
+                      strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels,
+                      directed=directed)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out)
 

@@ -53,6 +53,7 @@ class BuildConfig:
     seed: int = 0
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
     lut_levels: int | None = None  # MVAUs pipelined for this logic depth (None: unpipelined)
+    directed: int = 16  # vectors chosen from the input's pool to hit thresholds (rtlsim)
 
 
 @dataclass
@@ -67,6 +68,8 @@ class BuildInput:
     vectors_source: str = "dataset"
     meta: dict = field(default_factory=dict)
     input_datatype: str | None = None  # the graph input's datatype if not annotated (UINT8)
+    pool: np.ndarray | None = None  # candidates for directed vectors (`flows/vectors.py`)
+    pool_y: np.ndarray | None = None
 
 
 @dataclass
@@ -264,6 +267,30 @@ def step_streamline(state: BuildState) -> None:
     model = streamline(state.models["finn"])
     state.save("streamline", model)
     check_stage(state, "streamline", model, reference="qonnx")
+    if state.cfg.sim and state.cfg.directed and state.inp.pool is not None:
+        add_directed_vectors(state, model)
+
+
+def add_directed_vectors(state: BuildState, model: ModelWrapper) -> None:
+    """Put up to `cfg.directed` vectors of the input's pool that bring the most accumulators
+    onto their thresholds (`flows/vectors.py`) right after the verification vectors: the
+    simulation runs them too (their reference is FINN's golden, as for every rtlsim frame)."""
+    from onebit.flows import vectors
+
+    inp, k = state.inp, len(state.x_verify)
+    pool = inp.pool[: vectors.CANDIDATES * state.cfg.directed]
+    ctxs = vectors.contexts(model, np.concatenate([state.x_verify, pool]))
+    hits, owner = vectors.boundary_hits(model, ctxs)
+    picked = vectors.choose(hits, k, state.cfg.directed)
+    chosen = pool[[i - k for i in picked]]
+    inp.x = np.concatenate([inp.x[:k], chosen, inp.x[k:]])
+    if inp.y is not None and inp.pool_y is not None:
+        inp.y = np.concatenate([inp.y[:k], inp.pool_y[[i - k for i in picked]], inp.y[k:]])
+    np.savez(state.out / VECTORS, x=inp.x, **({"y": inp.y} if inp.y is not None else {}))
+    state.report["directed"] = {
+        "count": len(picked), "candidates": int(len(pool)),
+        "coverage_verification": vectors.coverage(hits, owner, range(k)),
+        "coverage": vectors.coverage(hits, owner, [*range(k), *picked])}
 
 
 def step_hw_layers(state: BuildState) -> None:
@@ -415,9 +442,11 @@ def step_resources(state: BuildState) -> None:
 
 def step_rtlsim(state: BuildState) -> None:
     """Simulate the stitched accelerator in Verilator; bit-exact against FINN's golden."""
+    directed = state.report.get("directed", {}).get("count", 0)
     state.report["sim"] = simulate_build(
         state.out, state.models["hw_layers"], state.models["dataflow_golden"],
-        state.models["dataflow_folded"], state.inp.x, state.cfg.sim_frames,
+        state.models["dataflow_folded"], state.inp.x,
+        max(state.cfg.sim_frames, len(state.x_verify) + directed),
         state.report["estimate"]["cycles_per_frame"], seed=state.cfg.seed,
         backpressure=state.cfg.backpressure, on_check=lambda c: state.record("rtlsim", c))
 
@@ -543,7 +572,8 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
         "part": state.board.part,
         "clock_mhz": state.board.clock_mhz,
         "vectors": {"count": int(len(state.x_verify)), "stored": int(len(state.inp.x)),
-                    "source": state.inp.vectors_source},
+                    "source": state.inp.vectors_source,
+                    "directed": state.report.get("directed")},
         "stages": state.stages,
         "estimate": state.report.get("estimate"),
         "fit": state.report.get("fit"),

@@ -13,12 +13,15 @@ from onebit.flows.build import BuildInput
 BNN_PYNQ = {"tfc", "sfc", "lfc", "cnv"}
 PIXELS = DataType["UINT8"]
 """What onebit's own exports take: dataset pixels 0..255."""
+POOL = 256
+"""Candidate inputs offered for directed vectors (a build uses `vectors.CANDIDATES` per vector
+it may choose, `flows/vectors.py`)."""
 
 
-def test_vectors(dataset, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first `n` test images (float32 pixels 0..255) and labels of a dataset."""
+def test_vectors(dataset, n: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Test images `start` to `start + n` (float32 pixels 0..255) and labels of a dataset."""
     x, y = dataset.split("test")
-    return x[:n].astype(np.float32), y[:n]
+    return x[start:start + n].astype(np.float32), y[start:start + n]
 
 
 def random_vectors(shape: tuple[int, ...], n: int, seed: int = 0,
@@ -133,13 +136,22 @@ def check_vectors(x: np.ndarray, dt: DataType, what: str) -> None:
                              "input's datatype)")
 
 
-def _dataset_vectors(spec: str, dt: DataType | None, dataset, n: int):
+def _dataset_vectors(spec: str, dt: DataType | None, dataset, n: int) -> dict:
+    """The first `n` test images and labels, and the next `POOL` as the directed pool."""
     if not holds_pixels(dt):
         raise UserInputError(
             f"{spec}: the graph input is {dt.name}, which cannot hold dataset pixels 0..255; "
             f"build without --dataset (random {dt.name} vectors) or with --input-datatype UINT8"
         )
-    return test_vectors(dataset, n)
+    x, y = test_vectors(dataset, n)
+    pool, pool_y = test_vectors(dataset, POOL, start=n)
+    return {"x": x, "y": y, "pool": pool, "pool_y": pool_y}
+
+
+def _random_vectors(shape, n: int, seed: int, dt: DataType) -> dict:
+    """`n` random vectors and a pool of `POOL` more (another seed)."""
+    return {"x": random_vectors(shape, n, seed, dt), "vectors_source": f"random {dt.name}",
+            "pool": random_vectors(shape, POOL, seed + 1, dt)}
 
 
 def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=None,
@@ -166,13 +178,10 @@ def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=Non
         if dataset:
             ds = datasets.load(dataset, data_dir)
             _check_shape(spec, shape, ds.input_shape)
-            x, y = _dataset_vectors(spec, override, ds, vectors)
-            return BuildInput(spec, x, y, torch_model=model, meta=meta,
-                              input_datatype=input_datatype)
-        dt = override or PIXELS
-        return BuildInput(spec, random_vectors(shape, vectors, seed, dt), torch_model=model,
-                          vectors_source=f"random {dt.name}", meta=meta,
-                          input_datatype=input_datatype)
+            return BuildInput(spec, torch_model=model, meta=meta, input_datatype=input_datatype,
+                              **_dataset_vectors(spec, override, ds, vectors))
+        return BuildInput(spec, torch_model=model, meta=meta, input_datatype=input_datatype,
+                          **_random_vectors(shape, vectors, seed, override or PIXELS))
     path = Path(spec)
     if not path.exists():
         raise UserInputError(
@@ -184,9 +193,9 @@ def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=Non
         model, meta = load_checkpoint(path)
         ds = datasets.load(dataset or meta["dataset"], data_dir)
         _check_shape(str(path), tuple(meta["input_shape"]), ds.input_shape)
-        x, y = _dataset_vectors(spec, override, ds, vectors)
-        return BuildInput(meta.get("arch", path.stem), x, y, torch_model=model, meta=meta,
-                          input_datatype=input_datatype)
+        return BuildInput(meta.get("arch", path.stem), torch_model=model, meta=meta,
+                          input_datatype=input_datatype,
+                          **_dataset_vectors(spec, override, ds, vectors))
     from onebit.export.qonnx import load_model_file
     from onebit.flows.check import check_supported
 
@@ -197,12 +206,10 @@ def resolve(spec: str, *, vectors: int, dataset: str | None = None, data_dir=Non
     meta = {"source": str(path), "input_datatype": dt.name}
     if dataset:
         ds = datasets.load(dataset, data_dir)
-        x, y = _dataset_vectors(spec, dt, ds, vectors)
-        return BuildInput(path.stem, x, y, qonnx_path=path, meta=meta,
-                          input_datatype=input_datatype)
-    return BuildInput(path.stem, random_vectors(shape, vectors, seed, dt), qonnx_path=path,
-                      vectors_source=f"random {dt.name}", meta=meta,
-                      input_datatype=input_datatype)
+        return BuildInput(path.stem, qonnx_path=path, meta=meta, input_datatype=input_datatype,
+                          **_dataset_vectors(spec, dt, ds, vectors))
+    return BuildInput(path.stem, qonnx_path=path, meta=meta, input_datatype=input_datatype,
+                      **_random_vectors(shape, vectors, seed, dt))
 
 
 def _check_shape(spec: str, want: tuple, got: tuple) -> None:
