@@ -28,7 +28,7 @@ from onebit.errors import BuildError, OnebitError, UserInputError
 from onebit.export.qonnx import export_qonnx, run_qonnx
 from onebit.export.verify import torch_forward
 from onebit.flows.builddir import claim
-from onebit.flows.check import check_supported, refuse_fracbnn_rtl
+from onebit.flows.check import check_supported
 from onebit.hw.accelerator import MANIFEST
 from onebit.verify import StageCheck, compare
 
@@ -181,10 +181,6 @@ def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: s
 
 
 VECTORS = "vectors.npz"
-NO_RTL_SIM = ("build with --no-sim to verify them up to the FINN golden (stages qonnx, finn, "
-              "streamline, hw_layers)")
-NO_RTL_FOLD = ("nor folding or cycle estimates: the build ends after hw_layers (verified; "
-               "intermediate/*_dataflow_golden.onnx is the golden)")
 
 
 def step_export(state: BuildState) -> None:
@@ -206,8 +202,6 @@ def step_export(state: BuildState) -> None:
         model = load_model_file(inp.qonnx_path)
         _check_input_shape(model, inp.x)
         check_supported(model)
-        if state.cfg.sim:
-            refuse_fracbnn_rtl(model, NO_RTL_SIM)
         dt = graph_input_datatype(model, inp.input_datatype, source=str(inp.qonnx_path))
         check_vectors(inp.x, dt, "the verification vectors")
         model.set_tensor_datatype(model.graph.input[0].name, dt)
@@ -225,8 +219,6 @@ def step_export(state: BuildState) -> None:
     check_vectors(inp.x, dt, "the verification vectors")
     model = export_qonnx(inp.torch_model, shape, state.out / "model.qonnx.onnx", dt)
     check_supported(model)
-    if state.cfg.sim:
-        refuse_fracbnn_rtl(model, NO_RTL_SIM)
     state.expected = torch_forward(inp.torch_model, state.x_verify)
     state.save("qonnx", model)
     check_stage(state, "qonnx", model, reference="torch")
@@ -354,13 +346,12 @@ def step_fold(state: BuildState) -> None:
         folding_of,
         set_onebit_defaults,
     )
+    from onebit.flows.hw_layers import mvaus_to_finn_domain
     from onebit.flows.passes import run_passes
-    from onebit.flows.zero_pad import to_finn_domain
     from onebit.hw.codegen import check, prefer_rtl
 
-    refuse_fracbnn_rtl(state.models["dataflow_golden"], NO_RTL_FOLD)
     model = ModelWrapper(deepcopy(state.models["dataflow_golden"].model))
-    model = prefer_rtl(to_finn_domain(model))
+    model = prefer_rtl(mvaus_to_finn_domain(model))
     model = set_onebit_defaults(run_passes(model, [SpecializeLayers(state.board.part)]))
     if state.cfg.folding is not None:
         model = apply_folding_config(model, state.cfg.folding, state.board.part)

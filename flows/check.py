@@ -26,7 +26,7 @@ SUPPORTED_OPS = frozenset({
 LINEAR_OPS = ("MatMul", "Gemm", "Conv")
 FRACBNN_DOMAIN = "onebit.flows.fracbnn_ops"
 FRACBNN_OPS = frozenset({"Thermometer", "PGConv", "PGGemm"})
-"""FracBNN's graph ops (`onebit.flows.fracbnn_ops`): verified to the FINN golden, no RTL yet."""
+"""FracBNN's graph ops (`onebit.flows.fracbnn_ops`), lowered to HW layers with onebit RTL."""
 MAX_IO_WEIGHT_BITS = 8
 
 
@@ -165,17 +165,3 @@ def _check_weight(model: ModelWrapper, node, max_bits: int) -> None:
                                  f"non-binary weights (values such as {sample}); onebit needs "
                                  "+-1 (or {0,1}) weights")
 
-
-def fracbnn_nodes(model: ModelWrapper) -> list:
-    """FracBNN's nodes in a graph at any stage (graph ops and their HW layers)."""
-    return [n for n in model.graph.node if n.domain == FRACBNN_DOMAIN]
-
-
-def refuse_fracbnn_rtl(model: ModelWrapper, why: str) -> None:
-    """Raise a one-line UnsupportedOpError naming the first FracBNN node, if any: the build
-    step about to run needs what FracBNN layers do not have yet (RTL: issue 17, item 3)."""
-    nodes = fracbnn_nodes(model)
-    if nodes:
-        n = nodes[0]
-        raise UnsupportedOpError(n.name or n.output[0], n.op_type,
-                                 f"FracBNN layers have no RTL yet; {why}")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from copy import deepcopy
 from pathlib import Path
+from typing import TypeVar
 
+from onnx import TensorProto
+from onnx import helper as oh
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from onebit.errors import UserInputError
 from onebit.flows.passes import run_passes
 
+T = TypeVar("T")
 FOLD_ATTRS = ("PE", "SIMD", "parallel_window", "ram_style", "ram_style_thresholds", "mem_mode",
               "resType")
 
@@ -23,12 +29,74 @@ def target_cycles(target_fps: float, clock_mhz: float) -> int:
 
 
 def fold_for_fps(model: ModelWrapper, target_fps: float, clock_mhz: float) -> ModelWrapper:
-    """FINN's SetFolding towards `target_fps` (MVAU weight width capped as FINN does)."""
+    """FINN's SetFolding towards `target_fps` (MVAU weight width capped as FINN does), then
+    onebit's own HW layers (`fold_onebit_layers`)."""
     from finn.transformation.fpgadataflow.set_folding import SetFolding
 
-    model = run_passes(model, [SetFolding(target_cycles(target_fps, clock_mhz),
-                                          mvau_wwidth_max=8191, two_pass_relaxation=True)])
-    return align_pool_windows(avoid_unsound_parallel_window(model))
+    target = target_cycles(target_fps, clock_mhz)
+    model = finn_layers_only(model, lambda m: run_passes(m, [SetFolding(
+        target, mvau_wwidth_max=8191, two_pass_relaxation=True)]))
+    return fold_onebit_layers(align_pool_windows(avoid_unsound_parallel_window(model)),
+                              target)
+
+
+def _onebit_input_layers(model: ModelWrapper) -> list:
+    inputs = {t.name for t in model.graph.input}
+    return [n for n in model.graph.node if n.op_type in ONEBIT_PE_LAYERS
+            and n.domain.startswith("onebit.") and n.input[0] in inputs]
+
+
+def finn_layers_only(model: ModelWrapper, fn: Callable[[ModelWrapper], T]) -> T:
+    """`fn` of the graph without onebit's HW layers at its inputs (FracBNN's thermometer; their
+    outputs become the graph inputs): FINN's SetFolding and dataflow_performance need every
+    predecessor of a layer to be FINN's. A graph `fn` returns gets those layers back."""
+    detached = _onebit_input_layers(model)
+    if not detached:
+        return fn(model)
+    m = ModelWrapper(deepcopy(model.model))
+    g = m.graph
+    saved = []
+    for name in [n.name for n in detached]:
+        node = next(n for n in g.node if n.name == name)
+        i = next(k for k, t in enumerate(g.input) if t.name == node.input[0])
+        out = m.get_tensor_valueinfo(node.output[0]) or oh.make_tensor_value_info(
+            node.output[0], TensorProto.FLOAT, m.get_tensor_shape(node.output[0]))
+        if out in g.value_info:
+            g.value_info.remove(out)
+        saved.append((node, g.input[i]))
+        g.input.remove(g.input[i])
+        g.input.insert(i, out)
+        g.node.remove(node)
+    result = fn(m)
+    if isinstance(result, ModelWrapper):
+        g = result.graph
+        for node, inp in reversed(saved):
+            i = next(k for k, t in enumerate(g.input) if t.name == node.output[0])
+            out = g.input[i]
+            g.input.remove(out)
+            g.input.insert(i, inp)
+            g.value_info.append(out)
+            g.node.insert(0, node)
+    return result
+
+
+def fold_onebit_layers(model: ModelWrapper, target: int) -> ModelWrapper:
+    """The PE of each HW layer of onebit's domains that SetFolding does not see (FracBNN's
+    `ThermometerEncoder`): the smallest divisor of its channels that meets `target` cycles, or
+    the slowest FINN layer's cycles where SetFolding relaxed the target to them."""
+    from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
+
+    slowest = max(model.analysis(exp_cycles_per_layer).values(), default=0)
+    for node in model.graph.node:
+        if node.op_type not in ONEBIT_PE_LAYERS or not node.domain.startswith("onebit."):
+            continue
+        inst = getCustomOp(node)
+        ch = inst.get_nodeattr(DIVIDES[(node.op_type, "PE")])
+        for pe in (d for d in range(1, ch + 1) if ch % d == 0):
+            inst.set_nodeattr("PE", pe)
+            if inst.get_exp_cycles() <= max(target, slowest):
+                break
+    return model
 
 
 def pool_windows(model: ModelWrapper) -> list[tuple]:
@@ -80,6 +148,9 @@ def avoid_unsound_parallel_window(model: ModelWrapper) -> ModelWrapper:
     return model
 
 
+ONEBIT_PE_LAYERS = ("ThermometerEncoder",)
+"""onebit's HW layers folded by `fold_onebit_layers` (their PE divides `DIVIDES`' attribute)."""
+
 HONOURED: dict[str, frozenset[str]] = {
     "MVAU": frozenset({"PE", "SIMD", "ram_style", "ram_style_thresholds", "resType", "mem_mode",
                        "runtime_writeable_weights"}),
@@ -92,6 +163,7 @@ HONOURED: dict[str, frozenset[str]] = {
     "LabelSelect": frozenset({"PE"}),
     "DuplicateStreams": frozenset({"PE"}),
     "ElementwiseAdd": frozenset({"PE"}),
+    "ThermometerEncoder": frozenset({"PE"}),
 }
 """Per FINN op (without _hls/_rtl): the folding-config keys onebit's RTL honours. Any other
 attribute of the node is accepted only at its current value (nothing to honour)."""
@@ -99,7 +171,8 @@ attribute of the node is accepted only at its current value (nothing to honour).
 DIVIDES = {("MVAU", "SIMD"): "MW", ("MVAU", "PE"): "MH", ("Thresholding", "PE"): "NumChannels",
            ("ConvolutionInputGenerator", "SIMD"): "IFMChannels",
            ("FMPadding", "SIMD"): "NumChannels", ("Pool", "PE"): "Channels",
-           ("LabelSelect", "PE"): "Labels", ("DuplicateStreams", "PE"): "NumChannels"}
+           ("LabelSelect", "PE"): "Labels", ("DuplicateStreams", "PE"): "NumChannels",
+           ("ThermometerEncoder", "PE"): "NumChannels"}
 """(op, folding key) -> the attribute it must divide."""
 
 WEIGHT_MEM_MODES = ("internal_embedded", "internal_decoupled")

@@ -68,6 +68,17 @@ def to_hw_layers(model: ModelWrapper) -> ModelWrapper:
     return attach_pad_corrections(model, stash)
 
 
+def mvaus_to_finn_domain(model: ModelWrapper) -> ModelWrapper:
+    """onebit's MVAUs (the zero-padded conv's `PaddedMVAU`, FracBNN's `GatedMVAU`: op type MVAU
+    in an `onebit.flows` domain) back to FINN's MVAU, for SpecializeLayers, folding and FINN's
+    estimates; their own attributes (corrections, gates) stay for `hw/mvau.py`. The result is
+    not executable exactly: it is the input of code generation."""
+    for node in model.graph.node:
+        if node.op_type == "MVAU" and node.domain.startswith(ONEBIT_DOMAINS):
+            node.domain = HW_DOMAIN
+    return model
+
+
 def _is_hw(node) -> bool:
     """A FINN HW layer, or one of onebit's (the zero-padded MVAU, FracBNN's layers): an op of
     an `onebit.flows` domain with FINN's backend attribute "fpgadataflow"."""

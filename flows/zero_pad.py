@@ -419,12 +419,3 @@ def attach_pad_corrections(model: ModelWrapper, stash: dict) -> ModelWrapper:
         set_correction(node, rows, cols, corr)
     return model
 
-
-def to_finn_domain(model: ModelWrapper) -> ModelWrapper:
-    """`PaddedMVAU` nodes back to FINN's MVAU (the correction stays as attributes that
-    `hw/mvau.py` reads), for SpecializeLayers and folding; the result is not executable
-    exactly, it is the input of code generation."""
-    for node in model.graph.node:
-        if node.domain == DOMAIN and node.op_type == "MVAU":
-            node.domain = "finn.custom_op.fpgadataflow"
-    return model

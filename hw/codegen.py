@@ -2,8 +2,9 @@
 
 Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding) use FINN's own HDL
 generation; nodes FINN only has as HLS (the MVAU, pooling, label select, residual forks and
-adds), width converters (finn-rtllib's crashes Verilator at large ratios) and FIFOs get
-onebit's SystemVerilog.
+adds), FracBNN's thermometer encoder (`onebit.flows.fracbnn_ops`; its gated MVAU is an MVAU),
+width converters (finn-rtllib's crashes Verilator at large ratios) and FIFOs get onebit's
+SystemVerilog.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ GENERATORS = {
     "DuplicateStreams_hls": "onebit.hw.residual",
     "ElementwiseAdd": "onebit.hw.residual",
     "ElementwiseAdd_hls": "onebit.hw.residual",
+    "ThermometerEncoder": "onebit.hw.thermometer",
 }
 
 PREFER_RTL = ("Thresholding", "ConvolutionInputGenerator", "FMPadding",

@@ -22,6 +22,12 @@ A node with the zero-padding attributes of `onebit.flows.zero_pad` (`pad_rows`, 
 `pad_correction`) thresholds acc + corr[class(h, w)]: the module holds one threshold set
 thr - corr per position class and the class tables (`OUT_ROWS`, `OUT_COLS`, `N_ROW_CLS`,
 `N_COL_CLS`, `ROW_CLS_FILE`, `COL_CLS_FILE`).
+
+A node with FracBNN's `gate_thresholds` (`onebit.flows.fracbnn_ops.GatedMVAU`, FINN's MVAU after
+the fold step) computes `pg_accumulate` on its 2-bit codes: `GATED = 1`, two XNOR-popcount
+lanes per PE (the codes' MSB and LSB planes) and the gate memory `GATE_FILE` (the gate
+acc_m >= T as the MSB popcount's compare pc_m >= ceil((T + MW) / 2)); same cycles per vector,
+`GATE_LAT` more latency.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import numpy as np
 from onnx import NodeProto
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.util.basic import get_by_name
 
 from onebit.driver.weights import WritableLayer, fold_rows, integer_thresholds, threshold_bits
 from onebit.errors import UnsupportedOpError, UserInputError
@@ -45,6 +52,8 @@ LATENCY = 4
 """Cycles from issuing the last (nf, sf) step of a vector to its last output handshake,
 unpipelined (`latency` for a pipelined instance)."""
 LUT_LEVELS_ATTR = "onebit_lut_levels"
+GATE_ATTR = "gate_thresholds"
+"""FracBNN's gate thresholds on the MSB accumulator (`onebit.flows.fracbnn_ops.GatedMVAU`)."""
 
 
 def rtl_sources() -> list[Path]:
@@ -94,15 +103,17 @@ def _clog2(n: int) -> int:
 
 def latency(params: dict) -> int:
     """Cycles from issuing a vector's last step to its last output handshake (as the RTL's
-    LATENCY + 1): 4, plus the adder trees' registers when `PIPE_LEVELS` > 0."""
+    LATENCY + 1): 4, plus the adder trees' registers when `PIPE_LEVELS` > 0, plus the
+    precision gate's registers (`GATED`: 1, pipelined 2)."""
     k = int(params.get("PIPE_LEVELS", 0))
+    gate = 0 if not params.get("GATED", 0) else 2 if k else 1
     if k == 0:
-        return LATENCY
+        return LATENCY + gate
     multi = not params.get("XNOR", 1) and int(params.get("W_BITS", 1)) > 1
     dot = int(multi) + _clog2(int(params["SIMD"])) // k
     nt = int(params.get("N_THRES", 1))
     thr = 0 if nt == 0 else 1 + _clog2(nt) // k
-    return LATENCY + dot + thr
+    return LATENCY + dot + gate + thr
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -139,13 +150,38 @@ def _fail(node: NodeProto, why: str) -> UnsupportedOpError:
     return UnsupportedOpError(node.name, node.op_type, why)
 
 
+def gates_of(node: NodeProto) -> np.ndarray | None:
+    """The integer gate thresholds T (MH,) of a precision-gated MVAU, or None."""
+    a = get_by_name(node.attribute, GATE_ATTR)
+    return None if a is None else np.asarray(list(a.ints), dtype=np.int64)
+
+
+def popcount_gates(gate: np.ndarray, mw: int) -> np.ndarray:
+    """acc_m >= T as the MSB plane's popcount compare pc_m >= G (acc_m = 2 pc_m - MW):
+    G = ceil((T + MW) / 2), clamped to [0, MW + 1] (the same decision for every pc_m)."""
+    return np.clip(-((-(np.asarray(gate, dtype=np.int64) + mw)) // 2), 0, mw + 1)
+
+
+def _check_gated(node: NodeProto, gate: np.ndarray, idt: DataType, wdt: DataType, mh: int,
+                 xnor_attr: bool, writable: bool, pad) -> None:
+    if idt != DataType["UINT2"] or wdt != DataType["BIPOLAR"] or xnor_attr:
+        raise _fail(node, f"gated MVAU with {idt.name} x {wdt.name} (binaryXnorMode="
+                    f"{int(xnor_attr)}): expected UINT2 codes x BIPOLAR weights")
+    if len(gate) != mh:
+        raise _fail(node, f"{GATE_ATTR}: {len(gate)} values for MH={mh}")
+    if writable or pad is not None:
+        raise _fail(node, "runtime_writeable_weights=1 or zero padding on a gated MVAU: not "
+                    "supported")
+
+
 def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     """Check `node` and compute the module parameters plus the integer weights/thresholds.
 
     Returns a dict with `params` (module parameters without file names), `weights` (MH, MW)
     weight codes, `thresholds` (NCLS * MH, T) int64 (class-major; NCLS = 1 without position
     classes) or None, `pad_rows`/`pad_cols` (class of each output row/column) or None,
-    `n_vectors`, and the stream datatypes.
+    `gates` (MH,) popcount gates of a gated MVAU or None, `n_vectors`, and the stream
+    datatypes.
     """
     from finn.util.basic import getHWCustomOp
 
@@ -196,6 +232,10 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     no_act = bool(g("noActivation"))
     thr = None
     pad = node_correction(node)
+    gate = gates_of(node)
+    if gate is not None:  # 2 acc_m + acc_l with a = 2 q - 3 in -3..3 and w = +-1
+        _check_gated(node, gate, idt, wdt, mh, xnor_attr, writable, pad)
+        acc_lo, acc_hi = -3 * mw, 3 * mw
     if writable and pad is not None:
         raise _fail(node, "runtime_writeable_weights=1 on a zero-padded conv: its threshold "
                     "correction depends on the weights; not supported yet")
@@ -271,6 +311,8 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
     budget = lut_levels_of(node)
     if budget is not None:
         params["PIPE_LEVELS"] = pipe_levels(budget)
+    if gate is not None:
+        params["GATED"] = 1
     if pad is not None:
         params.update(OUT_ROWS=len(pad[0]), OUT_COLS=len(pad[1]),
                       N_ROW_CLS=max(pad[0]) + 1, N_COL_CLS=max(pad[1]) + 1)
@@ -279,6 +321,7 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         "weights": wvals,
         "wdt": DataType["BINARY"] if one_bit else wdt,
         "thresholds": thr,
+        "gates": None if gate is None else popcount_gates(gate, mw),
         "pad_rows": None if pad is None else pad[0],
         "pad_cols": None if pad is None else pad[1],
         "n_vectors": int(np.prod(g("numInputVectors"))),
@@ -320,7 +363,8 @@ def generate(
 ) -> RtlInstance:
     """Write the memory files of MVAU `node` into `out_dir` and return its `RtlInstance`.
 
-    Memory files are `<node>_weights.mem` and (with thresholds) `<node>_thres.mem`. With
+    Memory files are `<node>_weights.mem`, with thresholds `<node>_thres.mem`, gated
+    `<node>_gates.mem`. With
     `absolute_paths=False` the parameters name them relative to `out_dir` (simulate with
     `run_dir=out_dir`), so an identical layer in another directory reuses cached builds.
     Raises `UnsupportedOpError` for attribute combinations onebit_mvau cannot honour.
@@ -341,6 +385,10 @@ def generate(
         tfile = out / f"{stem}_thres.mem"
         _write_mem(tfile, threshold_words(info["thresholds"], p["PE"], p["ACC_BITS"]))
         p["THRES_FILE"] = ref(tfile)
+    if info["gates"] is not None:
+        gfile = out / f"{stem}_gates.mem"
+        _write_mem(gfile, threshold_words(info["gates"][:, None], p["PE"], p["ACC_BITS"]))
+        p["GATE_FILE"] = ref(gfile)
     if info["pad_rows"] is not None:
         for key, name in (("ROW_CLS_FILE", "pad_rows"), ("COL_CLS_FILE", "pad_cols")):
             f = out / f"{stem}_{name}.mem"

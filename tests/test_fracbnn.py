@@ -16,10 +16,11 @@ from qonnx.custom_op.registry import getCustomOp
 from torch import nn
 
 from onebit import data
-from onebit.errors import UnsupportedOpError, UserInputError
+from onebit.errors import UserInputError
 from onebit.export import export_qonnx, run_qonnx
 from onebit.flows.build import BuildConfig, BuildInput, build
 from onebit.flows.fracbnn_ops import gate_thresholds, thermometer
+from onebit.hw import mvau
 from onebit.models import build as build_arch
 from onebit.models.precision_gate import (
     FracAct,
@@ -254,18 +255,15 @@ def test_recipe_trains_one_epoch_and_folds_exactly(trained):
     assert all(float(b.weight.min()) > 0 for b in bns)
 
 
-def _build(tmp_path, net, digits, sim):
+def _build(tmp_path, net, digits, **kw):
     x = digits.x_test[:8].astype(np.float32)
-    with pytest.raises(UnsupportedOpError, match="FracBNN layers have no RTL yet") as err:
-        build(BuildInput("frac", x, torch_model=net), BuildConfig(tmp_path / "b", sim=sim))
-    return str(err.value), json.loads((tmp_path / "b" / "report.json").read_text())
+    build(BuildInput("frac", x, torch_model=net), BuildConfig(tmp_path / "b", **kw))
+    return json.loads((tmp_path / "b" / "report.json").read_text())
 
 
-def test_no_sim_build_verifies_every_stage_bit_exactly_then_stops_at_fold(trained, digits,
-                                                                          tmp_path):
-    msg, rep = _build(tmp_path, trained[0], digits, sim=False)
-    assert "\n" not in msg and "nor folding" in msg
-    assert rep["status"] == "failed" and rep["failed_step"] == "fold"
+def test_no_sim_build_verifies_every_stage_bit_exactly_and_folds(trained, digits, tmp_path):
+    rep = _build(tmp_path, trained[0], digits, sim=False)
+    assert rep["status"] == "ok"
     assert set(rep["stages"]) == {"qonnx", "finn", "streamline", "hw_layers"}
     assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
     assert rep["software_nodes"] == ["Transpose_0 (Transpose)"]  # only the input layout
@@ -280,12 +278,54 @@ def test_no_sim_build_verifies_every_stage_bit_exactly_then_stops_at_fold(traine
     inst = getCustomOp(gated[0])
     assert inst.get_nodeattr("inputDataType") == "UINT2"
     assert len(inst.get_nodeattr("gate_thresholds")) == inst.get_nodeattr("MH")
+    # folded: the encoder stays onebit's, the gated MVAUs are FINN's MVAU with their gates
+    folded = ModelWrapper(str(next(inter.glob("*_dataflow_folded.onnx"))))
+    assert folded.graph.node[0].op_type == "ThermometerEncoder"
+    assert sum(mvau.gates_of(n) is not None for n in folded.graph.node
+               if n.op_type.startswith("MVAU")) == 3  # fmt: skip
+    est = rep["estimate"]
+    assert est["cycles_per_layer"]["ThermometerEncoder_0"] == 8 * 8  # digits: 8x8 pixels, C=1
+    assert est["resources_per_layer"]["ThermometerEncoder_0"]["DSP"] == 0
+    assert json.loads((tmp_path / "b" / "folding.json").read_text())[
+        "ThermometerEncoder_0"] == {"PE": 1}
 
 
-def test_sim_build_stops_at_export_naming_the_layer(trained, digits, tmp_path):
-    msg, rep = _build(tmp_path, trained[0], digits, sim=True)
-    assert "Thermometer" in msg and "--no-sim" in msg and "\n" not in msg
-    assert rep["failed_step"] == "export" and rep["stages"] == {}
+@pytest.mark.slow
+def test_sim_build_is_bit_exact_at_the_estimated_cycles(trained, digits, tmp_path):
+    """The whole design in Verilator, pipelined (--lut-levels 4), folded slowly enough that the
+    gated MVAUs set the pace: every layer's stream equals FINN's golden, and the cycles per
+    frame are FINN's estimate within 5 %."""
+    rep = _build(tmp_path, trained[0], digits, target_fps=2000, lut_levels=4)
+    assert rep["status"] == "ok" and rep["stages"]["rtlsim"]["verified"]
+    assert rep["sim"]["bit_exact"]
+    assert rep["estimate"]["bottleneck"].startswith("MVAU")
+    assert abs(rep["sim"]["ratio_to_estimate"] - 1) < 0.05
+
+
+def test_thermometer_folding():
+    """The encoder's PE: the smallest divisor of its channels meeting the target cycles; a
+    folding file's PE is honoured where it divides the channels."""
+    from onnx import TensorProto, helper
+    from qonnx.util.basic import qonnx_make_model
+
+    from onebit.flows.folding import apply_folding_config, fold_onebit_layers
+
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 32, 32, c])
+          for n, c in (("x", 3), ("y", 96))]
+    node = helper.make_node("ThermometerEncoder", ["x"], ["y"], name="enc",
+                            domain="onebit.flows.fracbnn_ops", backend="fpgadataflow",
+                            NumChannels=3, PE=1, resolution=8, inputDataType="UINT8",
+                            outputDataType="BINARY", numInputVectors=[1, 32, 32])
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "t", io[:1], io[1:])))
+    op = getCustomOp(model.graph.node[0])
+    for target, pe in [(4000, 1), (2000, 3), (1024, 3), (10, 3)]:
+        fold_onebit_layers(model, target)
+        assert op.get_nodeattr("PE") == pe
+    name = model.graph.node[0].name
+    apply_folding_config(model, {name: {"PE": 1}})
+    assert op.get_nodeattr("PE") == 1
+    with pytest.raises(UserInputError, match="dividing NumChannels=3"):
+        apply_folding_config(model, {name: {"PE": 2}})
 
 
 @pytest.mark.slow

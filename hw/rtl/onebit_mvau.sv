@@ -56,6 +56,19 @@
 // in a second tree registered every K levels: one output per cycle, exact for any threshold
 // order. Throughput is unchanged; the latency grows by DOT_LAT + THR_LAT cycles.
 //
+// Precision gating (FracBNN's PG layer; GATED = 1, onebit.flows.fracbnn_ops.pg_accumulate):
+// the input elements are 2-bit codes q (IN_BITS = 2, a = 2q - 3 in {-3, -1, 1, 3}) and the
+// weights +-1 (W_BITS = 1, W_BIPOLAR = 1, XNOR = 0). Two XNOR-popcount lanes per PE count, over
+// the vector, the matches of the weights with the MSB plane (q[1]: pc_m) and with the LSB plane
+// (q[0]: pc_l), one (nf, sf) step per cycle as a 1-bit MVAU. At the end of the vector the gate
+// opens where acc_m = 2 pc_m - MW >= T (stored as pc_m >= G = ceil((T + MW) / 2)) and
+//   acc = 2 acc_m + (gate ? acc_l : 0) = 4 pc_m - 2 MW + (gate ? 2 pc_l - MW : 0),
+// in thirds of the paper's units, is what the thresholds (or the raw output) see.
+//   GATE_FILE: NF words of PE*ACC_BITS bits; word nf holds G of row nf*PE+pe at bits
+//              [pe*ACC_BITS +: ACC_BITS] (G in [0, MW + 1]).
+// The gate and the sum take GATE_LAT registers (1; 2 when pipelined: compare, then add), so a
+// vector still takes NF*SF cycles; the latency grows by GATE_LAT.
+//
 // Synthesis attributes (FINN's folding keys; "auto" adds none of its own): RAM_STYLE on the
 // weight memory and RAM_STYLE_THRES on the threshold memory ((* ram_style *): auto, block,
 // distributed, ultra), RES_TYPE on the products ((* use_dsp *): "lut" -> "no", "dsp" -> "yes").
@@ -85,6 +98,8 @@ module onebit_mvau #(
   parameter string COL_CLS_FILE = "",
   parameter bit WRITABLE = 1'b0,
   parameter int unsigned PIPE_LEVELS = 0,
+  parameter bit GATED = 1'b0,
+  parameter string GATE_FILE = "",
   // synthesis attributes only (Verilator ignores them)
   /* verilator lint_off UNUSEDPARAM */
   parameter string RAM_STYLE = "auto",
@@ -116,7 +131,8 @@ module onebit_mvau #(
   localparam int unsigned NF_W = NF > 1 ? $clog2(NF) : 1;
   localparam int unsigned SF_W = SF > 1 ? $clog2(SF) : 1;
   localparam int unsigned WA_W = NF * SF > 1 ? $clog2(NF * SF) : 1;
-  localparam int unsigned TERM_W = XNOR ? 1
+  localparam bit POPCNT = XNOR || GATED;  // 1-bit XNOR terms (GATED: two lanes of them)
+  localparam int unsigned TERM_W = POPCNT ? 1
                                    : IN_BITS + W_BITS + 1 < ACC_BITS ? IN_BITS + W_BITS + 1
                                    : ACC_BITS;
   localparam int unsigned DOT_DEPTH = SIMD > 1 ? $clog2(SIMD) : 0;
@@ -126,7 +142,8 @@ module onebit_mvau #(
                                     : 32'(REG_PRODUCTS) + DOT_DEPTH / PIPE_LEVELS;
   localparam int unsigned THR_LAT = PIPE_LEVELS == 0 || N_THRES == 0 ? 0
                                     : 1 + THR_DEPTH / PIPE_LEVELS;
-  localparam int unsigned LATENCY = 3 + DOT_LAT + THR_LAT;  // issue edge to FIFO write edge
+  localparam int unsigned GATE_LAT = !GATED ? 0 : PIPE_LEVELS > 0 ? 2 : 1;
+  localparam int unsigned LATENCY = 3 + DOT_LAT + GATE_LAT + THR_LAT;  // issue to FIFO write
   localparam int unsigned FIFO_DEPTH = LATENCY + 3;  // credits for one result per cycle
   localparam int unsigned CR_W = $clog2(FIFO_DEPTH + 1);
   localparam int unsigned CNT_W = $clog2(NT + 1);
@@ -155,6 +172,11 @@ module onebit_mvau #(
     $error("onebit_mvau: %0d x %0d position classes for %0d x %0d positions: need %s",
            N_ROW_CLS, N_COL_CLS, OUT_ROWS, OUT_COLS,
            "1 <= N_ROW_CLS <= OUT_ROWS and 1 <= N_COL_CLS <= OUT_COLS");
+  end
+  if (GATED && (IN_BITS != 2 || W_BITS != 1 || !W_BIPOLAR || XNOR || NCLS > 1 || WRITABLE))
+  begin : g_bad_gated
+    $error("onebit_mvau: GATED needs IN_BITS = 2, W_BITS = 1, W_BIPOLAR, no XNOR, %s",
+           "no position classes, WRITABLE = 0");
   end
   if (NCLS > 1 && N_THRES == 0) begin : g_bad_class_thres
     $error("onebit_mvau: position classes (%0d) need thresholds, N_THRES = 0", NCLS);
@@ -287,10 +309,22 @@ module onebit_mvau #(
     return w[0] ? v : '0;
   endfunction
 
+  // the SIMD matches of PE row p's weights with bit b of each input element (XNOR: the
+  // element; GATED: b = 1 the MSB plane, b = 0 the LSB plane)
+  function automatic logic [SIMD-1:0] agree(logic [IN_W-1:0] x, logic [WW-1:0] w, int p,
+                                              int b);
+    logic [SIMD-1:0] m;
+    for (int s = 0; s < SIMD; s++) m[s] = x[s*IN_BITS + b] ~^ w[p*SIMD+s];
+    return m;
+  endfunction
+
+  localparam int MSB = GATED ? 1 : 0;  // the plane of the first lane
+
   function automatic acc_t dot(logic [IN_W-1:0] x, logic [WW-1:0] w, int p);
     acc_t d = '0;
+    logic [SIMD-1:0] m = agree(x, w, p, MSB);
     for (int s = 0; s < SIMD; s++) begin
-      if (XNOR) d = d + acc_t'({x[s] ~^ w[p*SIMD+s]});
+      if (POPCNT) d = d + acc_t'(m[s]);
       else d = d + product(x[s*IN_BITS +: IN_BITS], w[(p*SIMD+s)*W_BITS +: W_BITS]);
     end
     return d;
@@ -300,8 +334,9 @@ module onebit_mvau #(
   function automatic logic [SIMD*TERM_W-1:0] products(logic [IN_W-1:0] x, logic [WW-1:0] w,
                                                       int p);
     logic [SIMD*TERM_W-1:0] t;
+    logic [SIMD-1:0] m = agree(x, w, p, MSB);
     for (int s = 0; s < SIMD; s++) begin
-      if (XNOR) t[s*TERM_W +: TERM_W] = TERM_W'({x[s] ~^ w[p*SIMD+s]});
+      if (POPCNT) t[s*TERM_W +: TERM_W] = TERM_W'(m[s]);
       else t[s*TERM_W +: TERM_W] = TERM_W'(product(x[s*IN_BITS +: IN_BITS],
                                                    w[(p*SIMD+s)*W_BITS +: W_BITS]));
     end
@@ -325,7 +360,7 @@ module onebit_mvau #(
         assign terms = products(x1, w1, p);
       end
       onebit_adder_tree #(
-        .N(SIMD), .IN_W(TERM_W), .OUT_W(ACC_BITS), .SIGNED(!XNOR),
+        .N(SIMD), .IN_W(TERM_W), .OUT_W(ACC_BITS), .SIGNED(!POPCNT),
         .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
       ) u_tree (
         .clk  (clk),
@@ -388,13 +423,106 @@ module onebit_mvau #(
     end
   end
 
+  // ---- stage 4 (GATED only): the precision gate; act is what the activation reads -----------
+  acc_t            act [PE];
+  logic            v_act;
+  // the threshold word of act: unused (by design) when N_THRES == 0
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [TA_W-1:0] ta_act;
+  /* verilator lint_on UNUSEDSIGNAL */
+  if (GATED) begin : g_gate
+    // the LSB lane: matches with plane 0, delayed and accumulated as the MSB lane (dot1..acc3)
+    acc_t dotl1 [PE];
+    acc_t dotl2 [PE];
+    acc_t accl3 [PE];
+    if (PIPE_LEVELS > 0) begin : g_tree
+      for (genvar p = 0; p < PE; p++) begin : g_pe
+        onebit_adder_tree #(
+          .N(SIMD), .IN_W(1), .OUT_W(ACC_BITS), .SIGNED(1'b0), .LEVELS_PER_STAGE(PIPE_LEVELS),
+          .REG_IN(1'b0)
+        ) u_tree (
+          .clk  (clk),
+          .terms(agree(x1, w1, p, 0)),
+          .sum  (dotl1[p])
+        );
+      end
+    end else begin : g_comb
+      always_comb begin
+        for (int p = 0; p < PE; p++) begin
+          logic [SIMD-1:0] m;
+          m = agree(x1, w1, p, 0);
+          dotl1[p] = '0;
+          for (int s = 0; s < SIMD; s++) dotl1[p] = dotl1[p] + acc_t'(m[s]);
+        end
+      end
+    end
+    always_ff @(posedge clk) begin
+      dotl2 <= dotl1;
+      if (v2) begin
+        for (int p = 0; p < PE; p++) accl3[p] <= (first2 ? acc_t'(0) : accl3[p]) + dotl2[p];
+      end
+    end
+
+    logic [PE*ACC_BITS-1:0] gmem [NF];
+    logic [PE*ACC_BITS-1:0] g3;
+    initial $readmemh(GATE_FILE, gmem);
+    always_ff @(posedge clk) g3 <= gmem[NF_W'(ta2)];
+
+    localparam acc_t MW_ACC = acc_t'(MW);
+    function automatic acc_t msb_part(acc_t pc_m);  // 2 acc_m = 4 pc_m - 2 MW
+      return (pc_m <<< 2) - (MW_ACC <<< 1);
+    endfunction
+    function automatic acc_t lsb_part(acc_t pc_l);  // acc_l = 2 pc_l - MW
+      return (pc_l <<< 1) - MW_ACC;
+    endfunction
+    if (PIPE_LEVELS > 0) begin : g_two_stages
+      // compare and scale into registers, then add the gated LSB part
+      logic [PE-1:0] gate4;
+      acc_t          m4 [PE];
+      acc_t          l4 [PE];
+      always_ff @(posedge clk) begin
+        for (int p = 0; p < PE; p++) begin
+          gate4[p] <= acc3[p] >= $signed(g3[p*ACC_BITS +: ACC_BITS]);
+          m4[p]    <= msb_part(acc3[p]);
+          l4[p]    <= lsb_part(accl3[p]);
+        end
+      end
+      always_ff @(posedge clk) begin
+        for (int p = 0; p < PE; p++) act[p] <= m4[p] + (gate4[p] ? l4[p] : acc_t'(0));
+      end
+    end else begin : g_one_stage
+      always_ff @(posedge clk) begin
+        for (int p = 0; p < PE; p++) begin
+          act[p] <= msb_part(acc3[p]) + (acc3[p] >= $signed(g3[p*ACC_BITS +: ACC_BITS])
+                                         ? lsb_part(accl3[p]) : acc_t'(0));
+        end
+      end
+    end
+    onebit_delay #(.WIDTH(1), .CYCLES(GATE_LAT)) u_gate_delay (
+      .clk  (clk),
+      .rst_n(rst_n),
+      .d    (v3),
+      .q    (v_act)
+    );
+  end else begin : g_no_gate
+    always_comb act = acc3;
+    assign v_act = v3;
+  end
+  // the threshold word is read one cycle before act is valid (as for acc3)
+  onebit_delay #(.WIDTH(TA_W), .CYCLES(GATE_LAT)) u_ta_delay (
+    .clk  (clk),
+    .rst_n(rst_n),
+    .d    (ta2),
+    .q    (ta_act)
+  );
+
   logic [OUT_W-1:0] y3;
   logic             v_out;
   if (N_THRES == 0) begin : g_no_act
     always_comb begin
-      for (int p = 0; p < PE; p++) y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(acc3[p]);
+      for (int p = 0; p < PE; p++) y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(act[p]);
     end
-    assign v_out = v3;
+    assign v_out = v_act;
   end else begin : g_thres
     (* ram_style = RAM_STYLE_THRES *) logic [THR_W-1:0] tmem [NCLS*NF];
     logic [THR_W-1:0] thr3;
@@ -409,19 +537,19 @@ module onebit_mvau #(
       );
       always_ff @(posedge clk) if (t_we) tmem[t_wa] <= t_wd;
     end
-    always_ff @(posedge clk) thr3 <= tmem[ta2];
+    always_ff @(posedge clk) thr3 <= tmem[ta_act];
     if (PIPE_LEVELS == 0) begin : g_serial
       always_comb begin
         for (int p = 0; p < PE; p++) begin
           logic [CNT_W-1:0] cnt;
           cnt = '0;
           for (int t = 0; t < NT; t++) begin
-            if (acc3[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS])) cnt = cnt + 1'b1;
+            if (act[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS])) cnt = cnt + 1'b1;
           end
           y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt) + OUT_BIAS);
         end
       end
-      assign v_out = v3;
+      assign v_out = v_act;
     end else begin : g_tree
       // compare all thresholds into a register, count the hits in a pipelined tree
       for (genvar p = 0; p < PE; p++) begin : g_pe
@@ -429,7 +557,7 @@ module onebit_mvau #(
         logic [CNT_W-1:0] cnt;
         always_ff @(posedge clk) begin
           for (int t = 0; t < NT; t++) begin
-            ge[t] <= acc3[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS]);
+            ge[t] <= act[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS]);
           end
         end
         onebit_adder_tree #(
@@ -444,7 +572,7 @@ module onebit_mvau #(
       onebit_delay #(.WIDTH(1), .CYCLES(THR_LAT)) u_thr_delay (
         .clk  (clk),
         .rst_n(rst_n),
-        .d    (v3),
+        .d    (v_act),
         .q    (v_out)
       );
     end

@@ -130,17 +130,22 @@ def build_case(name, seed=0):
 @pytest.mark.verilator
 @pytest.mark.parametrize("name", list(CASES))
 def test_mvau_matches_finn(name, tmp_path, vcache):
-    model = build_case(name)
+    check_under_stalls(build_case(name), random_input, tmp_path, vcache)
+
+
+def check_under_stalls(model, make_input, tmp_path, vcache):
+    """The RTL of one-node `model` equals its golden for inputs `make_input(model, rng)` under
+    each of STALLS; unstalled, it takes `expected_cycles`. Returns the instance."""
     rng = np.random.default_rng(1)
     for seed, pv, pr in STALLS:
-        x = random_input(model, rng)
+        x = make_input(model, rng)
         want = golden(model, x)
         got, res, inst = run_rtl(model, x, tmp_path, vcache, seed=seed, p_valid=pv, p_ready=pr)
-        assert np.array_equal(got, want), f"{name} seed {seed}: first mismatch at " \
+        assert np.array_equal(got, want), f"seed {seed}: first mismatch at " \
             f"{np.flatnonzero(got.reshape(-1) != want.reshape(-1))[:1]}"
         if pv == 1.0 and pr == 1.0:
-            n_vec = x.size // inst.params["MW"]
-            assert res.cycles == mvau.expected_cycles(inst, n_vec)
+            assert res.cycles == mvau.expected_cycles(inst, x.size // inst.params["MW"])
+    return inst
 
 
 @pytest.mark.verilator

@@ -1,0 +1,60 @@
+// onebit_thermometer: FracBNN's thermometer encoder on a pixel stream, PE pixels per cycle.
+//
+// Each input word holds PE unsigned pixels of IN_BITS bits (element 0 in the LSBs); each output
+// word holds, per pixel pe, LEVELS bits: bit pe*LEVELS + k is 1 when pixel pe >= thr[k] (the
+// {0,1} code of the +-1 level bit k; onebit.flows.fracbnn_ops.thermometer). A C-channel pixel
+// stream of C/PE words per position therefore becomes the C*LEVELS-channel bit stream of
+// channels c*LEVELS + k, in order. The LEVELS thresholds are constants:
+//   LEVEL_FILE: LEVELS words of IN_BITS+1 bits ($readmemh, one hex word per line), thr[k];
+//               a threshold of 2**IN_BITS is never reached.
+// No arithmetic beyond LEVELS constant compares per pixel (no DSP). One word per cycle; the
+// result goes through a 2-word output FIFO, so s_axis_tready is a register (no combinational
+// path from m_axis_tready) and the latency is one cycle.
+module onebit_thermometer #(
+  parameter int unsigned PE = 1,
+  parameter int unsigned IN_BITS = 8,
+  parameter int unsigned LEVELS = 32,
+  parameter string LEVEL_FILE = ""
+) (
+  input  logic                   clk,
+  input  logic                   rst_n,
+  input  logic [PE*IN_BITS-1:0]  s_axis_tdata,
+  input  logic                   s_axis_tvalid,
+  output logic                   s_axis_tready,
+  output logic [PE*LEVELS-1:0]   m_axis_tdata,
+  output logic                   m_axis_tvalid,
+  input  logic                   m_axis_tready
+);
+  localparam int unsigned TW = IN_BITS + 1;
+
+  if (PE < 1 || IN_BITS < 1 || LEVELS < 1) begin : g_bad_params
+    $error("onebit_thermometer: PE (%0d), IN_BITS (%0d) and LEVELS (%0d) must be >= 1",
+           PE, IN_BITS, LEVELS);
+  end
+
+  logic [TW-1:0] thr [LEVELS];
+  initial $readmemh(LEVEL_FILE, thr);
+
+  logic [PE*LEVELS-1:0] bits;
+  always_comb begin
+    for (int p = 0; p < PE; p++) begin
+      for (int k = 0; k < LEVELS; k++) begin
+        bits[p*LEVELS + k] = {1'b0, s_axis_tdata[p*IN_BITS +: IN_BITS]} >= thr[k];
+      end
+    end
+  end
+
+  onebit_fifo #(
+    .WIDTH(PE * LEVELS),
+    .DEPTH(2)
+  ) u_out (
+    .clk          (clk),
+    .rst_n        (rst_n),
+    .s_axis_tdata (bits),
+    .s_axis_tvalid(s_axis_tvalid),
+    .s_axis_tready(s_axis_tready),
+    .m_axis_tdata (m_axis_tdata),
+    .m_axis_tvalid(m_axis_tvalid),
+    .m_axis_tready(m_axis_tready)
+  );
+endmodule
