@@ -175,12 +175,18 @@ def test_stale_verilator_temp_dirs_are_removed(tmp_path):
     assert not dead.exists() and live.exists()
 
 
+def _default_sigint() -> None:
+    """A child that takes Ctrl-C as a user's shell gives it, even where pytest itself runs with
+    SIGINT ignored (a background job: Python then installs no KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def test_tool_process_group_dies_with_an_interrupted_caller(tmp_path):
     """A tool's grandchildren (make -> c++) are killed when onebit is interrupted."""
     pidfile = tmp_path / "grandchild"
     code = ("from onebit.hw import proc\n"
             f"proc.run(['bash', '-c', 'sleep 300 & echo $! > {pidfile}; wait'])\n")
-    p = subprocess.Popen([sys.executable, "-c", code])
+    p = subprocess.Popen([sys.executable, "-c", code], preexec_fn=_default_sigint)
     deadline = time.time() + 60
     while not (pidfile.exists() and pidfile.read_text().strip()) and time.time() < deadline:
         time.sleep(0.1)
@@ -203,7 +209,7 @@ def test_interrupted_build_says_so_and_leaves_no_compiler(tmp_path, sig, rc):
     env = dict(os.environ, HOME=str(home))
     p = subprocess.Popen([sys.executable, "-c", CLI, "-q", "build", "bnn_pynq:tfc", "--out",
                           str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True, preexec_fn=_default_sigint)
     proc = psutil.Process(p.pid)
     deadline = time.time() + 600
     compilers: list[psutil.Process] = []
@@ -285,7 +291,7 @@ def test_moved_and_copied_builds_simulate_their_own_files(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     r = onebit("-q", "build", "bnn_pynq:tfc", "--out", "rel", "--vectors", "8", "--frames",
-               "8", cwd=work)
+               "8", "--directed", "0", cwd=work)
     assert r.returncode == 0, r.stderr
     assert not [p for p in (work / "rel").rglob("*") if p.is_file() and str(work) in
                 p.read_bytes().decode(errors="replace")], "absolute paths in the build"
