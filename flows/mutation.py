@@ -5,7 +5,7 @@ Single faults go into copies of the build's generated memories (the simulated co
 | kind | fault |
 |---|---|
 | `weight_bit` | one bit of one weight-memory word of an MVAU flipped |
-| `threshold_step` | one threshold of an MVAU (or of FINN's RTL thresholding) one step up or down |
+| `threshold_step` | a threshold one step up or down (MVAU, RTL thresholding, FracBNN gate/level) |
 | `pe_swap` | the weights of two PE lanes of one weight word exchanged (a mis-wired lane) |
 
 Each mutant runs the build's verification vectors through the same compiled accelerator (the
@@ -70,6 +70,11 @@ def memories(acc, rtl: Path) -> list[Memory]:
                 t = int(p["N_THRES"])
                 out.append(Memory(la.name, "thresholds", str(p["THRES_FILE"]),
                                   int(p["ACC_BITS"]), pe * t, pe))
+            if p.get("GATE_FILE"):  # FracBNN's precision gate: a threshold on the MSB plane
+                out.append(Memory(la.name, "thresholds", str(p["GATE_FILE"]),
+                                  int(p["ACC_BITS"]), pe, pe))
+        elif la.inst.module == "onebit_thermometer":  # one unsigned level a line
+            out.append(Memory(la.name, "thresholds", str(la.inst.params["LEVEL_FILE"]), 0, 1, 1))
         elif la.op_type.startswith("Thresholding"):
             # FINN's RTL thresholding: one value per line in `<name>_threshs_<pe>_<stage>.dat`
             for dat in sorted((Path(rtl) / la.name).glob(f"{la.name}_threshs_*.dat")):

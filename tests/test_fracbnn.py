@@ -300,6 +300,15 @@ def test_sim_build_is_bit_exact_at_the_estimated_cycles(trained, digits, tmp_pat
     assert rep["sim"]["bit_exact"]
     assert rep["estimate"]["bottleneck"].startswith("MVAU")
     assert abs(rep["sim"]["ratio_to_estimate"] - 1) < 0.05
+    # the mutation score reaches the gate and thermometer-level memories too
+    from onebit.flows.mutation import memories, verify_build
+    from onebit.hw.accelerator import Accelerator
+
+    rtl = tmp_path / "b" / "rtl"
+    files = [m.file for m in memories(Accelerator.load(rtl), rtl)]
+    assert any(f.endswith("_gates.mem") for f in files)
+    assert any(f.endswith("_levels.mem") for f in files)
+    assert verify_build(tmp_path / "b", 6, seed=1)["injected"] == 6
 
 
 def test_thermometer_folding():
