@@ -300,9 +300,12 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
 @click.option("--data-width", default=64, show_default=True,
               type=click.Choice(["32", "64", "128", "256", "512"]),
               help="AXI data width of the shell (with --system).")
+@click.option("--trace", is_flag=True,
+              help="Write the waveform (BUILD/trace.vcd) and a GTKWave view of every layer's "
+                   "stream (BUILD/trace.gtkw): gtkwave BUILD/trace.gtkw.")
 @click.pass_obj
 def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, system: bool,
-        data_width: str) -> None:
+        data_width: str, trace: bool) -> None:
     """Re-simulate a build's accelerator in Verilator, bit-exact against FINN's golden."""
     from onebit.errors import UserInputError
     from onebit.flows.build import resimulate
@@ -313,6 +316,8 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
         if backpressure:
             raise UserInputError("--backpressure is the stream simulation's; the system "
                                  "simulation's memory model always stalls at random")
+        if trace:
+            raise UserInputError("--trace records the stream simulation (without --system)")
         r = simulate_system(build_dir, frames, seed=seed, data_width=int(data_width))
         _echo(o, f"system sim: bit-exact on {r['frames']} frames ({r['distinct_vectors']} "
                  f"distinct vectors), {r['cycles_per_frame']:.1f} cycles/frame at the memory "
@@ -320,8 +325,10 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
                  f"{r['data_width']}-bit AXI, seed {r['seed']})")
         _echo(o, f"  report: {build_dir / 'report.json'}")
         return
-    report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure)
+    report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure, trace=trace)
     _summary(o, report, build_dir)
+    if trace:
+        _echo(o, f"  waveform: {build_dir / 'trace.vcd'} (gtkwave {build_dir / 'trace.gtkw'})")
 
 
 @cli.command()

@@ -181,6 +181,7 @@ def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: s
 
 
 VECTORS = "vectors.npz"
+TRACE = "trace.vcd"  # `onebit sim --trace`: the waveform, beside it its GTKWave view
 
 
 def step_export(state: BuildState) -> None:
@@ -464,9 +465,18 @@ def golden_outputs(golden_model: ModelWrapper, golden: list[dict]) -> np.ndarray
 
 def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
                    folded: ModelWrapper, x: np.ndarray, frames: int, est_cycles: float, *,
-                   seed: int = 0, backpressure: bool = False, on_check=None) -> dict:
-    """Stream `frames` frames (cycling over the vectors `x`) through `<out>/rtl`'s design."""
-    from onebit.hw.accelerator import Accelerator, frame_timing, run_frames, stream_mismatch
+                   seed: int = 0, backpressure: bool = False, on_check=None,
+                   trace: bool = False) -> dict:
+    """Stream `frames` frames (cycling over the vectors `x`) through `<out>/rtl`'s design;
+    `trace`: also write its waveform, `<out>/trace.vcd`, and a GTKWave view of it,
+    `<out>/trace.gtkw` (each layer's output stream)."""
+    from onebit.hw.accelerator import (
+        Accelerator,
+        frame_timing,
+        run_frames,
+        stream_mismatch,
+        waveform_view,
+    )
 
     rtl = Path(out) / "rtl"
     acc = Accelerator.load(rtl)
@@ -475,8 +485,11 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
     order = np.arange(frames) % distinct
     oname = golden_model.graph.output[0].name
     expected = golden_outputs(golden_model, golden)[order]
+    vcd = Path(out) / TRACE if trace else None
     out_vals, res = run_frames(acc, acc.top, xin[order], seed=seed, backpressure=backpressure,
-                               run_dir=rtl, taps=True)
+                               run_dir=rtl, taps=True, trace=vcd)
+    if vcd is not None:
+        vcd.with_suffix(".gtkw").write_text(waveform_view(acc, TRACE))
     # every layer's output stream, not only the last: a wrong layer is named where it is
     wrong = stream_mismatch(acc, folded, [golden[i] for i in order], res.taps)
     if wrong is not None:
@@ -616,8 +629,10 @@ def _json_default(o):
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool = False) -> dict:
-    """Re-run the simulation of a finished build (its RTL as generated, its stored vectors).
+def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool = False,
+               trace: bool = False) -> dict:
+    """Re-run the simulation of a finished build (its RTL as generated, its stored vectors);
+    `trace`: with its waveform (`simulate_build`).
 
     Reads only files inside the build directory (it may have been moved or copied). Updates
     `report.json` with the new `sim` entry and `rtlsim` stage; a mismatch raises and marks the
@@ -647,7 +662,7 @@ def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool 
                                  load_intermediate(out, "dataflow_golden"),
                                  load_intermediate(out, "dataflow_folded"), x, frames, est,
                                  seed=seed, backpressure=backpressure,
-                                 on_check=lambda c: checks.update(c=c))
+                                 on_check=lambda c: checks.update(c=c), trace=trace)
         except OnebitError:
             report.update(status="failed", failed_step="rtlsim", sim=None)
             write_report(report_path, report)

@@ -22,7 +22,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import UserInputError, VerificationError
 from onebit.hw import codegen, mvau, packing
 from onebit.hw.instance import RtlInstance
-from onebit.hw.sim import SimResult, SimulationError, Tap, simulate_instance
+from onebit.hw.sim import SIM_TOP, SimResult, SimulationError, Tap, simulate_instance
 from onebit.hw.stitch import GRAPH, Edge, stitch, stream_taps, windows
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
@@ -255,11 +255,12 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
 def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int = 0,
                backpressure: bool = False, run_dir: Path | None = None,
                cache_dir: Path | None = None, max_cycles: int | None = None,
-               taps: bool = False) -> tuple[np.ndarray, SimResult]:
+               taps: bool = False, trace: Path | None = None) -> tuple[np.ndarray, SimResult]:
     """Stream `x` (N frames of the dataflow input) through the stitched design `top`.
 
     `backpressure`: the source stalls and the sink refuses words at random (60% duty).
     `taps`: also record every stream between layers (`SimResult.taps`, in `acc.taps()` order).
+    `trace`: write a VCD waveform of the run there (`waveform_view` names its signals).
     """
     first, last = acc.first, acc.last
     n = len(x)
@@ -268,7 +269,7 @@ def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int =
     res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
                             watchdog=_watchdog(acc.layers), max_cycles=max_cycles,
                             run_dir=run_dir, cache_dir=cache_dir,
-                            taps=[t for _, t in acc.taps()] if taps else ())
+                            taps=[t for _, t in acc.taps()] if taps else (), trace=trace)
     out = unpack_frames(res.out_words[:, : acc.last_bits], last.dt, last.epw, n)
     return out, res
 
@@ -385,6 +386,21 @@ def golden_tensor(model: ModelWrapper, ctx: dict, name: str) -> np.ndarray:
             raise KeyError(name)
         name = prod.input[0]
     return ctx[name]
+
+
+def waveform_view(acc: Accelerator, vcd: str) -> str:
+    """A GTKWave save file for a VCD of `run_frames(..., trace=)`: the accelerator's input,
+    then each layer's output stream (tvalid, tready, tdata) under the layer's name."""
+    top, dut = f"TOP.{SIM_TOP}", f"TOP.{SIM_TOP}.dut"
+    first = acc.layers[next(e for e in acc.edges if e.src[0] == GRAPH).dst[0]]
+    groups = [("input", top, "s", first.inst.in_width)]
+    groups += [(acc.layers[acc.edges[k].src[0]].name, dut, tap.signal, tap.bits)
+               for k, tap in sorted(acc.taps(), key=lambda t: acc.edges[t[0]].src)]
+    lines = [f'[dumpfile] "{vcd}"', "[timestart] 0", "@28", f"{top}.clk", f"{top}.rst_n"]
+    for name, scope, sig, bits in groups:
+        lines += ["@200", f"-{name}", "@28", f"{scope}.{sig}_tvalid", f"{scope}.{sig}_tready",
+                  "@22", f"{scope}.{sig}_tdata[{bits - 1}:0]"]
+    return "\n".join(lines) + "\n"
 
 
 def streamed(model: ModelWrapper, layer: Layer, values: np.ndarray) -> np.ndarray:

@@ -235,9 +235,11 @@ def build_multi_sim(
     ports: Mapping[str, str] = ONEBIT_PORTS,
     tied: Mapping[str, str] | None = None,
     taps: Sequence[Tap] = (),
+    trace: bool = False,
     cache_dir: Path | str | None = None,
 ) -> Path:
-    """Build (or find in the cache) the stream-driver executable for `module`."""
+    """Build (or find in the cache) the stream-driver executable for `module` (`trace`: one
+    that can write a VCD waveform, `trace=FILE` at run time)."""
     ins, outs = _port_widths(in_widths, out_widths)
     text = wrapper_source(module, ins, outs, params, ports, tied, taps)
     w = [*ins, 0][:2] + [*outs, 0][:2]
@@ -249,7 +251,7 @@ def build_multi_sim(
             [*sources, wrap],
             SIM_TOP,
             harness=[driver_source()],
-            extra_args=["-CFLAGS", cflags, "-Wno-DECLFILENAME"],
+            extra_args=["-CFLAGS", cflags, "-Wno-DECLFILENAME", *(["--trace"] if trace else [])],
             cache_dir=cache_dir,
         )
 
@@ -264,11 +266,12 @@ def build_stream_sim(
     ports: Mapping[str, str] = ONEBIT_PORTS,
     tied: Mapping[str, str] | None = None,
     taps: Sequence[Tap] = (),
+    trace: bool = False,
     cache_dir: Path | str | None = None,
 ) -> Path:
     """`build_multi_sim` for a design with one input and one output."""
     return build_multi_sim(sources, module, in_widths=[in_width], out_widths=[out_width],
-                           params=params, ports=ports, tied=tied, taps=taps,
+                           params=params, ports=ports, tied=tied, taps=taps, trace=trace,
                            cache_dir=cache_dir)
 
 
@@ -352,9 +355,11 @@ def _run(
     tail: int = 16,
     run_dir: Path | str | None = None,
     taps: Sequence[Tap] = (),
+    trace: Path | None = None,
 ) -> R:
     """Run the driver; `result` shapes the outcome (also the partial one of a failure).
-    `taps`: the executable's taps (as built), their words read back into the result."""
+    `taps`: the executable's taps (as built), their words read back into the result; `trace`:
+    the VCD file to write (an executable built with `trace`)."""
     ins, outs = _port_widths(in_widths, out_widths)
     if len(in_words) != len(ins) or len(n_out) != len(outs):
         raise UserInputError(
@@ -379,6 +384,8 @@ def _run(
             cmd.append(f"max_cycles={max_cycles}")
         if taps:
             cmd.append(f"+taps={t}")
+        if trace is not None:
+            cmd.append(f"trace={Path(trace).resolve()}")
         t0 = time.perf_counter()
         res = proc.run(cmd, cwd=run_dir or t)
         wall = time.perf_counter() - t0
@@ -432,11 +439,12 @@ def run_stream_sim(
     tail: int = 16,
     run_dir: Path | str | None = None,
     taps: Sequence[Tap] = (),
+    trace: Path | None = None,
 ) -> SimResult:
     """Run a built one-input, one-output driver on `in_words`; see `simulate_stream`."""
     return _run(exe, [in_words], [n_out], [in_width], [out_width], _single, seed=seed,
                 p_valid=p_valid, p_ready=p_ready, watchdog=watchdog, max_cycles=max_cycles,
-                tail=tail, run_dir=run_dir, taps=taps)
+                tail=tail, run_dir=run_dir, taps=taps, trace=trace)
 
 
 def simulate_stream(
@@ -451,6 +459,7 @@ def simulate_stream(
     ports: Mapping[str, str] = ONEBIT_PORTS,
     tied: Mapping[str, str] | None = None,
     taps: Sequence[Tap] = (),
+    trace: Path | None = None,
     cache_dir: Path | str | None = None,
     **run_kw,
 ) -> SimResult:
@@ -462,12 +471,14 @@ def simulate_stream(
     stall); `watchdog`, `max_cycles`, `tail` (cycles); `run_dir`, the working directory of the
     simulation (where relative `$readmemh` paths resolve). Raises `SimulationError` on a hang, a
     protocol violation or an extra output word; `VerilatorError` when the design does not build.
-    `taps`: streams inside `module` recorded into the result's `taps`.
+    `taps`: streams inside `module` recorded into the result's `taps`; `trace`: a VCD file
+    the run writes (every signal; an executable built for it, cached apart).
     """
     exe = build_stream_sim(sources, module, in_width=in_width, out_width=out_width,
-                           params=params, ports=ports, tied=tied, taps=taps, cache_dir=cache_dir)
+                           params=params, ports=ports, tied=tied, taps=taps,
+                           trace=trace is not None, cache_dir=cache_dir)
     return run_stream_sim(exe, in_words, n_out, in_width=in_width, out_width=out_width,
-                          taps=taps, **run_kw)
+                          taps=taps, trace=trace, **run_kw)
 
 
 def simulate_instance(inst: RtlInstance, in_words: np.ndarray, n_out: int, **kw) -> SimResult:

@@ -138,3 +138,40 @@ def test_fifo_cap_search_finds_the_smallest_good_depth_in_few_probes(need, extra
     assert len(probes) <= 2 * max(1, need.bit_length()) + 1  # not log2(hi): from the bottom
     if need == 2:
         assert len(probes) <= 1  # the common case: one probe (none when the peak is 2)
+
+
+def _vcd_signals(path) -> set[str]:
+    """Full names of a VCD's variables as GTKWave shows them (`a.b.sig[7:0]`)."""
+    scope, names = [], set()
+    for line in path.read_text().split("$enddefinitions")[0].splitlines():
+        w = line.split()
+        if w[:1] == ["$scope"]:
+            scope.append(w[2])
+        elif w[:1] == ["$upscope"]:
+            scope.pop()
+        elif w[:1] == ["$var"]:
+            names.add(".".join([*scope, w[4]]) + (w[5] if w[5].startswith("[") else ""))
+    return names
+
+
+def test_sim_trace_writes_a_waveform_and_its_view(mlp_build):
+    """`onebit sim --trace`: a VCD of the stitched design and a GTKWave view naming, per
+    layer, signals that are in it; the run is still checked."""
+    from click.testing import CliRunner
+
+    from onebit.cli import cli
+
+    out, _ = mlp_build
+    r = CliRunner().invoke(cli, ["sim", str(out), "--frames", "2", "--trace"])
+    assert r.exit_code == 0, r.output
+    assert f"gtkwave {out / 'trace.gtkw'}" in r.output
+    view = (out / "trace.gtkw").read_text().splitlines()
+    assert view[0] == '[dumpfile] "trace.vcd"'
+    layers = [ln[1:] for ln in view if ln.startswith("-")]
+    from onebit.hw.accelerator import Accelerator
+
+    assert layers == ["input"] + [la.name for la in Accelerator.load(out / "rtl").layers]
+    signals = [ln for ln in view if ln.startswith("TOP.")]
+    assert set(signals) <= _vcd_signals(out / "trace.vcd"), set(signals) - _vcd_signals(
+        out / "trace.vcd")
+    assert json.loads((out / "report.json").read_text())["sim"]["bit_exact"]

@@ -20,10 +20,15 @@
 //   max_cycles=M         fail after M cycles
 //   tail=T               after the last expected word of every output, keep running T cycles
 //                        (ready=1) and fail if the design offers another word
+//   trace=FILE           write a VCD waveform of every signal (a build with --trace; two
+//                        time steps a cycle: clock low, clock high)
 // Exit status: 0 ok, 1 usage/io error, 2 watchdog, 3 protocol violation, 4 max cycles,
 // 5 extra output, 6 design called $finish/$stop.
 // Cycle 0 is the first rising edge after reset is released.
 
+#if VM_TRACE
+#include "verilated_vcd_c.h"
+#endif
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -277,6 +282,7 @@ int main(int argc, char** argv) {
     Port* snks[2] = {&out0, &out1};
     const Port* const ports[4] = {&in0, &in1, &out0, &out1};
     const char* cyc_path = nullptr;
+    const char* trace_path = nullptr;
     uint64_t seed = 0, watchdog = 100000, max_cycles = UINT64_MAX, tail = 0;
     double p_valid = 1.0, p_ready = 1.0;
     double pv[2] = {-1.0, -1.0}, pr[2] = {-1.0, -1.0};
@@ -293,6 +299,7 @@ int main(int argc, char** argv) {
         else if (k == "n_out0") out0.n = std::strtoull(v, nullptr, 10);
         else if (k == "n_out1") out1.n = std::strtoull(v, nullptr, 10);
         else if (k == "cycles") cyc_path = v;
+        else if (k == "trace") trace_path = v;
         else if (k == "seed") seed = std::strtoull(v, nullptr, 10);
         else if (k == "watchdog") watchdog = std::strtoull(v, nullptr, 10);
         else if (k == "max_cycles") max_cycles = std::strtoull(v, nullptr, 10);
@@ -323,7 +330,31 @@ int main(int argc, char** argv) {
 
     auto ctx = std::make_unique<VerilatedContext>();
     ctx->commandArgs(argc, argv);
+#if VM_TRACE
+    if (trace_path) ctx->traceEverOn(true);
+#else
+    if (trace_path) {
+        std::fprintf(stderr, "trace=%s: this simulation was built without --trace\n", trace_path);
+        return 1;
+    }
+#endif
     auto top = std::make_unique<Vsim>(ctx.get(), "TOP");
+#if VM_TRACE
+    std::unique_ptr<VerilatedVcdC> vcd;
+    if (trace_path) {
+        vcd = std::make_unique<VerilatedVcdC>();
+        top->trace(vcd.get(), 99);
+        vcd->open(trace_path);
+    }
+#endif
+    uint64_t tick = 0;
+    auto eval = [&]() {  // evaluate, and dump the waveform when tracing
+        top->eval();
+#if VM_TRACE
+        if (vcd) vcd->dump(tick);
+#endif
+        ++tick;
+    };
     Rng rng(seed);
 
     top->clk = 0;
@@ -337,8 +368,8 @@ int main(int argc, char** argv) {
     top->m1_tready = 0;
 #endif
     for (int i = 0; i < 4; ++i) {
-        top->clk = 0; top->eval();
-        top->clk = 1; top->eval();
+        top->clk = 0; eval();
+        top->clk = 1; eval();
     }
     top->clk = 0;
     top->rst_n = 1;
@@ -362,7 +393,7 @@ int main(int argc, char** argv) {
 #if OUT1_WIDTH > 0
         out1.drive(top->m1_tready, rng);
 #endif
-        top->eval();
+        eval();
         // Sample handshakes before the rising edge.
         bool any = false;
         status = out0.sample(top->m_tdata, top->m_tvalid, top->m_tready, cycle, any);
@@ -376,7 +407,7 @@ int main(int argc, char** argv) {
         any |= in1.sample(top->s1_tready, cycle);
 #endif
         top->clk = 1;
-        top->eval();
+        eval();
         top->clk = 0;
         if (ctx->gotFinish()) {
             std::fprintf(stderr, "design called $finish/$stop at cycle %" PRIu64 "\n", cycle);
@@ -413,6 +444,9 @@ int main(int argc, char** argv) {
     }
     if (end_cycle == 0) end_cycle = cycle;
     top->final();
+#if VM_TRACE
+    if (vcd) vcd->close();
+#endif
 
     if (!out0.save() || !out1.save()) return 1;
     if (cyc_path) {
