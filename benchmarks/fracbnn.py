@@ -17,8 +17,8 @@ FracBNN recipe (2-bit precision-gated activations, plain convs). All three have 
 (32, 64), fc (128,), two 2x2 pools. `--epochs` is per stage (bireal trains two stages).
 
 For each: train (`onebit.models.recipes.train_recipe`, one torch thread, as `onebit train`;
-seconds per epoch measured without the test evaluation, scaled to the whole training set under
-`--limit`), build
+CPU seconds per epoch measured without the test evaluation, scaled to the whole training set
+under `--limit`), build
 with RTL simulation (bit-exact required: a mismatch fails the build and is recorded), Yosys
 per-layer counts (`--synth`: report.json "resources" "layers"), cycles/frame from the
 simulation. "First layer" is every HW layer up to and including the first MVAU in stream
@@ -42,7 +42,7 @@ from onebit import data
 from onebit.flows.build import BuildConfig, build
 from onebit.flows.inputs import resolve
 from onebit.models.recipes import train_recipe
-from onebit.models.train import evaluate
+from onebit.models.train import evaluate, torch_threads
 
 CONFIGS = {  # name -> (recipe, arch, io_weights, what)
     "int8": ("bireal", "cnv-wide", "int8", "8-bit first layer (pixels)"),
@@ -75,21 +75,22 @@ def one(name: str, a: argparse.Namespace, ds) -> dict:
                           progress=False, out=ckpt, io_weights=io_weights)  # fmt: skip
     train_s = time.perf_counter() - t0
     train_cpu_s = time.process_time() - c0
-    t1 = time.perf_counter()
-    evaluate(net, ds, "test")  # what each stage's end costs, taken out of the epoch time
-    eval_s = time.perf_counter() - t1
+    c1 = time.process_time()
+    with torch_threads(1):  # as in training
+        evaluate(net, ds, "test")  # what each stage's end costs, taken out of the epoch time
+    eval_cpu_s = time.process_time() - c1
     stages = len(r.stages)
     n_train = len(ds.x_train)
     seen = min(a.limit or n_train, n_train)
-    # wall seconds of one epoch over the whole training set: the stages' time less their test
-    # evaluation, per epoch, scaled to every training image when --limit trained on fewer
-    epoch_s = (sum(st["seconds"] for st in r.stages) - stages * eval_s) / (a.epochs * stages)
-    epoch_s *= n_train / seen
+    # CPU seconds (one torch thread: the wall time of an idle core) of one epoch over the whole
+    # training set: the training less its stages' test evaluations, per epoch, scaled to every
+    # training image when --limit trained on fewer
+    epoch_s = (train_cpu_s - stages * eval_cpu_s) / (a.epochs * stages) * n_train / seen
     rec.update({
         "test_accuracy": r.test_accuracy, "torch_accuracy": r.torch_accuracy,
         "fold_mismatches": r.fold_mismatches, "stages": stages,
         "train_images": seen, "train_s": round(train_s, 1), "train_cpu_s": round(train_cpu_s, 1),
-        "eval_s": round(eval_s, 1), "s_per_epoch": round(epoch_s, 1),
+        "eval_cpu_s": round(eval_cpu_s, 1), "s_per_epoch": round(epoch_s, 1),
         "s_per_epoch_extrapolated": seen < n_train,
     })  # fmt: skip
     print(f"[{name}] trained: {json.dumps(rec)}", flush=True)
@@ -147,7 +148,7 @@ def _row(r: dict) -> str:
 def markdown(rows: list[dict], cmd: str) -> str:
     lines = [f"`{cmd}`", "",
              "| config | recipe / arch | test acc. | bit-exact (sim) | first layer LUTs | "
-             "first layer DSPs | total LUTs / DSPs | cycles/frame (sim) | s/epoch (wall) |",
+             "first layer DSPs | total LUTs / DSPs | cycles/frame (sim) | CPU s/epoch |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     lines += [_row(r) for r in rows]
     firsts = [f"{r['config']}: {' + '.join(r['first_layer']['layers'])}"
