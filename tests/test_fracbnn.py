@@ -240,6 +240,46 @@ def test_fracnet_without_convs_is_refused():
         build_arch("fracnet", (1, 8, 8), 10, channels=())
 
 
+def test_rnet_thermometer_first_layer_is_binary_on_the_codes():
+    """`thermometer=r` (preset `cnv-wide-thermo`, FracBNN's input without gating): the encoder
+    and a -1 pad in front of a +-1 conv0 on C * L channels; `io_weights` sets only the output
+    layer."""
+    kw = {**ARCH_PRESETS["cnv-wide-thermo"], "residual": True, "io_weights": "int8"}
+    net = build_arch("rnet", (1, 8, 8), 10, **kw).eval()
+    L = net.layers
+    assert isinstance(L.thermo, ThermometerEncoder) and L.thermo.resolution == 8
+    assert L.conv0.in_channels == 32 and L.conv0.padding == (0, 0)
+    assert L.conv0.weight_kind == "bipolar" and L.out.weight_kind == "int8"
+    assert list(L).index(L.pad0) == 1 and L.pad0.value == -1.0
+    assert net.arch_kwargs["thermometer"] == 8
+    x = torch.randint(0, 256, (2, 1, 8, 8)).float()
+    h = L.pad0(L.thermo(x))
+    assert h.shape == (2, 32, 10, 10) and torch.equal(h[..., 0, :], -torch.ones(2, 32, 10))
+    assert net(x).shape == (2, 10)
+    for bad, match in [({"channels": ()}, "needs conv channels"),
+                       ({"rescale": "gated"}, "gated rescaling")]:
+        with pytest.raises(UserInputError, match=match):
+            build_arch("rnet", (1, 8, 8), 10, **{**kw, **bad})
+
+
+def test_thermometer_rnet_builds_bit_exactly(digits, tmp_path):
+    """A trained bireal `cnv-wide-thermo` (int8 output layer): the encoder is onebit's HW layer,
+    the first conv FINN's XNOR MVAU, every stage bit-exact (the RTL: benchmarks/fracbnn.py)."""
+    net, r = train_recipe("bireal", digits, arch="cnv-wide-thermo", epochs=1, limit=96,
+                          progress=False, io_weights="int8")  # fmt: skip
+    assert r.fold_mismatches == 0 and r.test_accuracy == r.torch_accuracy
+    rep = _build(tmp_path, net, digits, sim=False)
+    assert rep["status"] == "ok"
+    assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
+    golden = ModelWrapper(str(next((tmp_path / "b" / "intermediate").glob(
+        "*_dataflow_golden.onnx"))))  # fmt: skip
+    assert golden.graph.node[0].op_type == "ThermometerEncoder"
+    mvaus = [getCustomOp(n) for n in golden.graph.node if n.op_type == "MVAU"]
+    assert mvaus[0].get_nodeattr("binaryXnorMode") == 1
+    assert mvaus[0].get_nodeattr("MW") == 9 * 32
+    assert mvaus[-1].get_nodeattr("weightDataType").startswith("INT")
+
+
 @pytest.fixture(scope="module")
 def trained(digits):
     return train_recipe("fracbnn", digits, arch="fracnet-28", epochs=1, limit=96, progress=False)

@@ -15,6 +15,11 @@ with a sign of h. `channels=()` gives an MLP (the `tfc` shape).
 
 Optional training-only modules (`fprelu`, `rescale`) are absent from the deployed network:
 `fold` moves them into the BatchNorms.
+
+`thermometer=r` (FracBNN's input encoding without its precision gating) puts a
+`ThermometerEncoder(r)` in front: conv0 becomes a plain binary (+-1 weight, XNOR) layer on the
+C * L bipolar channels, its `padding` a -1 pad (= pixel 0) in front of it; `io_weights` then sets
+the output layer's weights only. The preset `cnv-wide-thermo` is `cnv-wide` with r = 8.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from onebit.errors import UserInputError
 from ..archs import OnebitNet, conv_dims, pool_dims
 from ..harden import harden_thresholds
 from ..quant import BipolarPad
+from ..thermometer import ThermometerEncoder
 from .layers import (
     BiRealBlock,
     ChannelGate,
@@ -65,6 +71,7 @@ def rnet(
     fprelu_min_slope: float | None = 0.0,
     rescale: str = "none",
     dropout: float = 0.0,
+    thermometer: int = 0,
 ) -> OnebitNet:
     """Recipe network: binary CNN/MLP, optionally Bi-Real residual, FPReLU, re-scaling, groups."""
     channels = [int(c) for c in channels]
@@ -82,11 +89,22 @@ def rnet(
         raise UserInputError("a residual rnet needs conv channels")
     if residual and (fprelu or rescale == "gated"):
         raise UserInputError("residual rnet supports neither fprelu nor gated rescaling")
+    if thermometer and not channels:
+        raise UserInputError("a thermometer input needs conv channels (its first layer is a conv)")
+    if thermometer and rescale == "gated":
+        raise UserInputError("gated rescaling reads the pixels: not with a thermometer input")
     if any(c % groups for c in channels[1:]):
         raise UserInputError(f"channels {channels[1:]} must be divisible by groups={groups}")
     c, h, w = input_shape
     stages = f"{len(channels)} conv+pool stages"  # what a too-small input is too small for
     L: OrderedDict[str, nn.Module] = OrderedDict()
+    first_weights, first_pad = io_weights, padding
+    if thermometer:  # a plain binary first layer on the +-1 codes, padded with -1 (pixel 0)
+        L["thermo"] = enc = ThermometerEncoder(thermometer)
+        c *= enc.levels
+        if padding:
+            L["pad0"] = BipolarPad(padding, -1.0)
+        first_weights, first_pad = "bipolar", 0
     units: list[tuple[str, ...]] = []  # (linear, scale|'', bn, prelu|'') folding groups
     points: list[str] = []  # attention-matching points (real-valued block outputs)
     prev_tap: Tap | None = None
@@ -105,7 +123,7 @@ def rnet(
         return s, p
 
     if residual:
-        L["conv0"] = RecipeConv2d(c, channels[0], kernel, padding, 1, io_weights)
+        L["conv0"] = RecipeConv2d(c, channels[0], kernel, first_pad, 1, first_weights)
         L["bn0"] = nn.BatchNorm2d(channels[0])
         L["q0"] = int_stream()
         units.append(("conv0", "", "bn0", ""))
@@ -139,7 +157,7 @@ def rnet(
         prev_tap = tap0
         for i, out_ch in enumerate(channels):
             if i == 0:
-                L["conv0"] = RecipeConv2d(c, out_ch, kernel, padding, 1, io_weights)
+                L["conv0"] = RecipeConv2d(c, out_ch, kernel, first_pad, 1, first_weights)
             else:
                 if inner:
                     L[f"pad{i}"] = BipolarPad(inner, -1.0)
@@ -176,7 +194,7 @@ def rnet(
               "weights": weights, "io_weights": io_weights, "residual": residual, "blocks": blocks,
               "groups": groups,
               "fprelu": fprelu, "fprelu_min_slope": fprelu_min_slope, "rescale": rescale,
-              "dropout": dropout}  # fmt: skip
+              "dropout": dropout, "thermometer": int(thermometer)}  # fmt: skip
     temp = (fan_in / 2 if io_weights == "binary01" else fan_in) ** 0.5
     net = OnebitNet(L, "rnet", kwargs, input_shape, num_classes, temp)
     net.fold_units = units

@@ -39,6 +39,8 @@ ARCH_PRESETS = {
     "cnv": {"channels": (16, 32), "fc": (64,)},
     "cnv-wide": {"channels": (32, 64), "fc": (128,)},  # benchmarks/accuracy.py's default
     "cnv-xwide": {"channels": (64, 128), "fc": (256,)},  # the Fashion-MNIST goal runs
+    # cnv-wide on FracBNN's thermometer input (r = 8), binary first layer, no gating (rnet only)
+    "cnv-wide-thermo": {"channels": (32, 64), "fc": (128,), "thermometer": 8},
     "tfc": {"channels": (), "fc": (64, 64, 64)},
     "rnet": {},
     "fracnet-28": {"channels": (32, 64), "fc": (128,)},  # 28x28x1 (Fashion-MNIST, MNIST)

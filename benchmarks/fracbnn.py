@@ -1,0 +1,199 @@
+"""FracBNN (issue 17) vs an 8-bit first layer: the same network three ways, trained, built and
+simulated.
+
+    .venv/bin/python benchmarks/fracbnn.py --dataset fashion-mnist --epochs 3      # the table
+    .venv/bin/python benchmarks/fracbnn.py --dataset digits --epochs 1 --vectors 4  # quick run
+
+| config | recipe | arch | first layer | output layer |
+|---|---|---|---|---|
+| `int8` | bireal | cnv-wide, `io_weights="int8"` | 8-bit weights on pixels | 8-bit |
+| `thermo` | bireal | cnv-wide-thermo, `io_weights="int8"` | XNOR on thermometer (r = 8) | 8-bit |
+| `fracbnn` | fracbnn | fracnet-28 | XNOR on thermometer (r = 8) | PG binary |
+
+`int8` is how docs/recipes.md's Fashion-MNIST 90.66 was measured (`benchmarks/accuracy.py
+--recipes bireal --epochs 3 --io-weights int8`, cnv-wide). `thermo` changes only the first
+layer (no precision gating: sign activations, Bi-Real's int8 shortcuts); `fracbnn` is the
+FracBNN recipe (2-bit precision-gated activations, plain convs). All three have channels
+(32, 64), fc (128,), two 2x2 pools. `--epochs` is per stage (bireal trains two stages).
+
+For each: train (`onebit.models.recipes.train_recipe`, one torch thread, as `onebit train`;
+CPU seconds per epoch measured without the test evaluation, scaled to the whole training set
+under `--limit`), build
+with RTL simulation (bit-exact required: a mismatch fails the build and is recorded), Yosys
+per-layer counts (`--synth`: report.json "resources" "layers"), cycles/frame from the
+simulation. "First layer" is every HW layer up to and including the first MVAU in stream
+order (the thermometer encoder, padding and sliding window in front of the first conv count).
+
+Writes benchmarks/results/fracbnn.{json,md} for the full Fashion-MNIST run only; any other run
+is named after what it is, fracbnn-<dataset>[-limit<N>][-nobuild].{json,md} (the quick digits
+run: fracbnn-digits), or `--out STEM`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+import traceback
+from pathlib import Path
+
+from onebit import data
+from onebit.flows.build import BuildConfig, build
+from onebit.flows.inputs import resolve
+from onebit.models.recipes import train_recipe
+from onebit.models.train import evaluate, torch_threads
+
+CONFIGS = {  # name -> (recipe, arch, io_weights, what)
+    "int8": ("bireal", "cnv-wide", "int8", "8-bit first layer (pixels)"),
+    "thermo": ("bireal", "cnv-wide-thermo", "int8", "binary first layer on thermometer"),
+    "fracbnn": ("fracbnn", "fracnet-28", None, "FracBNN (thermometer + PG)"),
+}
+RESULTS = Path(__file__).parent / "results"
+
+
+def first_layer(layers: dict[str, dict]) -> dict:
+    """Sum of the per-layer Yosys counts up to and including the first MVAU (stream order)."""
+    names = []
+    for n in layers:
+        names.append(n)
+        if n.startswith("MVAU"):
+            break
+    tot = {k: sum(layers[n][k] for n in names) for k in ("luts", "ffs", "brams_18k", "dsps")}
+    return {**tot, "layers": names}
+
+
+def one(name: str, a: argparse.Namespace, ds) -> dict:
+    recipe, arch, io_weights, what = CONFIGS[name]
+    out = a.work / a.dataset / name
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt = out / f"{name}.pt"
+    rec: dict = {"config": name, "what": what, "recipe": recipe, "arch": arch,
+                 "io_weights": io_weights, "dataset": ds.name, "epochs_per_stage": a.epochs}
+    c0, t0 = time.process_time(), time.perf_counter()
+    net, r = train_recipe(recipe, ds, arch=arch, epochs=a.epochs, seed=a.seed, limit=a.limit,
+                          progress=False, out=ckpt, io_weights=io_weights)  # fmt: skip
+    train_s = time.perf_counter() - t0
+    train_cpu_s = time.process_time() - c0
+    c1 = time.process_time()
+    with torch_threads(1):  # as in training
+        evaluate(net, ds, "test")  # what each stage's end costs, taken out of the epoch time
+    eval_cpu_s = time.process_time() - c1
+    stages = len(r.stages)
+    n_train = len(ds.x_train)
+    seen = min(a.limit or n_train, n_train)
+    # CPU seconds (one torch thread: the wall time of an idle core) of one epoch over the whole
+    # training set: the training less its stages' test evaluations, per epoch, scaled to every
+    # training image when --limit trained on fewer
+    epoch_s = (train_cpu_s - stages * eval_cpu_s) / (a.epochs * stages) * n_train / seen
+    rec.update({
+        "test_accuracy": r.test_accuracy, "torch_accuracy": r.torch_accuracy,
+        "fold_mismatches": r.fold_mismatches, "stages": stages,
+        "train_images": seen, "train_s": round(train_s, 1), "train_cpu_s": round(train_cpu_s, 1),
+        "eval_cpu_s": round(eval_cpu_s, 1), "s_per_epoch": round(epoch_s, 1),
+        "s_per_epoch_extrapolated": seen < n_train,
+    })  # fmt: skip
+    print(f"[{name}] trained: {json.dumps(rec)}", flush=True)
+    if not a.build:
+        return rec
+    bdir = out / "build"
+    t0 = time.perf_counter()
+    try:
+        inp = resolve(str(ckpt), vectors=a.vectors)
+        report = build(inp, BuildConfig(bdir, sim=True, sim_frames=a.vectors, vectors=a.vectors,
+                                        synth=a.synth, directed=a.directed))  # fmt: skip
+    except Exception as e:  # recorded, the other configurations still run
+        rec["build_error"] = f"{type(e).__name__}: {e}".strip()[:2000]
+        rec["bit_exact"] = False
+        traceback.print_exc()
+        return rec
+    sim = report.get("sim") or {}
+    rec.update({
+        "build_s": round(time.perf_counter() - t0, 1),
+        "bit_exact": bool(sim.get("bit_exact")),
+        "stages_verified": {k: v.get("status", v.get("ok")) if isinstance(v, dict) else v
+                            for k, v in (report.get("stages") or {}).items()},
+        "sim_frames": sim.get("frames"), "sim_distinct_vectors": sim.get("distinct_vectors"),
+        "cycles_per_frame": sim.get("cycles_per_frame"),
+        "estimated_cycles_per_frame": (report.get("estimate") or {}).get("cycles_per_frame"),
+        "sim_ratio_to_estimate": sim.get("ratio_to_estimate"),
+    })  # fmt: skip
+    res = report.get("resources")
+    if res:
+        layers = res.get("layers", {})
+        rec["synth"] = {k: res.get(k) for k in ("tool", "part", "luts", "ffs", "brams_18k",
+                                                 "dsps")}  # fmt: skip
+        rec["first_layer"] = first_layer(layers)
+        rec["layers"] = layers
+    return rec
+
+
+def _row(r: dict) -> str:
+    fl, syn = r.get("first_layer") or {}, r.get("synth") or {}
+    if "bit_exact" not in r:
+        bit = "-"  # not built (--no-build)
+    else:
+        bit = "yes" if r["bit_exact"] else f"NO ({r.get('build_error', 'no sim')[:80]})"
+    io = " (int8 io)" if r["io_weights"] else ""
+    total = f"{syn['luts']} / {syn['dsps']}" if syn else "-"
+    epoch = str(r["s_per_epoch"])
+    if r["s_per_epoch_extrapolated"]:
+        epoch += f" (scaled from {r['train_images']} images)"
+    cells = [r["what"], f"{r['recipe']} / {r['arch']}{io}", f"{100 * r['test_accuracy']:.2f}",
+             bit, fl.get("luts", "-"), fl.get("dsps", "-"), total,
+             r.get("cycles_per_frame", "-"), epoch]  # fmt: skip
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def markdown(rows: list[dict], cmd: str) -> str:
+    lines = [f"`{cmd}`", "",
+             "| config | recipe / arch | test acc. | bit-exact (sim) | first layer LUTs | "
+             "first layer DSPs | total LUTs / DSPs | cycles/frame (sim) | CPU s/epoch |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [_row(r) for r in rows]
+    firsts = [f"{r['config']}: {' + '.join(r['first_layer']['layers'])}"
+              for r in rows if r.get("first_layer")]  # fmt: skip
+    if firsts:
+        lines += ["", "First layer (Yosys, summed): " + "; ".join(firsts) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist or digits")
+    p.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    p.add_argument("--epochs", type=int, default=3, help="epochs per stage")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vectors", type=int, default=16,
+                   help="test vectors verified at every stage and simulated")
+    p.add_argument("--directed", type=int, default=16, help="directed vectors (rtlsim)")
+    p.add_argument("--limit", type=int,
+                   help="train on the first N images only (timing: s/epoch is scaled to all)")
+    p.add_argument("--no-synth", dest="synth", action="store_false", help="skip Yosys")
+    p.add_argument("--no-build", dest="build", action="store_false",
+                   help="train only (accuracy and s/epoch)")
+    p.add_argument("--work", type=Path, default=Path("build/bench-fracbnn"))
+    p.add_argument("--out", type=Path, help="results stem (default: results/fracbnn[-<dataset>])")
+    a = p.parse_args()
+    ds = data.load(a.dataset)
+    # only the full Fashion-MNIST run is results/fracbnn; quick or partial runs are named so
+    full = ds.name == "fashion-mnist" and not a.limit and a.build
+    stem = a.out or RESULTS / "-".join(["fracbnn"] + [ds.name] * (not full)
+                                       + [f"limit{a.limit}"] * bool(a.limit)
+                                       + ["nobuild"] * (not a.build))  # fmt: skip
+    rows = [one(n, a, ds) for n in a.configs]
+    cmd = "python benchmarks/fracbnn.py " + " ".join(
+        [f"--dataset {a.dataset}", f"--epochs {a.epochs}", f"--vectors {a.vectors}",
+         f"--directed {a.directed}", f"--configs {' '.join(a.configs)}"]
+        + ([f"--limit {a.limit}"] if a.limit else []) + ([] if a.synth else ["--no-synth"])
+        + ([] if a.build else ["--no-build"]))  # fmt: skip
+    doc = {"command": cmd, "machine": {"python": platform.python_version(),
+                                       "cpu": platform.processor()}, "rows": rows}  # fmt: skip
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(doc, indent=1))
+    stem.with_suffix(".md").write_text(markdown(rows, cmd))
+    print(markdown(rows, cmd))
+
+
+if __name__ == "__main__":
+    main()
