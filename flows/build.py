@@ -184,6 +184,12 @@ VECTORS = "vectors.npz"
 TRACE = "trace.vcd"  # `onebit sim --trace`: the waveform, beside it its GTKWave view
 
 
+def save_vectors(state: BuildState) -> None:
+    """`vectors.npz`: the build's stored inputs (and labels), what re-simulation reads."""
+    inp = state.inp
+    np.savez(state.out / VECTORS, x=inp.x, **({"y": inp.y} if inp.y is not None else {}))
+
+
 def step_export(state: BuildState) -> None:
     """torch -> QONNX (Brevitas export), verified against the torch forward."""
     from onebit.flows.inputs import (
@@ -195,7 +201,7 @@ def step_export(state: BuildState) -> None:
     )
 
     inp = state.inp
-    np.savez(state.out / VECTORS, x=inp.x, **({"y": inp.y} if inp.y is not None else {}))
+    save_vectors(state)
     if inp.torch_model is None:
         from onebit.export.qonnx import load_model_file
         from onebit.flows.check import has_hw_layers
@@ -288,11 +294,11 @@ def add_directed_vectors(state: BuildState, model: ModelWrapper) -> None:
     ctxs = vectors.contexts(model, np.concatenate([state.x_verify, pool]))
     hits, owner = vectors.boundary_hits(model, ctxs)
     picked = vectors.choose(hits, k, state.cfg.directed)
-    chosen = pool[[i - k for i in picked]]
-    inp.x = np.concatenate([inp.x[:k], chosen, inp.x[k:]])
+    rows = [i - k for i in picked]  # in the pool
+    inp.x = np.concatenate([inp.x[:k], pool[rows], inp.x[k:]])
     if inp.y is not None and inp.pool_y is not None:
-        inp.y = np.concatenate([inp.y[:k], inp.pool_y[[i - k for i in picked]], inp.y[k:]])
-    np.savez(state.out / VECTORS, x=inp.x, **({"y": inp.y} if inp.y is not None else {}))
+        inp.y = np.concatenate([inp.y[:k], inp.pool_y[rows], inp.y[k:]])
+    save_vectors(state)
     state.report["directed"] = {
         "count": len(picked), "candidates": int(len(pool)),
         "coverage_verification": vectors.coverage(hits, owner, range(k)),
@@ -398,18 +404,15 @@ def golden_contexts(parent: ModelWrapper, dataflow: ModelWrapper, x: np.ndarray,
     """Per vector: the dataflow partition's input and FINN's full execution context of it."""
     from qonnx.core.onnx_exec import execute_onnx
 
+    from onebit.flows import vectors
+
     sdp = next(n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition")
     iname = parent.graph.input[0].name
     ishape = parent.get_tensor_shape(iname)
-    xin, ctxs = [], []
-    for v in np.asarray(x, dtype=np.float32):
-        pctx = execute_onnx(parent, {iname: v.reshape(ishape)}, return_full_exec_context=True)
-        d_in = pctx[sdp.input[0]]
-        xin.append(d_in)
-        if with_context:
-            ctxs.append(execute_onnx(dataflow, {dataflow.graph.input[0].name: d_in},
-                                     return_full_exec_context=True))
-    return np.stack(xin), ctxs
+    xin = np.stack([execute_onnx(parent, {iname: v.reshape(ishape)},
+                                 return_full_exec_context=True)[sdp.input[0]]
+                    for v in np.asarray(x, dtype=np.float32)])
+    return xin, vectors.contexts(dataflow, xin) if with_context else []
 
 
 def step_rtl(state: BuildState) -> None:
