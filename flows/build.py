@@ -480,6 +480,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         stream_mismatch,
         waveform_view,
     )
+    from onebit.hw.activity import timeline
 
     rtl = Path(out) / "rtl"
     acc = Accelerator.load(rtl)
@@ -502,6 +503,8 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
     if on_check:
         on_check(check)
     timing = frame_timing(res, acc.last.words, frames)
+    activity = timeline(res.activity, [la.name for la in acc.layers], acc.edges,
+                        [k for k, _ in acc.taps()], frames)
     return {
         "bit_exact": True,
         "frames": frames,
@@ -511,6 +514,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         "ratio_to_estimate": timing["cycles_per_frame"] / est_cycles,
         "fifo_depths": acc.fifo_depths(),
         "sim_cycles_per_s": res.cycles_per_s,
+        "activity": activity,
     }
 
 
