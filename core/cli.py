@@ -1,4 +1,5 @@
-"""The `onebit` command line: datasets, boards, train, export, build, sim, bitstream, demo."""
+"""The `onebit` command line: datasets, boards, train, export, build, sim, report, bitstream,
+demo."""
 
 from __future__ import annotations
 
@@ -191,6 +192,9 @@ def _build_options(f):
         click.option("--strict", is_flag=True,
                      help="Fail when the estimate does not fit the board (default: warn)."),
         click.option("--seed", default=0, show_default=True),
+        click.option("--report/--no-report", "page", default=False, show_default=True,
+                     help="Also write OUT/report.html: graph, cycles, pipeline timeline, "
+                          "resources, verification (as onebit report OUT)."),
     ]):
         f = opt(f)
     return f
@@ -202,7 +206,7 @@ def _build_options(f):
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
           data_dir, weights, top_k, vectors, sim, frames, directed, backpressure, synth,
-          lut_levels, strict, seed) -> None:
+          lut_levels, strict, seed, page) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -225,7 +229,14 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
                       strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels,
                       directed=directed)
     report = _run_build(o, inp, cfg)
-    _summary(o, report, out)
+    _summary(o, report, out, _page(out) if page else None)
+
+
+def _page(out: Path) -> Path:
+    """Write the build's report page (`flows/report_html.py`)."""
+    from onebit.flows.report_html import write
+
+    return write(out)
 
 
 def _run_build(o: _Ctx, inp, cfg) -> dict:
@@ -248,7 +259,7 @@ def _run_build(o: _Ctx, inp, cfg) -> dict:
         return build(inp, cfg, steps=steps, progress=progress)
 
 
-def _summary(o: _Ctx, r: dict, out: Path) -> None:
+def _summary(o: _Ctx, r: dict, out: Path, page: Path | None = None) -> None:
     if o.quiet:
         return
     click.echo(f"model {r['model']} -> {r['board']} ({r['part']}, {r['clock_mhz']:g} MHz)")
@@ -286,6 +297,17 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
             click.echo(f"  warning: {name} estimated at {la['fmax_mhz_est']:g} MHz "
                        f"({la['lut_levels']} LUT levels) < the {r['clock_mhz']:g} MHz clock")
     click.echo(f"  report: {out / 'report.json'}")
+    if page is not None:
+        click.echo(f"  page:   {page}")
+
+
+@cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path))
+@click.pass_obj
+def report(o: _Ctx, build_dir: Path) -> None:
+    """Write BUILD_DIR/report.html: one self-contained page (dataflow graph, cycles per layer,
+    pipeline timeline, resources, verification, training), viewable offline."""
+    _echo(o, f"wrote {_page(build_dir)}")
 
 
 @cli.command()
@@ -406,8 +428,11 @@ def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int
 @click.option("--sim/--no-sim", default=True, show_default=True)
 @click.option("--synth/--no-synth", default=True, show_default=True,
               help="Yosys resource counts (first run compiles Yosys: ~1 min).")
+@click.option("--report/--no-report", "page", default=True, show_default=True,
+              help="Write the build's report page (OUT/build/report.html).")
 @click.pass_obj
-def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool) -> None:
+def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool,
+         page: bool) -> None:
     """Train a small BNN on digits, export, build, simulate, and report."""
     from onebit.flows.build import BuildConfig
     from onebit.flows.inputs import resolve
@@ -420,7 +445,7 @@ def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool) -> 
     inp = resolve(str(ckpt), vectors=64)
     report = _run_build(o, inp, BuildConfig(out / "build", sim=sim, sim_frames=64, vectors=64,
                                             synth=synth and sim))
-    _summary(o, report, out / "build")
+    _summary(o, report, out / "build", _page(out / "build") if page else None)
 
 
 def main() -> None:

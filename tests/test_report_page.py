@@ -1,0 +1,163 @@
+"""`onebit report`: the build's page renders in headless Chromium, whole and self-contained."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from onebit.flows import report_html
+
+SECTIONS = ("summary", "graph", "cycles", "timeline", "resources", "verification", "model")
+PLOTS = ("graph-svg", "cycles-svg", "timeline-svg", "resources-svg")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  '--host-resolver-rules=MAP * ~NOTFOUND']
+LINKS = ("src", "href", "xlink:href", "action", "poster", "data", "srcset", "background")
+
+
+class _Page(HTMLParser):
+    """Ids, text, tags, every link-like attribute and the table rows (cells' text) by table id."""
+
+    def __init__(self):
+        super().__init__()
+        self.ids, self.links, self.tags, self.text = set(), [], [], []
+        self.rows: dict[str, list[list[str]]] = {}
+        self._table = self._figure = None
+        self.svg_in: list[str | None] = []  # per <svg>: the id of the figure it is in
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        self.tags.append(tag)
+        if "id" in a:
+            self.ids.add(a["id"])
+        self.links += [v for k, v in attrs if k in LINKS and v is not None]
+        if tag == "figure":
+            self._figure = a.get("id")
+        if tag == "svg":
+            self.svg_in.append(self._figure)
+        if tag == "table":
+            self._table = a.get("id")
+            self.rows.setdefault(self._table, [])
+        if tag == "tr" and self._table is not None:
+            self.rows[self._table].append([])
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self._table = None
+        if tag == "figure":
+            self._figure = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._table is not None and self.rows[self._table] and data.strip():
+            self.rows[self._table][-1].append(data.strip())
+
+
+def parse(html: str) -> _Page:
+    p = _Page()
+    p.feed(html)
+    return p
+
+
+def chromium() -> str | None:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None and os.environ.get("CI") == "true":
+        pytest.fail("chromium is not installed (bootstrap.sh installs the Debian package)")
+    return exe
+
+
+def page_requests(netlog: Path, page_url: str) -> list[str]:
+    """URLs the page asked for (Chromium's net log: requests in the file:// page's isolation
+    key), other than the page itself. Chromium's own background requests are not the page's."""
+    events = json.loads(netlog.read_text())["events"]
+    urls = {e["params"]["url"] for e in events
+            if "url" in e.get("params", {})
+            and "file://" in str(e["params"].get("network_isolation_key", ""))}
+    return sorted(u for u in urls if u != page_url)
+
+
+@pytest.fixture(scope="module")
+def page(mlp_build):
+    out, _ = mlp_build
+    path = report_html.write(out)
+    return out, path
+
+
+@pytest.mark.verilator
+def test_report_page_renders_every_layer_plot_and_check_offline(page, tmp_path):
+    exe = chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (Debian package chromium)")
+    if shutil.which("dot") is None and os.environ.get("CI") != "true":
+        pytest.skip("Graphviz is not installed (Debian package graphviz)")
+    out, path = page
+    report = json.loads((out / "report.json").read_text())
+    layers = [la["name"] for la in json.loads((out / "rtl" / "accelerator.json").read_text())
+              ["layers"]]
+    url = path.resolve().as_uri()
+    netlog = tmp_path / "net.json"
+    res = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          f"--log-net-log={netlog}", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "</html>" in res.stdout, res.stderr[-2000:]
+    dom = parse(res.stdout)
+    assert set(SECTIONS) <= dom.ids
+    assert set(PLOTS) <= dom.ids and set(PLOTS) <= set(dom.svg_in)  # every plot is an <svg>
+    text = " ".join(dom.text)
+    cycles = {row[0] for row in dom.rows["cycles-table"][1:]}
+    assert cycles == set(layers)
+    assert {row[0] for row in dom.rows["resources-table"][1:]} == set(layers)
+    assert all(la in text for la in layers)
+    stages = {row[0]: row for row in dom.rows["verification-table"][1:]}
+    assert set(stages) == set(report["stages"])
+    assert all(row[-1] == "bit-exact" for row in stages.values())
+    assert "rtlsim" in stages and report["estimate"]["bottleneck"] in text
+    # what the build did not run is said, not drawn
+    assert "Yosys did not run" in text and "No mutation run" in text
+    # self-contained: no script, no stylesheet or frame, no link out, no request but the page
+    assert not {"script", "link", "iframe", "object", "embed"} & set(dom.tags)
+    assert all(v.startswith(("#", "data:")) for v in dom.links), dom.links
+    html = path.read_text()
+    urls = re.findall(r"url\(\s*['\"]?([^'\")]*)", html)  # CSS, SVG clip paths
+    assert urls and all(u.startswith("#") for u in urls), urls
+    assert "@import" not in html
+    assert page_requests(netlog, url) == []
+
+
+def test_page_of_a_build_without_simulation_says_so(page, tmp_path):
+    """Without RTL (--no-sim): the page shows FINN's estimate and no measured cycles, no
+    timeline, no rtlsim row: it claims nothing that was not checked."""
+    out, _ = page
+    report = json.loads((out / "report.json").read_text())
+    report.pop("sim")
+    report.pop("system_sim", None)
+    report["stages"].pop("rtlsim")
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    dom = parse(report_html.render(tmp_path))
+    text = " ".join(dom.text)
+    assert "Not simulated (--no-sim): no timeline." in text
+    assert "No RTL in this build" in text
+    assert "timeline-svg" not in dom.ids and "graph-svg" not in dom.ids
+    assert "cycles-svg" in dom.ids
+    assert "rtlsim" not in {row[0] for row in dom.rows["verification-table"][1:]}
+    assert {row[0] for row in dom.rows["cycles-table"][1:]} == set(
+        report["estimate"]["cycles_per_layer"])
+
+
+def test_report_of_a_directory_without_a_build_is_one_line(tmp_path):
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "from onebit.cli import main; main()", "report",
+                        str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"onebit: error: {tmp_path} is not a onebit build (no report.json; run onebit build)"]
+    assert not (tmp_path / "report.html").exists()
