@@ -44,8 +44,9 @@ def bottleneck(streams: list[dict], cycles: int) -> str:
 
 def timeline(act: Activity, layers: list[str], edges, taps: list[int], frames: int) -> dict:
     """The report's `sim.activity`: per stream (dataflow order, the input first) its busy/stall/
-    idle cycles per window; per layer its output streams' totals per frame and `waited`, the
-    stall cycles per frame of the streams it consumes (its producers waiting on it)."""
+    idle cycles per window; per layer per frame its output stream's busy/stall/idle cycles (the
+    mean of a fork's two) and `waited`, the stall cycles of the streams it consumes (its
+    producers waiting on it, summed over an add's two)."""
     names = stream_names(layers, edges, taps)
     # dataflow order: the input, then by producer (edges are in node order)
     order = [len(names) - 1] + sorted(range(len(names) - 1), key=lambda s: edges[taps[s]].src)
@@ -64,7 +65,8 @@ def timeline(act: Activity, layers: list[str], edges, taps: list[int], frames: i
         outs = [s["totals"] for s in streams if s["producer"] == la]
         ins = [s["totals"] for s in streams if s["consumer"] == la]
         per_layer[la] = {
-            **{k: round(sum(t[k] for t in outs) / frames, 1) for k in ("busy", "stall", "idle")},
+            **{k: round(sum(t[k] for t in outs) / len(outs) / frames, 1)
+               for k in ("busy", "stall", "idle")},
             "waited": round(sum(t["stall"] for t in ins) / frames, 1)}
     return {"window_cycles": act.window, "cycles": cycles, "frames": frames,
             "streams": streams, "layers": per_layer, "bottleneck": bottleneck(streams, cycles)}

@@ -20,7 +20,9 @@ of each: `simulate_multi` / `simulate_multi_instance` -> `MultiSimResult`; the s
 `taps` observe streams inside the design (a stitched accelerator's streams between layers):
 the wrapper writes every handshake of each tapped stream to a file when the run asks for it
 (`+taps=DIR`), and the result holds those words in `taps`, so one simulation checks every
-layer's output, not only the design's.
+layer's output, not only the design's. The same run counts, per tapped stream and the input,
+its busy / stall / idle cycles in time windows (`Activity`: the pipeline timeline,
+`hw/activity.py`).
 
 >>> res = simulate_instance(inst, pack(x, DataType["BIPOLAR"], 8), n_out=4,  # doctest: +SKIP
 ...                         p_valid=0.7, p_ready=0.5, seed=3)

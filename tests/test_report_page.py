@@ -161,3 +161,21 @@ def test_report_of_a_directory_without_a_build_is_one_line(tmp_path):
     assert r.stderr.strip().splitlines() == [
         f"onebit: error: {tmp_path} is not a onebit build (no report.json; run onebit build)"]
     assert not (tmp_path / "report.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+def test_demo_writes_the_report_page_and_a_readable_log(tmp_path):
+    """`onebit demo` writes BUILD/report.html by default; its output, not a terminal here (a CI
+    log), is one line per epoch and per build step, never carriage-return redraws."""
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", "from onebit.cli import main; main()", "demo",
+                        "--epochs", "1", "--no-synth", "--out", str(tmp_path / "d")],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr
+    page = tmp_path / "d" / "build" / "report.html"
+    assert f"  page:   {page}" in r.stdout.splitlines()
+    assert 'id="timeline-svg"' in page.read_text()
+    assert "epoch 1/1: loss" in r.stdout + r.stderr and "build: rtlsim (" in r.stdout
+    assert "\r" not in r.stdout + r.stderr
