@@ -3,7 +3,8 @@
 Each layer is a box (name, op, PE/SIMD, FINN's cycles/frame); each stream an edge labelled with
 its width in bits and the depth of its FIFO. The bottleneck (FINN's estimate) is filled red.
 The graph comes from the RTL manifest (`rtl/accelerator.json`): the streams, widths and FIFO
-depths of the design that was simulated.
+depths of the design that was simulated; a build without RTL (`--no-sim`) draws its folded
+graph (`folded_manifest`: the same streams and widths, no FIFOs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,33 @@ def _quote(s: str) -> str:
 def port_bits(port: dict) -> int:
     """Meaningful bits of a stream word: elements per word x the datatype's bits."""
     return int(port["epw"]) * DataType[port["dt"]].bitwidth()
+
+
+def folded_manifest(model) -> dict:
+    """The manifest's `layers`, `edges` and `depths` (0: no FIFO) of a folded dataflow graph
+    (a qonnx `ModelWrapper` of FINN HW layers): each node's stream ports (weights and
+    thresholds are no streams), one edge per tensor, the graph's input and output at GRAPH."""
+    from finn.util.basic import getHWCustomOp
+
+    layers, producer, consumer = [], {}, {}
+    for i, node in enumerate(model.graph.node):
+        op = getHWCustomOp(node)
+        la = {"name": node.name, "op_type": node.op_type, "ins": [], "outs": []}
+        for j, t in enumerate(node.input):
+            if model.get_initializer(t) is None:
+                consumer[t] = (i, len(la["ins"]))
+                la["ins"].append({"tensor": t, "dt": op.get_input_datatype(j).name,
+                                  "epw": int(op.get_folded_input_shape(j)[-1])})
+        for k, t in enumerate(node.output):
+            producer[t] = (i, k)
+            la["outs"].append({"tensor": t, "dt": op.get_output_datatype(k).name,
+                               "epw": int(op.get_folded_output_shape(k)[-1])})
+        layers.append(la)
+    producer[model.graph.input[0].name] = (GRAPH, 0)
+    consumer[model.graph.output[0].name] = (GRAPH, 0)
+    edges = [{"name": t, "src": list(src), "dst": list(consumer[t])}
+             for t, src in producer.items() if t in consumer]
+    return {"layers": layers, "edges": edges, "depths": [0] * len(edges)}
 
 
 def dot_source(manifest: dict, folding: dict, cycles: dict, bottleneck: str | None) -> str:

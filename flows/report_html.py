@@ -99,20 +99,24 @@ def capacity_rows(report: dict) -> list[dict]:
             for k, v in fit.items()]
 
 
-def context(report: dict, manifest: dict | None, folding: dict) -> dict:
-    """Everything the page shows, plots and graph rendered."""
+def context(report: dict, manifest: dict | None, folding: dict,
+            folded: dict | None = None) -> dict:
+    """Everything the page shows, plots and graph rendered; `folded`: the graph to draw
+    without RTL (`report_graph.folded_manifest`)."""
     est, sim = report.get("estimate"), report.get("sim")
     names = layer_names(report, manifest)
     activity = (sim or {}).get("activity")
+    drawn = manifest or folded
     graph = None
-    if manifest is not None:
+    if drawn is not None:
         graph = report_graph.dot_svg(report_graph.dot_source(
-            manifest, folding, (est or {}).get("cycles_per_layer") or {},
+            drawn, folding, (est or {}).get("cycles_per_layer") or {},
             (est or {}).get("bottleneck")))
     res = report.get("resources")
     return {
         "r": report, "est": est, "sim": sim, "activity": activity, "graph": graph,
-        "has_rtl": manifest is not None, "layers": layer_rows(report, manifest, folding),
+        "has_rtl": manifest is not None, "has_graph": drawn is not None,
+        "layers": layer_rows(report, manifest, folding),
         "performance": performance(report), "capacity": capacity_rows(report),
         "cycles_svg": report_plots.cycles_plot(
             names, est["cycles_per_layer"], est.get("bottleneck"),
@@ -144,7 +148,13 @@ def _absent(v) -> bool:
 def render(build_dir: Path) -> str:
     """The page of the build in `build_dir` (HTML text)."""
     report, manifest, folding = load(build_dir)
-    return _environment().get_template(TEMPLATE).render(**context(report, manifest, folding))
+    folded = None
+    if manifest is None and list((Path(build_dir) / "intermediate").glob("*_dataflow_folded.onnx")):
+        from onebit.flows.build import load_intermediate
+
+        folded = report_graph.folded_manifest(load_intermediate(build_dir, "dataflow_folded"))
+    page = context(report, manifest, folding, folded)
+    return _environment().get_template(TEMPLATE).render(**page)
 
 
 def write(build_dir: Path) -> Path:

@@ -144,9 +144,16 @@ def test_page_of_a_build_without_simulation_says_so(page, tmp_path):
     dom = parse(report_html.render(tmp_path))
     text = " ".join(dom.text)
     assert "Not simulated (--no-sim): no timeline." in text
-    assert "No RTL in this build" in text
+    assert "No folded graph in this build" in text
     assert "timeline-svg" not in dom.ids and "graph-svg" not in dom.ids
     assert "cycles-svg" in dom.ids
+    # with the folded graph (a --no-sim build's intermediate/): drawn, without FIFOs
+    shutil.copytree(out / "intermediate", tmp_path / "intermediate")
+    page = report_html.render(tmp_path)
+    dom = parse(page)
+    assert "graph-svg" in dom.ids and "no FIFOs sized" in " ".join(dom.text)
+    assert "FIFO" not in page[page.index('id="graph-svg"'):page.index('id="cycles"')]
+    assert all(n in page for n in report["estimate"]["cycles_per_layer"])
     assert "rtlsim" not in {row[0] for row in dom.rows["verification-table"][1:]}
     assert {row[0] for row in dom.rows["cycles-table"][1:]} == set(
         report["estimate"]["cycles_per_layer"])
