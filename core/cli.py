@@ -284,6 +284,12 @@ def _summary(o: _Ctx, r: dict, out: Path, page: Path | None = None) -> None:
                    f"{s['cycles_per_frame']:.0f} cycles/frame "
                    f"({s['ratio_to_estimate']:.3f}x estimate), "
                    f"latency {s['latency_cycles']} cycles")
+        a = s.get("activity")
+        if a and a["bottleneck"] == "input":
+            click.echo("  pipeline: no stream stalls: the input is the limit (measured)")
+        elif a:
+            click.echo(f"  pipeline: bottleneck {a['bottleneck']} (measured: the stream into it "
+                       "stalls)")
     res = r.get("resources")
     if res:
         click.echo(f"  yosys ({res['family']}): {res['luts']} LUT, {res['ffs']} FF, "
@@ -332,6 +338,7 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
     from onebit.errors import UserInputError
     from onebit.flows.build import resimulate
 
+    page = (build_dir / "report.html").is_file()  # rewritten below: the run replaces the report
     if system:
         from onebit.flows.system import simulate_system
 
@@ -346,9 +353,11 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
                  f"interface ({r['cycles']} cycles from ap_start to ap_done, "
                  f"{r['data_width']}-bit AXI, seed {r['seed']})")
         _echo(o, f"  report: {build_dir / 'report.json'}")
+        if page:
+            _echo(o, f"  page:   {_page(build_dir)}")
         return
     report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure, trace=trace)
-    _summary(o, report, build_dir)
+    _summary(o, report, build_dir, _page(build_dir) if page else None)
     if trace:
         _echo(o, f"  waveform: {build_dir / 'trace.vcd'} (gtkwave {build_dir / 'trace.gtkw'})")
 
@@ -409,6 +418,7 @@ def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int
     """Mutation score of a build's check: how many injected faults its vectors catch."""
     from onebit.flows.mutation import verify_build
 
+    page = (build_dir / "report.html").is_file()  # rewritten below: the run replaces the report
     m = verify_build(build_dir, mutants, seed=seed, jobs=jobs, vectors=vectors)
     _echo(o, f"mutation score {m['caught']}/{m['injected']} ({m['score']:.1%}) on "
              f"{m['vectors']} vectors")
@@ -418,6 +428,8 @@ def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int
         _echo(o, f"  survivor: {f['layer']} {f['kind']} word {f['word']} {f['detail']}")
     if len(m["survivors"]) > 10:
         _echo(o, f"  ... {len(m['survivors']) - 10} more survivors in report.json")
+    if page:
+        _echo(o, f"  page:   {_page(build_dir)}")
 
 
 @cli.command()

@@ -617,12 +617,15 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
 def write_report(path: Path, data: dict) -> None:
     """Write `path` atomically: a reader sees the old file or the whole new one, never a part.
 
-    A failed write (a full disk) leaves no temporary file and raises a one-line error.
+    A failed write (a full disk) leaves no temporary file and raises a one-line error. The
+    report page beside it (`report.html`, `flows/report_html.py`) showed the old report: it is
+    removed (the CLI writes it again after a command that succeeds).
     """
     tmp = path.with_suffix(".json.tmp")
     try:
         tmp.write_text(json.dumps(data, indent=2, default=_json_default))
         os.replace(tmp, path)
+        (path.parent / "report.html").unlink(missing_ok=True)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise UserInputError(f"cannot write {path}: {e.strerror}") from None

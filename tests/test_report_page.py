@@ -190,6 +190,33 @@ def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
     assert ["system_sim", "finn_golden", "4"] == dom.rows["verification-table"][-1][:3]
 
 
+@pytest.mark.verilator
+def test_a_page_never_outlives_its_report(page, tmp_path):
+    """`onebit sim` of a build with a page writes the page again from the new report; a run
+    that fails removes it (it would show the old, verified report)."""
+    import sys
+
+    from onebit.errors import VerificationError
+    from onebit.flows.build import resimulate
+
+    out = tmp_path / "b"
+    shutil.copytree(page[0], out)
+    report_html.write(out)
+    r = subprocess.run([sys.executable, "-c", "from onebit.cli import main; main()", "sim",
+                        str(out), "--frames", "5"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert f"  page:   {out / 'report.html'}" in r.stdout.splitlines()
+    assert "rtlsim: 5 frames" in " ".join(parse((out / "report.html").read_text()).text)
+    mem = sorted((out / "rtl").glob("MVAU*/*_weights.mem"))[-1]
+    lines = mem.read_text().splitlines()
+    lines[0] = format(int(lines[0], 16) ^ 1, f"0{len(lines[0])}x")
+    mem.write_text("\n".join(lines) + "\n")
+    with pytest.raises(VerificationError):
+        resimulate(out, 5)
+    assert json.loads((out / "report.json").read_text())["status"] == "failed"
+    assert not (out / "report.html").exists()
+
+
 def test_report_of_a_directory_without_a_build_is_one_line(tmp_path):
     import sys
 
@@ -216,4 +243,5 @@ def test_demo_writes_the_report_page_and_a_readable_log(tmp_path):
     assert f"  page:   {page}" in r.stdout.splitlines()
     assert 'id="timeline-svg"' in page.read_text()
     assert "epoch 1/1: loss" in r.stdout + r.stderr and "build: rtlsim (" in r.stdout
+    assert "  pipeline: " in r.stdout  # the measured bottleneck
     assert "\r" not in r.stdout + r.stderr
