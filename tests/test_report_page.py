@@ -159,6 +159,17 @@ def test_page_of_a_build_without_simulation_says_so(page, tmp_path):
         report["estimate"]["cycles_per_layer"])
 
 
+def test_page_of_a_failed_build_says_where_it_stopped(page, tmp_path):
+    out, _ = page
+    report = json.loads((out / "report.json").read_text())
+    report.update(status="failed", failed_step="rtlsim", sim=None)
+    report["stages"].pop("rtlsim")
+    (tmp_path / "report.json").write_text(json.dumps(report))
+    text = " ".join(" ".join(parse(report_html.render(tmp_path)).text).split())
+    assert "This build failed at step rtlsim" in text
+    assert "Not simulated: the build stopped at rtlsim." in text
+
+
 def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
     """Where --synth, `onebit verify` and `onebit sim --system` ran, their results are shown:
     Yosys per layer and in total against the part, the mutation score per fault kind, the
