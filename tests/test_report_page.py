@@ -140,6 +140,7 @@ def test_page_of_a_build_without_simulation_says_so(page, tmp_path):
     report.pop("sim")
     report.pop("system_sim", None)
     report["stages"].pop("rtlsim")
+    report["stages"].pop("layersim", None)
     (tmp_path / "report.json").write_text(json.dumps(report))
     dom = parse(report_html.render(tmp_path))
     text = " ".join(dom.text)
@@ -164,6 +165,7 @@ def test_page_of_a_failed_build_says_where_it_stopped(page, tmp_path):
     report = json.loads((out / "report.json").read_text())
     report.update(status="failed", failed_step="rtlsim", sim=None)
     report["stages"].pop("rtlsim")
+    report["stages"].pop("layersim", None)
     (tmp_path / "report.json").write_text(json.dumps(report))
     text = " ".join(" ".join(parse(report_html.render(tmp_path)).text).split())
     assert "This build failed at step rtlsim" in text
@@ -182,9 +184,11 @@ def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
         "urams": 0, "dsps": 0,
         "layers": {n: {"luts": 100 + i, "ffs": 7, "brams_18k": 0, "dsps": 0, "lut_levels": 3,
                        "fmax_mhz_est": 250.0} for i, n in enumerate(layers)}}
-    report["mutation"] = {"injected": 12, "caught": 11, "score": 11 / 12, "vectors": 8,
-                          "kinds": {"weight_bit": {"injected": 8, "caught": 8},
-                                    "threshold_step": {"injected": 4, "caught": 3}},
+    report["mutation"] = {"injected": 13, "caught": 11, "equivalent": 1, "score": 11 / 12,
+                          "vectors": 8,
+                          "kinds": {"weight_bit": {"injected": 8, "caught": 8, "equivalent": 0},
+                                    "threshold_step": {"injected": 5, "caught": 3,
+                                                       "equivalent": 1}},
                           "survivors": [], "seed": 0}
     report["system_sim"] = {"bit_exact": True, "frames": 4, "distinct_vectors": 4}
     (tmp_path / "report.json").write_text(json.dumps(report))
@@ -195,9 +199,10 @@ def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
     assert [rows[n][3] for n in layers] == [str(100 + i) for i in range(len(layers))]
     lut = next(r for r in dom.rows["capacity-table"] if r[0] == "LUT")
     assert lut[2:4] == ["1,234", "53,200"]
-    assert dom.rows["mutation-table"][1:] == [["weight_bit", "8", "8"],
-                                              ["threshold_step", "4", "3"]]
+    assert dom.rows["mutation-table"][1:] == [["weight_bit", "8", "8", "0"],
+                                              ["threshold_step", "5", "3", "1"]]
     assert "11 of 12 injected faults caught (91.7%)" in text
+    assert "1 provably equivalent faults left out" in text
     assert ["system_sim", "finn_golden", "4"] == dom.rows["verification-table"][-1][:3]
 
 
