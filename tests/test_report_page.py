@@ -120,6 +120,7 @@ def test_report_page_renders_every_layer_plot_and_check_offline(page, tmp_path):
     assert set(stages) == set(report["stages"])
     assert all(row[-1] == "bit-exact" for row in stages.values())
     assert "rtlsim" in stages and report["estimate"]["bottleneck"] in text
+    assert "MVAUs simulated alone" in text  # the build's layersim
     # what the build did not run is said, not drawn
     assert "Yosys did not run" in text and "No mutation run" in text
     # self-contained: no script, no stylesheet or frame, no link out, no request but the page
