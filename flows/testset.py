@@ -5,7 +5,8 @@ same compiled design and every output is compared with FINN's golden execution, 
 accuracy reported is the hardware's, measured, not inferred. The split is cut into `jobs`
 contiguous slices, each in its own process: FINN's execution of the build's graph
 (`flows/golden.py`: the dataflow partition's input and golden output, and the graph's output,
-per image; the partition batched) and one Verilator run of the slice's frames. A differing output fails with the image's index.
+per image; the partition batched) and one Verilator run of the slice's frames. A differing
+output fails with the image's index.
 The hardware accuracy is the graph's output (the accelerator's, the software nodes after it
 applied) against the labels; the build's torch accuracy on the same split is beside it.
 """

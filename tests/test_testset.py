@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from onebit.errors import UserInputError, VerificationError
+
 from test_cli import _one_line_error, onebit
 
 
