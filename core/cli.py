@@ -340,14 +340,43 @@ def report(o: _Ctx, build_dir: Path) -> None:
 @click.option("--trace", is_flag=True,
               help="Write the waveform (BUILD/trace.vcd) and a GTKWave view of every layer's "
                    "stream (BUILD/trace.gtkw): gtkwave BUILD/trace.gtkw.")
+@click.option("--test-set", is_flag=True,
+              help="Stream the whole test split (of --dataset, default the build's) through "
+                   "the design, every output checked: the hardware's accuracy.")
+@click.option("--dataset", help="Dataset of --test-set.")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N test images.")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Processes for --test-set (each a slice of the images).")
 @click.pass_obj
 def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, system: bool,
-        data_width: str, trace: bool) -> None:
+        data_width: str, trace: bool, test_set: bool, dataset, data_dir, limit, jobs) -> None:
     """Re-simulate a build's accelerator in Verilator, bit-exact against FINN's golden."""
     from onebit.errors import UserInputError
     from onebit.flows.build import resimulate
 
     page = (build_dir / "report.html").is_file()  # rewritten below: the run replaces the report
+    if not test_set and (dataset or data_dir or limit):
+        raise UserInputError("--dataset, --data-dir and --limit go with --test-set")
+    if test_set:
+        from onebit.flows.testset import run_test_set
+
+        if system or trace or backpressure:
+            raise UserInputError("--test-set streams the images without stalls: drop "
+                                 "--system, --trace and --backpressure")
+        t = run_test_set(build_dir, dataset=dataset, data_dir=data_dir, limit=limit, jobs=jobs)
+        torch = (f"; torch {t['torch_accuracy']:.4f}: "
+                 f"{'the same' if t['matches_torch'] else 'DIFFERENT'}"
+                 if t["torch_accuracy"] is not None else "")
+        _echo(o, f"test set ({t['dataset']}): {t['frames']} images, every output bit-exact; "
+                 f"hardware accuracy {t['accuracy']:.4f}{torch}")
+        _echo(o, f"  {t['frames_per_s']:,.0f} frames/s with the golden model and check "
+                 f"({t['jobs']} processes; golden {t['golden_s']:.1f} s, Verilator "
+                 f"{t['sim_s']:.1f} s of process time)")
+        _echo(o, f"  report: {build_dir / 'report.json'}")
+        if page:
+            _echo(o, f"  page:   {_page(build_dir)}")
+        return
     if system:
         from onebit.flows.system import simulate_system
 

@@ -76,8 +76,11 @@ class SimulationError(OnebitError):
     def __init__(
         self, reason: str, message: str, partial: SimResult | MultiSimResult | None = None
     ):
-        self.reason, self.partial = reason, partial
+        self.reason, self.partial, self.detail = reason, partial, message
         super().__init__(f"simulation failed ({reason}): {message}")
+
+    def __reduce__(self):  # raised in a worker process, re-raised in the parent (no partial)
+        return type(self), (self.reason, self.detail)
 
 
 @dataclass(frozen=True)

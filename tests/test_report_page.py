@@ -123,6 +123,7 @@ def test_report_page_renders_every_layer_plot_and_check_offline(page, tmp_path):
     assert "MVAUs simulated alone" in text  # the build's layersim
     # what the build did not run is said, not drawn
     assert "Yosys did not run" in text and "No mutation run" in text
+    assert "The test set was not run through the simulated accelerator" in text
     # self-contained: no script, no stylesheet or frame, no link out, no request but the page
     assert not {"script", "link", "iframe", "object", "embed"} & set(dom.tags)
     assert all(v.startswith(("#", "data:")) for v in dom.links), dom.links
@@ -192,6 +193,9 @@ def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
                                                        "equivalent": 1}},
                           "survivors": [], "seed": 0}
     report["system_sim"] = {"bit_exact": True, "frames": 4, "distinct_vectors": 4}
+    report["sim"]["test_set"] = {"dataset": "digits", "frames": 360, "bit_exact": True,
+                                 "accuracy": 0.75, "torch_accuracy": 0.75,
+                                 "matches_torch": True}
     (tmp_path / "report.json").write_text(json.dumps(report))
     dom = parse(report_html.render(tmp_path))
     text = " ".join(dom.text)
@@ -205,6 +209,9 @@ def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
     assert "11 of 12 injected faults caught (91.7%)" in text
     assert "1 provably equivalent faults left out" in text
     assert ["system_sim", "finn_golden", "4"] == dom.rows["verification-table"][-1][:3]
+    hw = dom.rows["accuracy-table"][-1]
+    assert hw[0].startswith("test set through the simulated accelerator (digits, 360 images")
+    assert "the same as torch" in hw[0] and hw[1] == "75.0%"
 
 
 @pytest.mark.verilator
