@@ -5,7 +5,9 @@ a `StreamingDataflowPartition` loads its child graph from disk on every call: ~6
 for the demo network. Here the build's graph is cut at its dataflow partition:
 
 - before and after it (the software nodes: reshapes, scales, a TopK), one onnxruntime session
-  each, built once, run per image (qonnx's execution where onnxruntime cannot take the nodes);
+  each, built once, run on the whole batch where the nodes' shapes allow (checked against one
+  image at a time on the first images), else per image (qonnx's execution where onnxruntime
+  cannot take the nodes);
 - the partition itself, FINN's golden graph, with every node's own `execute_node` on a whole
   batch at once: the nodes are told the batch through their shape methods (FINN's HW ops compute
   on numpy arrays whose first axis is the batch, but reshape to their one-image shape). The
@@ -50,38 +52,69 @@ def _part(model: ModelWrapper, nodes: list, inp: str, out: str) -> ModelWrapper:
     return ModelWrapper(m)
 
 
+def _session(model: ModelProto):
+    """An onnxruntime session of `model`, or None where onnxruntime cannot take it."""
+    try:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 4  # a batch a reshape refuses is tried, not an error to print
+        return ort.InferenceSession(model.SerializeToString(), opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception:  # a custom op (MultiThreshold, ...), or a shape that cannot batch
+        return None
+
+
+def _batch_dim(part: ModelWrapper) -> ModelProto:
+    """`part` with a symbolic first dimension on its input and output, no inner shapes."""
+    m = copy.deepcopy(part.model)
+    for v in (*m.graph.input, *m.graph.output):
+        v.type.tensor_type.shape.dim[0].dim_param = "N"
+    del m.graph.value_info[:]
+    return m
+
+
 class _Software:
-    """Nodes outside the partition: onnxruntime if it takes them, else qonnx, per image."""
+    """Nodes outside the partition: onnxruntime if it takes them (on the whole batch where
+    their shapes allow, checked against one image at a time), else qonnx, per image."""
 
     def __init__(self, part: ModelWrapper | None):
-        self.part, self.session = part, None
+        self.part, self.session, self.batch = part, None, None
         if part is None:
             return
-        try:
-            import onnxruntime as ort
-
-            self.session = ort.InferenceSession(part.model.SerializeToString(),
-                                                providers=["CPUExecutionProvider"])
-        except Exception:  # a custom op (MultiThreshold, ...): qonnx executes it
-            self.session = None
         g = part.graph
         self.inp, self.out = g.input[0].name, g.output[0].name
         self.shape = part.get_tensor_shape(self.inp)
+        self.session = _session(part.model)
+        if self.session is not None and self.shape and self.shape[0] == 1:
+            self.batch = _session(_batch_dim(part))
+
+    def _one(self, v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float32).reshape(self.shape)
+        if self.session is not None:
+            return self.session.run([self.out], {self.inp: v})[0].reshape(-1)
+        from qonnx.core.onnx_exec import execute_onnx
+
+        return execute_onnx(self.part, {self.inp: v})[self.out].reshape(-1)
+
+    def _all(self, x: np.ndarray) -> np.ndarray:
+        v = np.asarray(x, dtype=np.float32).reshape(len(x), *self.shape[1:])
+        return self.batch.run([self.out], {self.inp: v})[0].reshape(len(x), -1)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Rows of `x` (one image each) through the part: one row each."""
         if self.part is None:
             return x
-        rows = []
-        for v in x:
-            v = np.asarray(v, dtype=np.float32).reshape(self.shape)
-            if self.session is not None:
-                rows.append(self.session.run([self.out], {self.inp: v})[0])
-            else:
-                from qonnx.core.onnx_exec import execute_onnx
-
-                rows.append(execute_onnx(self.part, {self.inp: v})[self.out])
-        return np.stack([r.reshape(-1) for r in rows])
+        if self.batch is not None:
+            k = min(CHECKED, len(x))
+            try:
+                same = np.array_equal(self._all(x[:k]), np.stack([self._one(v) for v in x[:k]]))
+            except Exception:  # a reshape to one image's shape: not batchable
+                same = False
+            if same:
+                return self._all(x)
+            self.batch = None
+        return np.stack([self._one(v) for v in x])
 
 
 class Dataflow:
