@@ -59,7 +59,8 @@ def measure(net: str, work: Path, jobs: int, epochs: int) -> dict:
             "golden_s": t["golden_s"], "sim_s": t["sim_s"],
             "sim_frames_per_s": t["sim_frames_per_s"], "golden_batched": t["golden_batched"],
             "cycles_per_frame": report["sim"]["cycles_per_frame"],
-            "build_s": round(build_s, 1), "cpus": os.cpu_count()}
+            "build_s": round(build_s, 1), "cpus": os.cpu_count(),
+            "load_avg_1min": round(os.getloadavg()[0], 2)}  # other work on the machine
 
 
 def table(records: list[dict]) -> str:
