@@ -1,6 +1,8 @@
 """Mutation score of default builds: how many single faults their own check catches.
 
     .venv/bin/python benchmarks/mutation.py [--nets demo,tfc,cnv] [--mutants 64] [--jobs 2]
+        [--vectors N] [--no-layer-check]   # variants of the bnn_pynq builds: 4x the vectors,
+                                           # the check without its per-layer part
 
 Each network is built as a user builds it (`onebit demo`; `onebit build bnn_pynq:<net>` at the
 default folding, vectors and frames), then `onebit verify BUILD --mutants N` injects N faults
@@ -29,10 +31,22 @@ def onebit(*args: str) -> None:
         raise SystemExit(f"onebit {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
 
 
-def measure(net: str, work: Path, mutants: int, jobs: int, seed: int) -> dict:
-    out = work / net
+def variant(net: str, vectors: int | None, layer_check: bool) -> tuple[str, list[str]]:
+    """The record's key and the extra build options of a measured variant of `net`."""
+    args = [] if vectors is None else ["--vectors", str(vectors), "--frames", str(vectors)]
+    args += [] if layer_check else ["--no-layer-check"]
+    key = net + ("" if vectors is None else f"-v{vectors}") + ("" if layer_check else "-nolc")
+    return key, args
+
+
+def measure(net: str, work: Path, mutants: int, jobs: int, seed: int,
+            vectors: int | None = None, layer_check: bool = True) -> dict:
+    key, extra = variant(net, vectors, layer_check)
+    if extra and net == "demo":
+        raise SystemExit("--vectors / --no-layer-check apply to the onebit build networks")
+    out = work / key
     t0 = time.perf_counter()
-    onebit(*NETS[net], "--out", str(out))
+    onebit(*NETS[net], "--out", str(out), *extra)
     build_s = time.perf_counter() - t0
     bdir = out / "build" if net == "demo" else out
     t0 = time.perf_counter()
@@ -40,7 +54,8 @@ def measure(net: str, work: Path, mutants: int, jobs: int, seed: int) -> dict:
            str(seed))
     report = json.loads((bdir / "report.json").read_text())
     m = report["mutation"]
-    return {"net": net, "command": " ".join(["onebit", *NETS[net]]), "build_s": round(build_s, 1),
+    return {"net": key, "command": " ".join(["onebit", *NETS[net], *extra]),
+            "build_s": round(build_s, 1),
             "verify_s": round(time.perf_counter() - t0, 1), "vectors": m["vectors"],
             "injected": m["injected"], "caught": m["caught"], "score": m["score"],
             "equivalent": m["equivalent"], "layer_check": m["layer_check"],
@@ -69,6 +84,11 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--work", type=Path, default=Path("build/bench-mutation"))
+    ap.add_argument("--vectors", type=int,
+                    help="Build with this many verification vectors (and frames) instead of "
+                         "the default 16 (recorded as <net>-v<N>).")
+    ap.add_argument("--no-layer-check", action="store_true",
+                    help="Build without the per-layer check (recorded as <net>-nolc).")
     a = ap.parse_args()
     nets = a.nets.split(",")
     unknown = [n for n in nets if n not in NETS]
@@ -77,10 +97,12 @@ def main() -> None:
     path = RESULTS / "mutation.json"
     old = {r["net"]: r for r in json.loads(path.read_text())} if path.exists() else {}
     for net in nets:
-        old[net] = measure(net, a.work, a.mutants, a.jobs, a.seed)
-        print(f"{net}: {old[net]['caught']}/{old[net]['injected']} caught "
-              f"({old[net]['score']:.3f}) on {old[net]['vectors']} vectors", flush=True)
-    records = [old[n] for n in NETS if n in old]
+        r = measure(net, a.work, a.mutants, a.jobs, a.seed, a.vectors, not a.no_layer_check)
+        old[r["net"]] = r
+        print(f"{r['net']}: {r['caught']}/{r['injected']} caught ({r['score']:.3f}) on "
+              f"{r['vectors']} vectors", flush=True)
+    records = sorted(old.values(), key=lambda r: (list(NETS).index(r["net"].split("-")[0]),
+                                                  r["net"]))
     path.write_text(json.dumps(records, indent=1) + "\n")
     (RESULTS / "mutation.md").write_text(table(records))
 
