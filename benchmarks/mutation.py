@@ -60,7 +60,8 @@ def measure(net: str, work: Path, mutants: int, jobs: int, seed: int,
             "injected": m["injected"], "caught": m["caught"], "score": m["score"],
             "equivalent": m["equivalent"], "layer_check": m["layer_check"],
             "layer_check_s": (report["sim"].get("layer_check") or {}).get("seconds"),
-            "kinds": m["kinds"], "survivors": m["survivors"], "seed": seed}
+            "kinds": m["kinds"], "survivors": m["survivors"],
+            "equivalent_faults": m["equivalent_faults"], "seed": seed}
 
 
 def table(records: list[dict]) -> str:
