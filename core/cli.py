@@ -183,6 +183,10 @@ def _build_options(f):
                      help="Also simulate up to N inputs, chosen from 4N candidates, that bring "
                           "layers' accumulators onto their thresholds (0: none)."),
         click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
+        click.option("--coverage", is_flag=True,
+                     help="Measure RTL coverage in the simulation (line, toggle, weights, "
+                          "thresholds both ways; per layer in report.json, files in "
+                          "OUT/coverage/)."),
         click.option("--synth", is_flag=True,
                      help="Yosys resource counts of the stitched design (needs --sim)."),
         click.option("--lut-levels", type=click.IntRange(min=1),
@@ -201,8 +205,8 @@ def _build_options(f):
 @_build_options
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
-          data_dir, weights, top_k, vectors, sim, frames, directed, backpressure, synth,
-          lut_levels, strict, seed) -> None:
+          data_dir, weights, top_k, vectors, sim, frames, directed, backpressure, coverage,
+          synth, lut_levels, strict, seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -213,6 +217,8 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
     get_board(board)
     if synth and not sim:
         raise UserInputError("--synth synthesizes the simulated RTL: drop --no-sim")
+    if coverage and not sim:
+        raise UserInputError("--coverage is measured in the simulation: drop --no-sim")
     if folding is not None and target_fps is not None:
         raise UserInputError("--folding fixes every PE/SIMD: give it or --target-fps, not both")
     if folding is not None and not folding.is_file():
@@ -223,7 +229,7 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
                       strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels,
-                      directed=directed)
+                      directed=directed, coverage=coverage)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out)
 
@@ -273,6 +279,9 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
                    f"{s['cycles_per_frame']:.0f} cycles/frame "
                    f"({s['ratio_to_estimate']:.3f}x estimate), "
                    f"latency {s['latency_cycles']} cycles")
+    cov = (r.get("coverage") or {}).get("rtl")
+    if cov:
+        click.echo(f"  rtl coverage: {_coverage_line(cov)}")
     res = r.get("resources")
     if res:
         click.echo(f"  yosys ({res['family']}): {res['luts']} LUT, {res['ffs']} FF, "
@@ -286,6 +295,21 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
             click.echo(f"  warning: {name} estimated at {la['fmax_mhz_est']:g} MHz "
                        f"({la['lut_levels']} LUT levels) < the {r['clock_mhz']:g} MHz clock")
     click.echo(f"  report: {out / 'report.json'}")
+
+
+def _coverage_line(cov: dict) -> str:
+    """The RTL coverage summary: the total over onebit's RTL, then the worst layer."""
+    def fractions(e: dict) -> str:
+        keys = ("line", "toggle", "weights_exercised", "thresholds_both_ways")
+        return ", ".join(f"{k.replace('_', ' ')} {e[k]:.2f}" for k in keys
+                         if e.get(k) is not None)
+
+    text = fractions(cov["total"])
+    w = cov.get("worst")
+    if w:
+        text += (f"; worst layer {w['layer']} ({w['key'].replace('_', ' ')} {w['value']:.2f}: "
+                 f"{fractions(cov['layers'][w['layer']])})")
+    return text
 
 
 @cli.command()
@@ -303,9 +327,12 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
 @click.option("--trace", is_flag=True,
               help="Write the waveform (BUILD/trace.vcd) and a GTKWave view of every layer's "
                    "stream (BUILD/trace.gtkw): gtkwave BUILD/trace.gtkw.")
+@click.option("--coverage", is_flag=True,
+              help="Measure RTL coverage (line, toggle, weights, thresholds both ways) per "
+                   "layer into report.json; files in BUILD/coverage/.")
 @click.pass_obj
 def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, system: bool,
-        data_width: str, trace: bool) -> None:
+        data_width: str, trace: bool, coverage: bool) -> None:
     """Re-simulate a build's accelerator in Verilator, bit-exact against FINN's golden."""
     from onebit.errors import UserInputError
     from onebit.flows.build import resimulate
@@ -318,6 +345,8 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
                                  "simulation's memory model always stalls at random")
         if trace:
             raise UserInputError("--trace records the stream simulation (without --system)")
+        if coverage:
+            raise UserInputError("--coverage measures the stream simulation (without --system)")
         r = simulate_system(build_dir, frames, seed=seed, data_width=int(data_width))
         _echo(o, f"system sim: bit-exact on {r['frames']} frames ({r['distinct_vectors']} "
                  f"distinct vectors), {r['cycles_per_frame']:.1f} cycles/frame at the memory "
@@ -325,7 +354,8 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
                  f"{r['data_width']}-bit AXI, seed {r['seed']})")
         _echo(o, f"  report: {build_dir / 'report.json'}")
         return
-    report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure, trace=trace)
+    report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure, trace=trace,
+                        coverage=coverage)
     _summary(o, report, build_dir)
     if trace:
         _echo(o, f"  waveform: {build_dir / 'trace.vcd'} (gtkwave {build_dir / 'trace.gtkw'})")

@@ -27,6 +27,7 @@ LOCK = ".onebit.lock"
 OWNED = frozenset({
     LOCK, "report.json", "report.json.tmp", "vectors.npz", "model.qonnx.onnx", "folding.json",
     "intermediate", "rtl", "finn", "synth", "deploy", "trace.vcd", "trace.gtkw",
+    "coverage",
 })  # fmt: skip
 """Every top-level entry a build writes into its directory."""
 
