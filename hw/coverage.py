@@ -145,9 +145,8 @@ def _entry(kinds: dict, functional: dict) -> dict:
     """A layer's (or the total's) fractions, then the counts they come from."""
     e = {k: _fraction(*kinds[k]) for k in KINDS}
     for kind, key in FUNCTIONAL_KEYS.items():
-        if kind in functional:
-            c = functional[kind]
-            e[key] = _fraction(c[0], c[-1])
+        c = functional.get(kind)
+        e[key] = _fraction(c[0], c[-1]) if c else None
     e["points"] = {**{k: kinds[k] for k in KINDS}, **functional}
     return e
 
