@@ -156,3 +156,23 @@ def test_mvau_coverage_points_lint_clean(params):
 
     assert verilator.lint(mvau.rtl_sources(), "onebit_mvau", params,
                           extra_args=coverage.VERILATOR_ARGS) == ""
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+def test_build_with_coverage_reports_it(tmp_path):
+    """`BuildConfig(coverage=True)`: the build's own simulation is the coverage run; its report
+    holds `coverage.rtl` per layer and the files stay in the build."""
+    from nets import mlp, pixels
+
+    from onebit.flows.build import COVERAGE, BuildConfig, BuildInput, build
+
+    r = build(BuildInput("mlp", pixels(8), torch_model=mlp()),
+              BuildConfig(tmp_path / "b", sim_frames=8, coverage=True))
+    cov = r["coverage"]["rtl"]
+    assert r["status"] == "ok" and r["sim"]["bit_exact"] and "coverage" not in r["sim"]
+    assert set(cov) == {"layers", coverage.FIFOS, "total", "worst"}
+    assert cov["worst"]["layer"] in cov["layers"]
+    assert 0.0 < cov["total"]["thresholds_both_ways"] < 1.0
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["coverage"] == r["coverage"]
+    assert (tmp_path / "b" / COVERAGE / coverage.FUNCTIONAL).is_file()
