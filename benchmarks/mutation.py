@@ -43,24 +43,28 @@ def measure(net: str, work: Path, mutants: int, jobs: int, seed: int) -> dict:
     return {"net": net, "command": " ".join(["onebit", *NETS[net]]), "build_s": round(build_s, 1),
             "verify_s": round(time.perf_counter() - t0, 1), "vectors": m["vectors"],
             "injected": m["injected"], "caught": m["caught"], "score": m["score"],
+            "equivalent": m["equivalent"], "layer_check": m["layer_check"],
+            "layer_check_s": (report["sim"].get("layer_check") or {}).get("seconds"),
             "kinds": m["kinds"], "survivors": m["survivors"], "seed": seed}
 
 
 def table(records: list[dict]) -> str:
-    rows = ["| build | vectors | injected | caught | score | weight_bit | threshold_step | "
-            "pe_swap |", "|---|---|---|---|---|---|---|---|"]
+    rows = ["| build | vectors | per-layer check | injected | equivalent | caught | score | "
+            "weight_bit | threshold_step | pe_swap |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         k = r["kinds"]
-        cell = [f"{k[x]['caught']}/{k[x]['injected']}" if x in k else "-"
-                for x in ("weight_bit", "threshold_step", "pe_swap")]
-        rows.append(f"| `{r['command']}` | {r['vectors']} | {r['injected']} | {r['caught']} | "
-                    f"{r['score']:.3f} | " + " | ".join(cell) + " |")
+        cell = [f"{k[x]['caught']}/{k[x]['injected'] - k[x].get('equivalent', 0)}"
+                if x in k else "-" for x in ("weight_bit", "threshold_step", "pe_swap")]
+        rows.append(f"| `{r['command']}` | {r['vectors']} | "
+                    f"{'yes' if r.get('layer_check') else 'no'} | {r['injected']} | "
+                    f"{r.get('equivalent', 0)} | {r['caught']} | {r['score']:.3f} | "
+                    + " | ".join(cell) + " |")
     return "\n".join(rows) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--nets", default="demo,tfc", help=f"comma list of {', '.join(NETS)}")
+    ap.add_argument("--nets", default="demo,tfc,cnv", help=f"comma list of {', '.join(NETS)}")
     ap.add_argument("--mutants", type=int, default=64)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)

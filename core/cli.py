@@ -182,6 +182,9 @@ def _build_options(f):
                      type=click.IntRange(min=0, max=10_000),
                      help="Also simulate up to N inputs, chosen from 4N candidates, that bring "
                           "layers' accumulators onto their thresholds (0: none)."),
+        click.option("--layer-check/--no-layer-check", default=True, show_default=True,
+                     help="Also simulate each MVAU alone on inputs that put every channel's "
+                          "accumulator on each threshold and one step below."),
         click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
         click.option("--coverage", is_flag=True,
                      help="Measure RTL coverage in the simulation (line, toggle, weights, "
@@ -205,8 +208,8 @@ def _build_options(f):
 @_build_options
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
-          data_dir, weights, top_k, vectors, sim, frames, directed, backpressure, coverage,
-          synth, lut_levels, strict, seed) -> None:
+          data_dir, weights, top_k, vectors, sim, frames, directed, layer_check, backpressure,
+          coverage, synth, lut_levels, strict, seed) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -229,7 +232,7 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
                       strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels,
-                      directed=directed, coverage=coverage)
+                      directed=directed, layer_check=layer_check, coverage=coverage)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out)
 
@@ -279,6 +282,12 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
                    f"{s['cycles_per_frame']:.0f} cycles/frame "
                    f"({s['ratio_to_estimate']:.3f}x estimate), "
                    f"latency {s['latency_cycles']} cycles")
+        layers = (s.get("layer_check") or {}).get("layers") or {}
+        if layers:
+            hit = sum(e["hit"] for e in layers.values())
+            events = sum(e["events"] for e in layers.values())
+            click.echo(f"  layersim: {len(layers)} MVAUs alone, each channel on each threshold "
+                       f"and one step below: {hit} of {events} boundaries hit, bit-exact")
     cov = (r.get("coverage") or {}).get("rtl")
     if cov:
         click.echo(f"  rtl coverage: {_coverage_line(cov)}")
@@ -418,10 +427,14 @@ def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int
     from onebit.flows.mutation import verify_build
 
     m = verify_build(build_dir, mutants, seed=seed, jobs=jobs, vectors=vectors)
-    _echo(o, f"mutation score {m['caught']}/{m['injected']} ({m['score']:.1%}) on "
-             f"{m['vectors']} vectors")
+    score = "n/a" if m["score"] is None else f"{m['score']:.1%}"
+    eq = f", {m['equivalent']} equivalent faults left out" if m["equivalent"] else ""
+    check = " + each layer's directed check" if m.get("layer_check") else ""
+    _echo(o, f"mutation score {m['caught']}/{m['injected'] - m['equivalent']} ({score}) on "
+             f"{m['vectors']} vectors{check}{eq}")
     for kind, c in m["kinds"].items():
-        _echo(o, f"  {kind:<15} {c['caught']}/{c['injected']} caught")
+        q = f" ({c['equivalent']} equivalent)" if c["equivalent"] else ""
+        _echo(o, f"  {kind:<15} {c['caught']}/{c['injected']} caught{q}")
     for f in m["survivors"][:10]:
         _echo(o, f"  survivor: {f['layer']} {f['kind']} word {f['word']} {f['detail']}")
     if len(m["survivors"]) > 10:

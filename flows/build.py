@@ -54,6 +54,7 @@ class BuildConfig:
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
     lut_levels: int | None = None  # MVAUs pipelined for this logic depth (None: unpipelined)
     directed: int = 16  # vectors chosen from the input's pool to hit thresholds (rtlsim)
+    layer_check: bool = True  # each MVAU also simulated alone on its thresholds (layersim)
     coverage: bool = False  # RTL coverage of the simulation (`hw.coverage`, <out>/coverage/)
 
 
@@ -463,6 +464,19 @@ def step_rtlsim(state: BuildState) -> None:
         coverage=state.cfg.coverage)
     if state.cfg.coverage:
         state.report["coverage"] = {"rtl": state.report["sim"].pop("coverage")}
+    if state.cfg.layer_check:
+        from onebit.flows.layer_check import check_layers
+        from onebit.hw.accelerator import Accelerator
+
+        rtl = state.out / "rtl"
+        t0 = time.perf_counter()
+        layers = check_layers(Accelerator.load(rtl), state.models["dataflow_golden"], rtl,
+                              seed=state.cfg.seed)
+        state.report["sim"]["layer_check"] = {
+            "seed": state.cfg.seed, "layers": layers,
+            "seconds": round(time.perf_counter() - t0, 3)}
+        state.record("layersim", StageCheck(True, sum(e["vectors"] for e in layers.values()),
+                                            0.0, "finn_golden_node"))
 
 
 def golden_outputs(golden_model: ModelWrapper, golden: list[dict]) -> np.ndarray:

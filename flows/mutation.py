@@ -12,8 +12,12 @@ Each mutant runs the build's verification vectors through the same compiled acce
 memories are read at run time from the simulation's working directory, so nothing is
 recompiled) and is *caught* as the build's own check would catch it: when any layer's output
 stream (`hw.sim.Tap`) or the output differs from FINN's golden result, or the simulation fails
-(hang, protocol). The score is caught / injected; survivors name the layer
-and the fault. Faults are drawn uniformly over the mutable memory bits, with a fixed seed.
+(hang, protocol), or, for a build that ran the per-layer check (`flows/layer_check.py`), when
+the faulty layer fails its directed check. Some faults cannot change what the layer computes
+for any input (a threshold stepped across an accumulator value its channel never takes, a
+weight of a channel whose output is constant): `equivalent` proves this from the layer's
+arithmetic, and the score is caught / (injected - equivalent); survivors name the layer and
+the fault. Faults are drawn uniformly over the mutable memory bits, with a fixed seed.
 """
 
 from __future__ import annotations
@@ -177,15 +181,22 @@ def mutant_dir(rtl: Path, fault: Fault, m: Memory, into: Path) -> Path:
 
 
 def run_mutants(acc, rtl: Path, xin: np.ndarray, expected: np.ndarray, faults: list[Fault],
-                mems: list[Memory], folded, golden: list[dict], jobs: int = 1) -> list[bool]:
+                mems: list[Memory], folded, golden: list[dict], jobs: int = 1,
+                layer_golden=None, seed: int = 0) -> list[bool]:
     """Whether each fault is caught by streaming `xin` through its mutant of `acc`: an output
     other than `expected`, or a layer's stream other than in FINN's contexts `golden` of the
-    `folded` graph (`hw.accelerator.stream_mismatch`)."""
+    `folded` graph (`hw.accelerator.stream_mismatch`); with `layer_golden` (the golden graph of
+    a build that ran the per-layer check) also by the faulty layer's directed check
+    (`flows.layer_check`, its `seed`)."""
+    from onebit.errors import VerificationError
+    from onebit.flows.layer_check import check_layers
     from onebit.hw.accelerator import run_frames, stream_mismatch
     from onebit.hw.sim import SimulationError
 
     by_file = {m.file: m for m in mems}
     run_frames(acc, acc.top, xin[:1], run_dir=rtl, taps=True)  # compiles once, before the pool
+    if layer_golden is not None:  # the layers' models too; and the fault-free design passes
+        check_layers(acc, layer_golden, rtl, seed)
 
     def caught(k: int) -> bool:
         f = faults[k]
@@ -193,24 +204,98 @@ def run_mutants(acc, rtl: Path, xin: np.ndarray, expected: np.ndarray, faults: l
             d = mutant_dir(rtl, f, by_file[f.file], Path(tmp) / "rtl")
             try:
                 got, res = run_frames(acc, acc.top, xin, run_dir=d, taps=True)
-            except SimulationError:
+                if (not np.array_equal(got.reshape(expected.shape), expected)
+                        or stream_mismatch(acc, folded, golden, res.taps) is not None):
+                    return True
+                if layer_golden is not None:
+                    check_layers(acc, layer_golden, d, seed, only={f.layer})
+            except (SimulationError, VerificationError):
                 return True
-        return (not np.array_equal(got.reshape(expected.shape), expected)
-                or stream_mismatch(acc, folded, golden, res.taps) is not None)
+        return False
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(caught, range(len(faults))))
 
 
-def score(faults: list[Fault], caught: list[bool], vectors: int) -> dict:
-    """The report's `"mutation"` entry."""
+def equivalent(f: Fault, m: Memory, params: dict, word: str, dom) -> bool:
+    """Whether `f` provably leaves its MVAU's function unchanged for every input of its
+    datatype (an *equivalent mutant*: no check can catch it). `dom`: the layer's arithmetic
+    (`flows.layer_check.domain` of its golden node; None: nothing is claimed). Equivalent: a
+    threshold stepped across a value its channel's accumulator never takes (beyond its range,
+    or off its lattice), or a weight bit / PE lanes of channels whose output stays constant
+    (every threshold beyond the range before and after)."""
+    from onebit.flows.layer_check import channel_range, constant
+
+    if dom is None or m.bits == 0 or m.file == params.get("GATE_FILE"):
+        return False
+    pe, simd = int(params["PE"]), int(params["SIMD"])
+    mw, mh = dom.w.shape
+    if m.role == "thresholds":
+        _, i, step = f.detail.split()
+        nthr = int(params["N_THRES"])
+        ch = f.word * pe + int(i) // nthr
+        old = _field(int(word, 16), int(i), m.bits)
+        v = min(old, old + int(step))  # the one accumulator value the two compare differently
+        lo, hi, lattice, offset = channel_range(dom, dom.w[:, ch])
+        return not (lo <= v <= hi and (v - offset) % lattice == 0)
+    nf, sf = divmod(f.word, mw // simd)
+    if f.kind == "weight_bit":
+        bit = int(f.detail.split()[1])
+        lane, s = divmod(bit // m.bits, simd)
+        ch, col = nf * pe + lane, sf * simd + s
+        new = dom.w.copy()
+        new[col, ch] = _flip(int(dom.w[col, ch]), bit % m.bits, m.bits, dom.wdt)
+        chans = [ch]
+    else:
+        a, b = (int(x) for x in f.detail.replace("PE", "").split("<->"))
+        chans = [nf * pe + a, nf * pe + b]
+        new = dom.w.copy()
+        seg = slice(sf * simd, (sf + 1) * simd)
+        new[seg, chans[0]], new[seg, chans[1]] = dom.w[seg, chans[1]], dom.w[seg, chans[0]]
+    return all(constant(dom, w[:, ch], dom.thresholds[ch]) for ch in chans for w in (dom.w, new))
+
+
+def _flip(value: int, bit: int, bits: int, wdt) -> int:
+    """A weight `value` of `wdt` with bit `bit` of its `bits`-bit code flipped."""
+    if wdt.name == "BIPOLAR":
+        return -value
+    if wdt.name == "BINARY":
+        return 1 - value
+    code = (value & ((1 << bits) - 1)) ^ (1 << bit)
+    return code - (1 << bits) if wdt.signed() and code >> (bits - 1) else code
+
+
+def equivalents(acc, rtl: Path, faults: list[Fault], mems: list[Memory], golden) -> list[bool]:
+    """`equivalent` for each fault, the layers' arithmetic from the golden graph `golden`."""
+    from onebit.flows.layer_check import domain, golden_node
+
+    by_file = {m.file: m for m in mems}
+    layers = {la.name: la for la in acc.layers}
+    doms = {}
+    for name in {f.layer for f in faults}:
+        node = golden_node(golden, layers[name])
+        doms[name] = domain(node, golden) if node is not None else None
+    return [equivalent(f, by_file[f.file], layers[f.layer].inst.params,
+                       _read(rtl / f.file)[f.word], doms[f.layer]) for f in faults]
+
+
+def score(faults: list[Fault], caught: list[bool], vectors: int,
+          equivalent: list[bool] | None = None) -> dict:
+    """The report's `"mutation"` entry: the score over the faults that are not equivalent
+    (an equivalent fault that is caught counts as caught: the classification is then wrong,
+    and the check says so)."""
+    eq = [e and not c for e, c in zip(equivalent or [False] * len(faults), caught, strict=True)]
     kinds = {k: {"injected": sum(f.kind == k for f in faults),
-                 "caught": sum(c for f, c in zip(faults, caught, strict=True) if f.kind == k)}
+                 "caught": sum(c for f, c in zip(faults, caught, strict=True) if f.kind == k),
+                 "equivalent": sum(e for f, e in zip(faults, eq, strict=True) if f.kind == k)}
              for k in KINDS}
-    n, k = len(faults), sum(caught)
-    return {"injected": n, "caught": k, "score": k / n if n else None, "vectors": vectors,
+    n, k, e = len(faults), sum(caught), sum(eq)
+    return {"injected": n, "caught": k, "equivalent": e,
+            "score": k / (n - e) if n > e else None, "vectors": vectors,
             "kinds": {kk: v for kk, v in kinds.items() if v["injected"]},
-            "survivors": [f.to_json() for f, c in zip(faults, caught, strict=True) if not c]}
+            "survivors": [f.to_json() for f, c, q in zip(faults, caught, eq, strict=True)
+                          if not c and not q],
+            "equivalent_faults": [f.to_json() for f, q in zip(faults, eq, strict=True) if q]}
 
 
 def verify_build(out_dir: Path, n: int, *, seed: int = 0, jobs: int = 1,
@@ -253,7 +338,11 @@ def verify_build(out_dir: Path, n: int, *, seed: int = 0, jobs: int = 1,
         acc = Accelerator.load(rtl)
         mems = memories(acc, rtl)
         faults = draw_faults(rtl, mems, n, seed)
-        caught = run_mutants(acc, rtl, xin, expected, faults, mems, folded, golden, jobs)
-        report["mutation"] = {**score(faults, caught, k), "seed": seed}
+        lc = report["sim"].get("layer_check")  # the build's per-layer check, if it ran
+        caught = run_mutants(acc, rtl, xin, expected, faults, mems, folded, golden, jobs,
+                             golden_model if lc else None, lc["seed"] if lc else 0)
+        eq = equivalents(acc, rtl, faults, mems, golden_model)
+        report["mutation"] = {**score(faults, caught, k, eq), "seed": seed,
+                              "layer_check": bool(lc)}
         write_report(path, report)
     return report["mutation"]

@@ -269,7 +269,7 @@ def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int =
     words = pack_frames(x, first.dt, first.epw)
     p = 0.6 if backpressure else 1.0
     res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
-                            watchdog=_watchdog(acc.layers), max_cycles=max_cycles,
+                            watchdog=watchdog(acc.layers), max_cycles=max_cycles,
                             run_dir=run_dir, cache_dir=cache_dir,
                             taps=[t for _, t in acc.taps()] if taps else (), trace=trace,
                             coverage=coverage)
@@ -285,7 +285,7 @@ def _compute_cycles(la: Layer) -> int:
     return la.ins[0].words * (int(p["MH"]) // int(p["PE"]))
 
 
-def _watchdog(layers: list[Layer]) -> int:
+def watchdog(layers: list[Layer]) -> int:
     # The longest silent stretch of a sound design is bounded by a frame's worth of work of
     # the slowest layer (e.g. a sliding window filling its buffer) or, behind folded MVAUs
     # (SIMD = PE = 1: MW * MH cycles a frame), by a frame's way through all of them; allow

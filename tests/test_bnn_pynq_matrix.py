@@ -21,7 +21,7 @@ def _build_sim(tmp_path, name, target_fps, vectors=4):
     r = build(inp, BuildConfig(tmp_path / "b", target_fps=target_fps, vectors=vectors,
                                sim_frames=vectors))
     assert r["status"] == "ok"
-    assert set(r["stages"]) == {"qonnx", "finn", "streamline", "hw_layers", "rtlsim"}
+    assert set(r["stages"]) == {"qonnx", "finn", "streamline", "hw_layers", "rtlsim", "layersim"}
     assert all(s["verified"] for s in r["stages"].values())
     assert r["sim"]["bit_exact"] and r["stages"]["rtlsim"]["max_abs_diff"] == 0.0
     return r

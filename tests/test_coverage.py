@@ -163,9 +163,9 @@ def test_mvau_coverage_points_lint_clean(params):
 def test_build_with_coverage_reports_it(tmp_path):
     """`BuildConfig(coverage=True)`: the build's own simulation is the coverage run; its report
     holds `coverage.rtl` per layer and the files stay in the build."""
-    from nets import mlp, pixels
-
     from onebit.flows.build import COVERAGE, BuildConfig, BuildInput, build
+
+    from nets import mlp, pixels
 
     r = build(BuildInput("mlp", pixels(8), torch_model=mlp()),
               BuildConfig(tmp_path / "b", sim_frames=8, coverage=True))
