@@ -10,7 +10,8 @@ executable of its own) and run with a coverage directory writes there:
   stream driver asks for every instance apart (Verilator sums a module's instances otherwise);
 - `functional.txt`: what `onebit_mvau`'s `final` blocks count (`ONEBIT_COVERAGE`), a line
   ``<instance> <kind> <counts...>`` per kind: ``weight_words`` (read, NF*SF), ``input_columns``
-  (ever nonzero, MW) and ``thresholds`` (seen both ways, only >=, only <, all).
+  (ever nonzero, MW), ``thresholds`` and a gated MVAU's ``gates`` (seen both ways, only >=,
+  only <, all); `onebit_thermometer` writes its levels as ``thresholds``.
 
 `summarize` maps each point to its layer by the instance the stitched top gives it
 (`u_<layer>`, `hw.stitch`); the stream FIFOs between layers (`u_fifo_<k>`) are summarised
@@ -36,7 +37,7 @@ FUNCTIONAL = "functional.txt"
 KINDS = ("line", "branch", "toggle")
 """Verilator's point types that are summarised, as fractions of their points hit."""
 FUNCTIONAL_KEYS = {"weight_words": "weight_words_read", "input_columns": "weights_exercised",
-                   "thresholds": "thresholds_both_ways"}
+                   "thresholds": "thresholds_both_ways", "gates": "gates_both_ways"}
 """onebit's functional kinds and the report key of each one's fraction."""
 FIFOS = "stream_fifos"
 ONEBIT_PREFIX = "onebit_"
@@ -200,8 +201,9 @@ def summarize_run(directory: Path | str, layers: Sequence[str], sources: Sequenc
 
 
 def worst_layer(layers: dict[str, dict]) -> dict | None:
-    """The onebit layer with the lowest functional fraction (thresholds both ways, weights
-    exercised, weight words read), else the lowest toggle fraction: {layer, key, value}."""
+    """The onebit layer with the lowest functional fraction (gates or thresholds both ways,
+    weights exercised, weight words read), else the lowest toggle fraction: {layer, key,
+    value}."""
     best = None
     for keys in (list(FUNCTIONAL_KEYS.values())[::-1], ["toggle"]):
         for name, e in layers.items():

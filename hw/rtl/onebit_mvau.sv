@@ -78,6 +78,7 @@
 //   <instance> weight_words <read> <NF*SF>
 //   <instance> input_columns <nonzero> <MW>
 //   <instance>.g_thres thresholds <both ways> <only >=> <only <> <NCLS*NF*PE*N_THRES>
+//   <instance>.g_gate gates <both ways> <only >=> <only <> <NF*PE>   (GATED: pc_m >= G)
 // to DIR/functional.txt (a threshold counts per class set, row and index).
 //
 // Synthesis attributes (FINN's folding keys; "auto" adds none of its own): RAM_STYLE on the
@@ -487,6 +488,37 @@ module onebit_mvau #(
     logic [PE*ACC_BITS-1:0] g3;
     initial $readmemh(GATE_FILE, gmem);
     always_ff @(posedge clk) g3 <= gmem[NF_W'(ta2)];
+`ifdef ONEBIT_COVERAGE
+    /* verilator coverage_off */
+    bit              cov_ge [NF][PE];  // an MSB accumulator seen >= the gate
+    bit              cov_lt [NF][PE];  // ... and < it
+    logic [NF_W-1:0] cov_ga;           // the word g3 holds
+    always_ff @(posedge clk) begin
+      cov_ga <= NF_W'(ta2);
+      if (rst_n && v3) begin
+        for (int p = 0; p < PE; p++) begin
+          if (acc3[p] >= $signed(g3[p*ACC_BITS +: ACC_BITS])) cov_ge[cov_ga][p] <= 1'b1;
+          else cov_lt[cov_ga][p] <= 1'b1;
+        end
+      end
+    end
+    final begin
+      string dir;
+      int fd, both, ge_only, lt_only;
+      if ($value$plusargs("coverage=%s", dir)) begin
+        {both, ge_only, lt_only} = '0;
+        foreach (cov_ge[i, j]) begin
+          both += int'(cov_ge[i][j] && cov_lt[i][j]);
+          ge_only += int'(cov_ge[i][j] && !cov_lt[i][j]);
+          lt_only += int'(!cov_ge[i][j] && cov_lt[i][j]);
+        end
+        fd = $fopen({dir, "/functional.txt"}, "a");
+        $fdisplay(fd, "%m gates %0d %0d %0d %0d", both, ge_only, lt_only, NF * PE);
+        $fclose(fd);
+      end
+    end
+    /* verilator coverage_on */
+`endif
 
     localparam acc_t MW_ACC = acc_t'(MW);
     function automatic acc_t msb_part(acc_t pc_m);  // 2 acc_m = 4 pc_m - 2 MW
