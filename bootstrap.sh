@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here"
 venv="$here/.venv"
-apt_pkgs=(python3-venv g++ make perl tcl dataset-fashion-mnist)
+apt_pkgs=(python3-venv g++ make perl tcl dataset-fashion-mnist graphviz chromium)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 

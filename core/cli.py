@@ -1,4 +1,5 @@
-"""The `onebit` command line: datasets, boards, train, export, build, sim, bitstream, demo."""
+"""The `onebit` command line: datasets, boards, train, export, build, sim, report, bitstream,
+demo."""
 
 from __future__ import annotations
 
@@ -198,6 +199,9 @@ def _build_options(f):
         click.option("--strict", is_flag=True,
                      help="Fail when the estimate does not fit the board (default: warn)."),
         click.option("--seed", default=0, show_default=True),
+        click.option("--report/--no-report", "page", default=False, show_default=True,
+                     help="Also write OUT/report.html: graph, cycles, pipeline timeline, "
+                          "resources, verification (as onebit report OUT)."),
     ]):
         f = opt(f)
     return f
@@ -209,7 +213,7 @@ def _build_options(f):
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
           data_dir, weights, top_k, vectors, sim, frames, directed, layer_check, backpressure,
-          coverage, synth, lut_levels, strict, seed) -> None:
+          coverage, synth, lut_levels, strict, seed, page) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -234,7 +238,14 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
                       strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels,
                       directed=directed, layer_check=layer_check, coverage=coverage)
     report = _run_build(o, inp, cfg)
-    _summary(o, report, out)
+    _summary(o, report, out, _page(out) if page else None)
+
+
+def _page(out: Path) -> Path:
+    """Write the build's report page (`flows/report_html.py`)."""
+    from onebit.flows.report_html import write
+
+    return write(out)
 
 
 def _run_build(o: _Ctx, inp, cfg) -> dict:
@@ -257,7 +268,7 @@ def _run_build(o: _Ctx, inp, cfg) -> dict:
         return build(inp, cfg, steps=steps, progress=progress)
 
 
-def _summary(o: _Ctx, r: dict, out: Path) -> None:
+def _summary(o: _Ctx, r: dict, out: Path, page: Path | None = None) -> None:
     if o.quiet:
         return
     click.echo(f"model {r['model']} -> {r['board']} ({r['part']}, {r['clock_mhz']:g} MHz)")
@@ -288,6 +299,12 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
             events = sum(e["events"] for e in layers.values())
             click.echo(f"  layersim: {len(layers)} MVAUs alone, each channel on each threshold "
                        f"and one step below: {hit} of {events} boundaries hit, bit-exact")
+        a = s.get("activity")
+        if a and a["bottleneck"] == "input":
+            click.echo("  pipeline: no stream stalls: the input is the limit (measured)")
+        elif a:
+            click.echo(f"  pipeline: bottleneck {a['bottleneck']} (measured: the stream into it "
+                       "stalls)")
     cov = (r.get("coverage") or {}).get("rtl")
     if cov:
         click.echo(f"  rtl coverage: {_coverage_line(cov)}")
@@ -304,6 +321,17 @@ def _summary(o: _Ctx, r: dict, out: Path) -> None:
             click.echo(f"  warning: {name} estimated at {la['fmax_mhz_est']:g} MHz "
                        f"({la['lut_levels']} LUT levels) < the {r['clock_mhz']:g} MHz clock")
     click.echo(f"  report: {out / 'report.json'}")
+    if page is not None:
+        click.echo(f"  page:   {page}")
+
+
+@cli.command()
+@click.argument("build_dir", type=click.Path(path_type=Path))
+@click.pass_obj
+def report(o: _Ctx, build_dir: Path) -> None:
+    """Write BUILD_DIR/report.html: one self-contained page (dataflow graph, cycles per layer,
+    pipeline timeline, resources, verification, training), viewable offline."""
+    _echo(o, f"wrote {_page(build_dir)}")
 
 
 def _coverage_line(cov: dict) -> str:
@@ -336,16 +364,50 @@ def _coverage_line(cov: dict) -> str:
 @click.option("--trace", is_flag=True,
               help="Write the waveform (BUILD/trace.vcd) and a GTKWave view of every layer's "
                    "stream (BUILD/trace.gtkw): gtkwave BUILD/trace.gtkw.")
+@click.option("--test-set", is_flag=True,
+              help="Stream the whole test split (of --dataset, default the build's) through "
+                   "the design, every output checked: the hardware's accuracy.")
+@click.option("--dataset", help="Dataset of --test-set.")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N test images.")
+@click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Processes for --test-set (each a slice of the images).")
 @click.option("--coverage", is_flag=True,
               help="Measure RTL coverage (line, toggle, weights, thresholds both ways) per "
                    "layer into report.json; files in BUILD/coverage/.")
 @click.pass_obj
 def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, system: bool,
-        data_width: str, trace: bool, coverage: bool) -> None:
+        data_width: str, trace: bool, coverage: bool, test_set: bool, dataset, data_dir, limit,
+        jobs) -> None:
     """Re-simulate a build's accelerator in Verilator, bit-exact against FINN's golden."""
     from onebit.errors import UserInputError
     from onebit.flows.build import resimulate
 
+    page = (build_dir / "report.html").is_file()  # rewritten below: the run replaces the report
+    if not test_set and (dataset or data_dir or limit):
+        raise UserInputError("--dataset, --data-dir and --limit go with --test-set")
+    if test_set:
+        from onebit.flows.testset import run_test_set
+
+        if system or trace or backpressure:
+            raise UserInputError("--test-set streams the images without stalls: drop "
+                                 "--system, --trace and --backpressure")
+        if coverage:
+            raise UserInputError("--coverage measures the build's own simulation, not "
+                                 "--test-set")
+        t = run_test_set(build_dir, dataset=dataset, data_dir=data_dir, limit=limit, jobs=jobs)
+        torch = (f"; torch {t['torch_accuracy']:.4f}: "
+                 f"{'the same' if t['matches_torch'] else 'DIFFERENT'}"
+                 if t["torch_accuracy"] is not None else "")
+        _echo(o, f"test set ({t['dataset']}): {t['frames']} images, every output bit-exact; "
+                 f"hardware accuracy {t['accuracy']:.4f}{torch}")
+        _echo(o, f"  {t['frames_per_s']:,.0f} frames/s with the golden model and check "
+                 f"({t['jobs']} processes; golden {t['golden_s']:.1f} s, Verilator "
+                 f"{t['sim_s']:.1f} s of process time)")
+        _echo(o, f"  report: {build_dir / 'report.json'}")
+        if page:
+            _echo(o, f"  page:   {_page(build_dir)}")
+        return
     if system:
         from onebit.flows.system import simulate_system
 
@@ -362,10 +424,12 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
                  f"interface ({r['cycles']} cycles from ap_start to ap_done, "
                  f"{r['data_width']}-bit AXI, seed {r['seed']})")
         _echo(o, f"  report: {build_dir / 'report.json'}")
+        if page:
+            _echo(o, f"  page:   {_page(build_dir)}")
         return
     report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure, trace=trace,
                         coverage=coverage)
-    _summary(o, report, build_dir)
+    _summary(o, report, build_dir, _page(build_dir) if page else None)
     if trace:
         _echo(o, f"  waveform: {build_dir / 'trace.vcd'} (gtkwave {build_dir / 'trace.gtkw'})")
 
@@ -426,6 +490,7 @@ def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int
     """Mutation score of a build's check: how many injected faults its vectors catch."""
     from onebit.flows.mutation import verify_build
 
+    page = (build_dir / "report.html").is_file()  # rewritten below: the run replaces the report
     m = verify_build(build_dir, mutants, seed=seed, jobs=jobs, vectors=vectors)
     score = "n/a" if m["score"] is None else f"{m['score']:.1%}"
     eq = f", {m['equivalent']} equivalent faults left out" if m["equivalent"] else ""
@@ -439,6 +504,8 @@ def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int
         _echo(o, f"  survivor: {f['layer']} {f['kind']} word {f['word']} {f['detail']}")
     if len(m["survivors"]) > 10:
         _echo(o, f"  ... {len(m['survivors']) - 10} more survivors in report.json")
+    if page:
+        _echo(o, f"  page:   {_page(build_dir)}")
 
 
 @cli.command()
@@ -449,8 +516,11 @@ def verify(o: _Ctx, build_dir: Path, mutants: int, vectors, seed: int, jobs: int
 @click.option("--sim/--no-sim", default=True, show_default=True)
 @click.option("--synth/--no-synth", default=True, show_default=True,
               help="Yosys resource counts (first run compiles Yosys: ~1 min).")
+@click.option("--report/--no-report", "page", default=True, show_default=True,
+              help="Write the build's report page (OUT/build/report.html).")
 @click.pass_obj
-def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool) -> None:
+def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool,
+         page: bool) -> None:
     """Train a small BNN on digits, export, build, simulate, and report."""
     from onebit.flows.build import BuildConfig
     from onebit.flows.inputs import resolve
@@ -463,7 +533,7 @@ def demo(o: _Ctx, out: Path, epochs: int, arch: str, sim: bool, synth: bool) -> 
     inp = resolve(str(ckpt), vectors=64)
     report = _run_build(o, inp, BuildConfig(out / "build", sim=sim, sim_frames=64, vectors=64,
                                             synth=synth and sim))
-    _summary(o, report, out / "build")
+    _summary(o, report, out / "build", _page(out / "build") if page else None)
 
 
 def main() -> None:

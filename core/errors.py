@@ -57,7 +57,10 @@ class VerificationError(OnebitError):
     """Two stages of the flow disagree on real vectors."""
 
     def __init__(self, stage: str, message: str, layer: str | None = None, index=None):
-        self.stage, self.layer, self.index = stage, layer, index
+        self.stage, self.layer, self.index, self.detail = stage, layer, index, message
         where = f" at layer '{layer}'" if layer else ""
         at = f", first mismatch at index {index}" if index is not None else ""
         super().__init__(f"verification of stage '{stage}' failed{where}{at}: {message}")
+
+    def __reduce__(self):  # raised in a worker process, re-raised in the parent
+        return type(self), (self.stage, self.detail, self.layer, self.index)

@@ -500,6 +500,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         stream_mismatch,
         waveform_view,
     )
+    from onebit.hw.activity import timeline
     from onebit.hw.coverage import summarize_run
 
     rtl = Path(out) / "rtl"
@@ -524,6 +525,8 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
     if on_check:
         on_check(check)
     timing = frame_timing(res, acc.last.words, frames)
+    activity = timeline(res.activity, [la.name for la in acc.layers], acc.edges,
+                        [k for k, _ in acc.taps()], frames)
     return {
         "bit_exact": True,
         "frames": frames,
@@ -533,6 +536,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         "ratio_to_estimate": timing["cycles_per_frame"] / est_cycles,
         "fifo_depths": acc.fifo_depths(),
         "sim_cycles_per_s": res.cycles_per_s,
+        "activity": activity,
         **({"coverage": summarize_run(cov, [la.name for la in acc.layers], acc.top.sources, rtl)}
            if cov is not None else {}),
     }
@@ -637,12 +641,15 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
 def write_report(path: Path, data: dict) -> None:
     """Write `path` atomically: a reader sees the old file or the whole new one, never a part.
 
-    A failed write (a full disk) leaves no temporary file and raises a one-line error.
+    A failed write (a full disk) leaves no temporary file and raises a one-line error. The
+    report page beside it (`report.html`, `flows/report_html.py`) showed the old report: it is
+    removed (the CLI writes it again after a command that succeeds).
     """
     tmp = path.with_suffix(".json.tmp")
     try:
         tmp.write_text(json.dumps(data, indent=2, default=_json_default))
         os.replace(tmp, path)
+        (path.parent / "report.html").unlink(missing_ok=True)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise UserInputError(f"cannot write {path}: {e.strerror}") from None

@@ -26,7 +26,8 @@ from onebit.errors import UserInputError
 LOCK = ".onebit.lock"
 OWNED = frozenset({
     LOCK, "report.json", "report.json.tmp", "vectors.npz", "model.qonnx.onnx", "folding.json",
-    "intermediate", "rtl", "finn", "synth", "deploy", "trace.vcd", "trace.gtkw",
+    "intermediate", "rtl", "finn", "synth", "deploy", "trace.vcd", "trace.gtkw", "report.html",
+    "report.html.tmp",
     "coverage",
 })  # fmt: skip
 """Every top-level entry a build writes into its directory."""

@@ -396,13 +396,16 @@ def waveform_view(acc: Accelerator, vcd: str) -> str:
     then each layer's output stream (tvalid, tready, tdata) under the layer's name."""
     top, dut = f"TOP.{SIM_TOP}", f"TOP.{SIM_TOP}.dut"
     first = acc.layers[next(e for e in acc.edges if e.src[0] == GRAPH).dst[0]]
-    groups = [("input", top, "s", first.inst.in_width)]
-    groups += [(acc.layers[acc.edges[k].src[0]].name, dut, tap.signal, tap.bits)
+    groups = [("input", top, "s", first.inst.in_width, None)]
+    groups += [(acc.layers[acc.edges[k].src[0]].name, dut, tap.signal, tap.bits, k)
                for k, tap in sorted(acc.taps(), key=lambda t: acc.edges[t[0]].src)]
     lines = [f'[dumpfile] "{vcd}"', "[timestart] 0", "@28", f"{top}.clk", f"{top}.rst_n"]
-    for name, scope, sig, bits in groups:
+    for name, scope, sig, bits, k in groups:
         lines += ["@200", f"-{name}", "@28", f"{scope}.{sig}_tvalid", f"{scope}.{sig}_tready",
                   "@22", f"{scope}.{sig}_tdata[{bits - 1}:0]"]
+        if k is not None and acc.depths[k]:  # the stream's FIFO: words held (decimal)
+            level = max(1, (acc.depths[k]).bit_length())  # onebit_fifo's $clog2(DEPTH + 1)
+            lines += ["@24", f"{dut}.u_fifo_{k}.total[{level - 1}:0]"]
     return "\n".join(lines) + "\n"
 
 

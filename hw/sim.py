@@ -20,7 +20,9 @@ of each: `simulate_multi` / `simulate_multi_instance` -> `MultiSimResult`; the s
 `taps` observe streams inside the design (a stitched accelerator's streams between layers):
 the wrapper writes every handshake of each tapped stream to a file when the run asks for it
 (`+taps=DIR`), and the result holds those words in `taps`, so one simulation checks every
-layer's output, not only the design's.
+layer's output, not only the design's. The same run counts, per tapped stream and the input,
+its busy / stall / idle cycles in time windows (`Activity`: the pipeline timeline,
+`hw/activity.py`).
 
 >>> res = simulate_instance(inst, pack(x, DataType["BIPOLAR"], 8), n_out=4,  # doctest: +SKIP
 ...                         p_valid=0.7, p_ready=0.5, seed=3)
@@ -75,8 +77,11 @@ class SimulationError(OnebitError):
     def __init__(
         self, reason: str, message: str, partial: SimResult | MultiSimResult | None = None
     ):
-        self.reason, self.partial = reason, partial
+        self.reason, self.partial, self.detail = reason, partial, message
         super().__init__(f"simulation failed ({reason}): {message}")
+
+    def __reduce__(self):  # raised in a worker process, re-raised in the parent (no partial)
+        return type(self), (self.reason, self.detail)
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class SimResult:
     cycles: int
     wall_s: float = 0.0
     taps: list[np.ndarray] = field(default_factory=list)  # words of each tap, in order
+    activity: Activity | None = None  # with taps: each stream's busy/stall/idle cycles
 
     @property
     def cycles_per_s(self) -> float:
@@ -126,6 +132,7 @@ class MultiSimResult:
     cycles: int
     wall_s: float = 0.0
     taps: list[np.ndarray] = field(default_factory=list)
+    activity: Activity | None = None
 
 
 R = TypeVar("R", SimResult, MultiSimResult)
@@ -205,6 +212,38 @@ def wrapper_source(
     )
 
 
+ACTIVITY_WINDOWS = 256
+"""The most time windows the stream activity counters keep: when the run outgrows them, pairs
+of windows merge (the window doubles), so any run ends with 129..256 windows (fewer if short)."""
+
+ACTIVITY_FILE = "activity.txt"
+BUSY, STALL, IDLE = 0, 1, 2  # a stream's cycle: valid & ready, valid & !ready, !valid
+
+
+@dataclass
+class Activity:
+    """Per stream and time window, how many cycles it moved a word (valid & ready), stalled
+    (valid & !ready) or was idle (!valid): `counts[s, w]` = (busy, stall, idle), each window
+    `window` cycles (the last one may be shorter). Streams: the taps, then the input port."""
+
+    window: int
+    counts: np.ndarray  # (streams, windows, 3) cycles
+
+    @property
+    def totals(self) -> np.ndarray:
+        """(streams, 3): busy, stall and idle cycles of each stream over the whole run."""
+        return self.counts.sum(axis=1)
+
+
+def read_activity(path: Path, n_streams: int) -> Activity:
+    """The wrapper's activity file: `window windows`, then a line of `busy stall idle` per
+    stream and window (stream-major)."""
+    rows = np.loadtxt(path, dtype=np.int64, ndmin=2)
+    window, n = (int(v) for v in rows[0, :2])
+    counts = rows[1:].reshape(n_streams, n, 3) if n else np.zeros((n_streams, 0, 3), np.int64)
+    return Activity(window, counts)
+
+
 def _tap_monitor(taps: Sequence[Tap]) -> str:
     if not taps:
         return ""
@@ -212,6 +251,11 @@ def _tap_monitor(taps: Sequence[Tap]) -> str:
         f"    if (dut.{t.signal}_tvalid && dut.{t.signal}_tready)\n"
         f'      $fwrite(tap_fd[{k}], "%h\\n", dut.{t.signal}_tdata[{t.bits - 1}:0]);\n'
         for k, t in enumerate(taps))
+    streams = [(f"dut.{t.signal}_tvalid", f"dut.{t.signal}_tready") for t in taps]
+    streams.append(("s_tvalid", "s_tready"))
+    counts = "".join(
+        f"    act_n[{k}][act_i][{v} ? ({r} ? {BUSY} : {STALL}) : {IDLE}] += 1;\n"
+        for k, (v, r) in enumerate(streams))
     return (
         "  // synthesis translate_off\n"
         f"  // stream taps: with +taps=DIR, each handshake of tap k is a line of DIR/tap<k>.hex\n"
@@ -221,8 +265,49 @@ def _tap_monitor(taps: Sequence[Tap]) -> str:
         "    foreach (tap_fd[k]) tap_fd[k] = $fopen($sformatf(\"%s/tap%0d.hex\", tap_dir, k), "
         "\"w\");\n  end\n"
         f"  always @(posedge clk) if (tap_on && rst_n) begin\n{writes}  end\n"
-        "  final if (tap_on) foreach (tap_fd[k]) $fclose(tap_fd[k]);\n"
+        + _activity_counters(len(streams), counts)
+        + "  final if (tap_on) foreach (tap_fd[k]) $fclose(tap_fd[k]);\n"
         "  // synthesis translate_on\n"
+    )
+
+
+def _activity_counters(n: int, counts: str) -> str:
+    """Per stream, busy/stall/idle cycles in windows of `act_w` cycles; at ACTIVITY_WINDOWS
+    windows, pairs merge and the window doubles. Written to DIR/activity.txt at the end."""
+    half = ACTIVITY_WINDOWS // 2
+    return (
+        f"  // stream activity (+taps=DIR): DIR/{ACTIVITY_FILE}\n"
+        f"  int unsigned act_n [{n}][{ACTIVITY_WINDOWS}][3];\n"
+        "  int unsigned act_w = 1, act_i = 0, act_c = 0;  // window, its index, cycles in it\n"
+        "  always @(posedge clk) if (tap_on && rst_n) begin\n"
+        f"{counts}"
+        "    act_c += 1;\n"
+        "    if (act_c == act_w) begin\n"
+        "      act_c = 0;\n"
+        "      act_i += 1;\n"
+        f"      if (act_i == {ACTIVITY_WINDOWS}) begin\n"
+        f"        for (int s = 0; s < {n}; s++)\n"
+        "          for (int k = 0; k < 3; k++) begin\n"
+        f"            for (int i = 0; i < {half}; i++)\n"
+        "              act_n[s][i][k] = act_n[s][2 * i][k] + act_n[s][2 * i + 1][k];\n"
+        f"            for (int i = {half}; i < {ACTIVITY_WINDOWS}; i++) act_n[s][i][k] = 0;\n"
+        "          end\n"
+        f"        act_i = {half};\n"
+        "        act_w = 2 * act_w;\n"
+        "      end\n"
+        "    end\n"
+        "  end\n"
+        "  final if (tap_on) begin\n"
+        "    int fd;\n"
+        "    int unsigned nw;\n"
+        "    fd = $fopen($sformatf(\"%s/" + ACTIVITY_FILE + "\", tap_dir), \"w\");\n"
+        "    nw = act_i + (act_c != 0 ? 1 : 0);\n"
+        "    $fwrite(fd, \"%0d %0d 0\\n\", act_w, nw);\n"
+        f"    for (int s = 0; s < {n}; s++)\n"
+        "      for (int i = 0; i < nw; i++)\n"
+        "        $fwrite(fd, \"%0d %0d %0d\\n\", act_n[s][i][0], act_n[s][i][1], act_n[s][i][2]);\n"
+        "    $fclose(fd);\n"
+        "  end\n"
     )
 
 
@@ -341,7 +426,7 @@ def _per_port(p: float | Sequence[float], n: int, what: str) -> list[float]:
 
 def _single(res: MultiSimResult) -> SimResult:
     return SimResult(res.out_words[0], res.in_cycles[0], res.out_cycles[0], res.cycles, res.wall_s,
-                     res.taps)
+                     res.taps, res.activity)
 
 
 def _run(
@@ -407,8 +492,10 @@ def _run(
             ]
             tapped = [_read_hex_fast(t / f"tap{k}.hex", None, tap.bits)
                       for k, tap in enumerate(taps)]
+            act = t / ACTIVITY_FILE
+            activity = read_activity(act, len(taps) + 1) if taps and act.exists() else None
             partial = result(MultiSimResult(words, cyc[: len(ins)], cyc[len(ins) :], total, wall,
-                                            tapped))
+                                            tapped, activity))
         if res.returncode != 0 or partial is None:
             reason = _EXIT_REASONS.get(res.returncode, f"exit status {res.returncode}")
             msg = (res.stderr.strip() or res.stdout.strip()).splitlines()

@@ -67,6 +67,43 @@ def test_every_stream_is_checked(mlp_build):
     assert stream_mismatch(acc, folded, golden, [w[:-1] for w in res.taps]) is None
 
 
+def test_stream_activity_counts_every_cycle(mlp_build):
+    """The pipeline timeline (`sim.activity`): every stream's busy + stall + idle cycles add
+    up to the run in every window; busy cycles are the words the stream carries; the windows
+    stay bounded; the measured bottleneck is a layer or the input."""
+    from onebit.hw.accelerator import Accelerator
+    from onebit.hw.sim import ACTIVITY_WINDOWS
+
+    out, r = mlp_build
+    acc = Accelerator.load(out / "rtl")
+    a, frames = r["sim"]["activity"], r["sim"]["frames"]
+    w = a["window_cycles"]
+    assert w & (w - 1) == 0 and a["cycles"] >= r["sim"]["total_cycles"]
+    words = {la.name: sum(p.words for p in la.outs) for la in acc.layers}
+    assert [s["producer"] for s in a["streams"]] == ["input", *words]  # dataflow order
+    for s in a["streams"]:
+        per_window = np.add(np.add(s["busy"], s["stall"]), s["idle"])
+        assert np.all(per_window[:-1] == w) and 0 < per_window[-1] <= w
+        assert per_window.sum() == a["cycles"]
+        want = acc.first.words if s["producer"] == "input" else words[s["producer"]]
+        assert s["totals"]["busy"] == want * frames
+    assert len(a["streams"][0]["busy"]) <= ACTIVITY_WINDOWS
+    assert a["cycles"] <= ACTIVITY_WINDOWS or len(a["streams"][0]["busy"]) > ACTIVITY_WINDOWS // 2
+    assert set(a["layers"]) == set(words)
+    assert a["bottleneck"] in [*words, "input"]
+
+
+def test_bottleneck_is_the_consumer_of_the_last_stalling_stream():
+    from onebit.hw.activity import bottleneck
+
+    def stream(consumer, stall):
+        return {"consumer": consumer, "totals": {"stall": stall}}
+
+    chain = [stream("a", 500), stream("b", 300), stream("c", 5), stream("output", 0)]
+    assert bottleneck(chain, 1000) == "b"  # c's 0.5 % is under the floor
+    assert bottleneck([stream("a", 0), stream("output", 0)], 1000) == "input"
+
+
 def test_corrupted_weight_file_is_caught_and_located(mlp_build):
     out, _ = mlp_build
     mem = sorted((out / "rtl").glob("MVAU_hls_1/*weights*"))[0]
@@ -174,4 +211,7 @@ def test_sim_trace_writes_a_waveform_and_its_view(mlp_build):
     signals = [ln for ln in view if ln.startswith("TOP.")]
     assert set(signals) <= _vcd_signals(out / "trace.vcd"), set(signals) - _vcd_signals(
         out / "trace.vcd")
+    fifos = [k for k, d in enumerate(Accelerator.load(out / "rtl").depths) if d]
+    assert fifos and {f"u_fifo_{k}.total" for k in fifos} <= {
+        s.split(".")[-2] + "." + s.split(".")[-1].split("[")[0] for s in signals}  # FIFO levels
     assert json.loads((out / "report.json").read_text())["sim"]["bit_exact"]

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-COMMANDS = ["datasets", "train", "export", "build", "sim", "verify", "demo", "boards", "bitstream"]
+COMMANDS = ["datasets", "train", "export", "build", "sim", "report", "verify", "demo", "boards",
+            "bitstream"]
 
 
 def onebit(*args: str, cwd=None) -> subprocess.CompletedProcess:

@@ -1,0 +1,102 @@
+"""Whole test sets through the simulated accelerator: hardware accuracy and frames/s.
+
+    .venv/bin/python benchmarks/testset.py [--nets demo,tfc,tfc-fast,cnv] [--jobs 2] [--epochs 1]
+
+Each network is trained as a user trains it (`onebit demo`: tfc on digits; `onebit train
+--arch {tfc,cnv} --dataset fashion-mnist --epochs E`) and built at the default folding
+(`tfc-fast`: `--target-fps 1e6`); then `onebit sim BUILD --test-set --jobs J` streams the whole
+test split through the RTL, every output checked against FINN's golden model. Records the
+hardware accuracy beside torch's, frames/s end to end (golden model, simulation and check;
+process start included) and the golden and Verilator parts apart. Writes
+benchmarks/results/testset.{json,md}; every figure comes from the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+NETS = {"demo": "digits", "tfc": "fashion-mnist", "tfc-fast": "fashion-mnist",
+        "cnv": "fashion-mnist"}
+BUILD_ARGS = {"tfc-fast": ["--target-fps", "1000000"]}  # the fastest folding FINN finds
+
+
+def onebit(*args: str) -> None:
+    exe = Path(sys.executable).parent / "onebit"
+    r = subprocess.run([str(exe), *args], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(f"onebit {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
+
+
+def measure(net: str, work: Path, jobs: int, epochs: int) -> dict:
+    out = work / net
+    t0 = time.perf_counter()
+    if net == "demo":
+        onebit("demo", "--out", str(out))
+        bdir = out / "build"
+    else:
+        arch = net.split("-")[0]
+        ckpt = work / f"{arch}-{NETS[net]}.pt"  # shared by the variants of one network
+        if not ckpt.exists():
+            onebit("-q", "train", "--arch", arch, "--dataset", NETS[net], "--epochs",
+                   str(epochs), "--out", str(ckpt))
+        bdir = out / "build"
+        onebit("-q", "build", str(ckpt), "--out", str(bdir), *BUILD_ARGS.get(net, []))
+    build_s = time.perf_counter() - t0
+    onebit("sim", str(bdir), "--test-set", "--jobs", str(jobs))
+    report = json.loads((bdir / "report.json").read_text())
+    t = report["sim"]["test_set"]
+    return {"net": net, "dataset": t["dataset"], "frames": t["frames"],
+            "accuracy": t["accuracy"], "torch_accuracy": t["torch_accuracy"],
+            "matches_torch": t["matches_torch"], "jobs": t["jobs"],
+            "frames_per_s": t["frames_per_s"], "seconds": t["seconds"],
+            "golden_s": t["golden_s"], "sim_s": t["sim_s"],
+            "sim_frames_per_s": t["sim_frames_per_s"], "golden_batched": t["golden_batched"],
+            "cycles_per_frame": report["sim"]["cycles_per_frame"],
+            "build_s": round(build_s, 1), "cpus": os.cpu_count(),
+            "load_avg_1min": round(os.getloadavg()[0], 2)}  # other work on the machine
+
+
+def table(records: list[dict]) -> str:
+    rows = ["| network | test set | images | hardware accuracy | torch | frames/s (all) | "
+            "Verilator frames/s | golden s | sim s | cycles/frame |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        torch = "-" if r["torch_accuracy"] is None else f"{r['torch_accuracy']:.4f}"
+        rows.append(f"| {r['net']} | {r['dataset']} | {r['frames']} | {r['accuracy']:.4f} | "
+                    f"{torch} | {r['frames_per_s']:,.0f} | {r['sim_frames_per_s']:,.0f} | "
+                    f"{r['golden_s']:.1f} | {r['sim_s']:.1f} | {r['cycles_per_frame']:.0f} |")
+    return "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--nets", default="demo,tfc,tfc-fast,cnv",
+                    help=f"comma list of {', '.join(NETS)}")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=Path("build/bench-testset"))
+    a = ap.parse_args()
+    nets = a.nets.split(",")
+    unknown = [n for n in nets if n not in NETS]
+    if unknown:
+        raise SystemExit(f"unknown net {unknown[0]!r}: one of {', '.join(NETS)}")
+    path = RESULTS / "testset.json"
+    old = {r["net"]: r for r in json.loads(path.read_text())} if path.exists() else {}
+    for net in nets:
+        old[net] = r = measure(net, a.work, a.jobs, a.epochs)
+        print(f"{net}: {r['frames']} images, accuracy {r['accuracy']:.4f} (torch "
+              f"{r['torch_accuracy']}), {r['frames_per_s']:,.0f} frames/s", flush=True)
+        records = [old[n] for n in NETS if n in old]
+        path.write_text(json.dumps(records, indent=1) + "\n")
+        (RESULTS / "testset.md").write_text(table(records))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""FINN's golden execution of a build, fast enough for a whole test set.
+
+`qonnx.core.onnx_exec.execute_onnx` runs a graph one vector at a time with per-node checks, and
+a `StreamingDataflowPartition` loads its child graph from disk on every call: ~60 ms an image
+for the demo network. Here the build's graph is cut at its dataflow partition:
+
+- before and after it (the software nodes: reshapes, scales, a TopK), one onnxruntime session
+  each, built once, run on the whole batch where the nodes' shapes allow (checked against one
+  image at a time on the first images), else per image (qonnx's execution where onnxruntime
+  cannot take the nodes);
+- the partition itself, FINN's golden graph, with every node's own `execute_node` on a whole
+  batch at once: the nodes are told the batch through their shape methods (FINN's HW ops compute
+  on numpy arrays whose first axis is the batch, but reshape to their one-image shape). The
+  batched result is checked against the one-image execution on the first images; where a node
+  cannot take a batch, or the two differ, the images run one at a time (`batched` says which).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+from onnx import ModelProto, helper, numpy_helper
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+CHECKED = 4
+"""Images run both ways before a batch is trusted."""
+
+_SHAPES = ("get_normal_input_shape", "get_normal_output_shape", "get_folded_input_shape",
+           "get_folded_output_shape")
+
+
+def _part(model: ModelWrapper, nodes: list, inp: str, out: str) -> ModelWrapper:
+    """The subgraph of `nodes` from tensor `inp` to tensor `out` as a model of its own."""
+    m: ModelProto = copy.deepcopy(model.model)
+    g = m.graph
+    del g.node[:]
+    g.node.extend(nodes)
+    used = {t for n in nodes for t in n.input}
+    keep = [i for i in g.initializer if i.name in used]
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    vi = {v.name: v for v in [*model.graph.input, *model.graph.output, *model.graph.value_info]}
+    del g.input[:], g.output[:]
+    g.input.append(vi[inp] if inp in vi else helper.make_tensor_value_info(inp, 1, None))
+    g.output.append(vi[out] if out in vi else helper.make_tensor_value_info(out, 1, None))
+    inner = [v for v in g.value_info if v.name not in (inp, out)]
+    del g.value_info[:]
+    g.value_info.extend(inner)
+    del g.quantization_annotation[:]
+    return ModelWrapper(m)
+
+
+def _session(model: ModelProto):
+    """An onnxruntime session of `model`, or None where onnxruntime cannot take it."""
+    try:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 4  # a batch a reshape refuses is tried, not an error to print
+        return ort.InferenceSession(model.SerializeToString(), opts,
+                                    providers=["CPUExecutionProvider"])
+    except Exception:  # a custom op (MultiThreshold, ...), or a shape that cannot batch
+        return None
+
+
+def _batch_dim(part: ModelWrapper) -> ModelProto:
+    """`part` with a symbolic first dimension on its input and output, no inner shapes."""
+    m = copy.deepcopy(part.model)
+    for v in (*m.graph.input, *m.graph.output):
+        v.type.tensor_type.shape.dim[0].dim_param = "N"
+    del m.graph.value_info[:]
+    return m
+
+
+class _Software:
+    """Nodes outside the partition: onnxruntime if it takes them (on the whole batch where
+    their shapes allow, checked against one image at a time), else qonnx, per image."""
+
+    def __init__(self, part: ModelWrapper | None):
+        self.part, self.session, self.batch = part, None, None
+        if part is None:
+            return
+        g = part.graph
+        self.inp, self.out = g.input[0].name, g.output[0].name
+        self.shape = part.get_tensor_shape(self.inp)
+        self.session = _session(part.model)
+        if self.session is not None and self.shape and self.shape[0] == 1:
+            self.batch = _session(_batch_dim(part))
+
+    def _one(self, v: np.ndarray) -> np.ndarray:
+        v = np.asarray(v, dtype=np.float32).reshape(self.shape)
+        if self.session is not None:
+            return self.session.run([self.out], {self.inp: v})[0].reshape(-1)
+        from qonnx.core.onnx_exec import execute_onnx
+
+        return execute_onnx(self.part, {self.inp: v})[self.out].reshape(-1)
+
+    def _all(self, x: np.ndarray) -> np.ndarray:
+        v = np.asarray(x, dtype=np.float32).reshape(len(x), *self.shape[1:])
+        return self.batch.run([self.out], {self.inp: v})[0].reshape(len(x), -1)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Rows of `x` (one image each) through the part: one row each."""
+        if self.part is None:
+            return x
+        if self.batch is not None:
+            k = min(CHECKED, len(x))
+            try:
+                same = np.array_equal(self._all(x[:k]), np.stack([self._one(v) for v in x[:k]]))
+            except Exception:  # a reshape to one image's shape: not batchable
+                same = False
+            if same:
+                return self._all(x)
+            self.batch = None
+        return np.stack([self._one(v) for v in x])
+
+
+class Dataflow:
+    """FINN's golden graph of the partition, executed node by node on a batch of images."""
+
+    def __init__(self, model: ModelWrapper):
+        self.model = model
+        g = model.graph
+        self.inp, self.out = g.input[0].name, g.output[0].name
+        self.init = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+        self.nodes = [(n, getCustomOp(n)) for n in g.node]
+        self.shapes = {t: tuple(model.get_tensor_shape(t)) for n in g.node for t in n.output}
+        self.shapes[self.inp] = tuple(model.get_tensor_shape(self.inp))
+        self.batched = None  # decided on the first call
+
+    def _run(self, x: np.ndarray, b: int) -> np.ndarray:
+        ctx = dict(self.init)
+        ctx[self.inp] = x.reshape((b, *self.shapes[self.inp][1:])).astype(np.float32)
+        for node, op in self.nodes:
+            if b != 1:
+                for name in _SHAPES:  # the node's one-image shapes, batch b
+                    if hasattr(op, name):
+                        f = getattr(type(op), name)
+                        setattr(op, name, lambda ind=0, f=f, op=op: (b, *tuple(f(op, ind))[1:]))
+            try:
+                for t in node.output:
+                    ctx[t] = np.zeros((b, *self.shapes[t][1:]), dtype=np.float32)
+                op.execute_node(ctx, self.model.graph)
+            finally:
+                for name in _SHAPES:
+                    op.__dict__.pop(name, None)
+        return ctx[self.out].reshape(b, -1)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Rows of `x` (the partition's input, one image each) -> its output, one row each."""
+        if self.batched is None:
+            k = min(CHECKED, len(x))
+            one = np.concatenate([self._run(v, 1) for v in x[:k]])
+            try:
+                self.batched = bool(np.array_equal(self._run(x[:k], k), one))
+            except Exception:  # a node whose execution knows only one image
+                self.batched = False
+        if self.batched:
+            return self._run(x, len(x))
+        return np.concatenate([self._run(v, 1) for v in x])
+
+
+class Golden:
+    """A build's graph (`hw_layers`) cut at its dataflow partition, whose golden graph is
+    `dataflow`: images -> (the partition's input, FINN's golden output, the graph's output)."""
+
+    def __init__(self, parent: ModelWrapper, dataflow: ModelWrapper):
+        g = parent.graph
+        nodes = list(g.node)
+        k = next(i for i, n in enumerate(nodes) if n.op_type == "StreamingDataflowPartition")
+        sdp = nodes[k]
+        self.pre = _Software(_part(parent, nodes[:k], g.input[0].name, sdp.input[0])
+                             if k else None)
+        self.post = _Software(_part(parent, nodes[k + 1:], sdp.output[0], g.output[0].name)
+                              if k + 1 < len(nodes) else None)
+        self.dataflow = Dataflow(dataflow)
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        xin = self.pre(x)
+        out = self.dataflow(xin)
+        return xin, out, self.post(out)

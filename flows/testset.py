@@ -1,0 +1,111 @@
+"""`onebit sim BUILD --test-set`: every test image of a dataset through the simulated accelerator.
+
+The build checked its RTL on a few dozen vectors; here the whole test split streams through the
+same compiled design and every output is compared with FINN's golden execution, so the
+accuracy reported is the hardware's, measured, not inferred. The split is cut into `jobs`
+contiguous slices, each in its own process: FINN's execution of the build's graph
+(`flows/golden.py`: the dataflow partition's input and golden output, and the graph's output,
+per image; the partition batched) and one Verilator run of the slice's frames. A differing
+output fails with the image's index.
+The hardware accuracy is the graph's output (the accelerator's, the software nodes after it
+applied) against the labels; the build's torch accuracy on the same split is beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from onebit.errors import UserInputError, VerificationError
+
+
+def _slice(out: Path, x: np.ndarray, first: int) -> dict:
+    """Golden and simulated outputs of the images `x` (indices from `first`) of build `out`."""
+    from onebit.flows.build import load_intermediate
+    from onebit.flows.golden import Golden
+    from onebit.hw.accelerator import Accelerator, run_frames
+
+    t0 = time.perf_counter()
+    golden = Golden(load_intermediate(out, "hw_layers"), load_intermediate(out, "dataflow_golden"))
+    xin, want, final = golden(x)
+    golden_s = time.perf_counter() - t0
+    rtl = out / "rtl"
+    acc = Accelerator.load(rtl)
+    t0 = time.perf_counter()
+    got, res = run_frames(acc, acc.top, xin, run_dir=rtl)
+    sim_s = time.perf_counter() - t0
+    got = got.reshape(want.shape)
+    bad = np.argwhere(got != want)
+    if len(bad):
+        i, j = (int(k) for k in bad[0])
+        raise VerificationError(
+            "rtlsim", f"test image {first + i}, output {j}: got {got[i, j]:g}, FINN golden "
+            f"{want[i, j]:g} ({len(np.unique(bad[:, 0]))} images differ)",
+            golden.dataflow.out, (first + i, j))
+    return {"final": final, "golden_s": golden_s, "sim_s": sim_s, "cycles": int(res.cycles),
+            "batched": golden.dataflow.batched}
+
+
+def predictions(parent, final: np.ndarray) -> np.ndarray:
+    """The class of each row of the graph's outputs: the first index of a graph ending in
+    TopK/LabelSelect, else the largest score."""
+    last = parent.find_producer(parent.graph.output[0].name)
+    if last is not None and last.op_type.startswith(("TopK", "LabelSelect")):
+        return final[:, 0].astype(np.int64)
+    return final.argmax(axis=1)
+
+
+def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
+                 limit: int | None = None, jobs: int = 2) -> dict:
+    """Stream the test split of `dataset` (default: the build's) through the simulated design;
+    records `"sim": {"test_set": {...}}` in `report.json` and returns it."""
+    from onebit import data
+    from onebit.flows.build import load_intermediate, write_report
+    from onebit.flows.builddir import claim
+    from onebit.flows.inputs import test_vectors
+    from onebit.hw.accelerator import MANIFEST
+
+    out = Path(out_dir)
+    path = out / "report.json"
+    if not (out / "rtl" / MANIFEST).is_file() or not path.is_file():
+        raise UserInputError(f"{out} is not a onebit build with RTL (run onebit build)")
+    report = json.loads(path.read_text())
+    name = dataset or (report.get("meta") or {}).get("dataset")
+    if not name:
+        raise UserInputError(f"{out}: the build names no dataset; give --dataset")
+    ds = data.load(name, data_dir)
+    n = len(ds.split("test")[1]) if limit is None else limit
+    x, y = test_vectors(ds, n)
+    parent = load_intermediate(out, "hw_layers")
+    want = int(np.prod(parent.get_tensor_shape(parent.graph.input[0].name)))
+    if int(np.prod(x.shape[1:])) != want:
+        raise UserInputError(f"--test-set: {name} images have shape {x.shape[1:]}, the build "
+                             f"takes {want} values a frame")
+    with claim(out, fresh=False):
+        t0 = time.perf_counter()
+        cuts = np.array_split(np.arange(len(x)), max(1, min(jobs, len(x))))
+        with ProcessPoolExecutor(len(cuts)) as pool:
+            parts = list(pool.map(_slice, [out] * len(cuts), [x[c] for c in cuts],
+                                  [int(c[0]) for c in cuts]))
+        wall = time.perf_counter() - t0
+        pred = predictions(parent, np.concatenate([p["final"] for p in parts]))
+        acc = float((pred == y).mean())
+        torch_acc = (report.get("meta") or {}).get("test_accuracy") if limit is None else None
+        entry = {
+            "dataset": name, "frames": len(x), "bit_exact": True, "accuracy": acc,
+            "torch_accuracy": torch_acc,
+            "matches_torch": None if torch_acc is None else acc == torch_acc,
+            "jobs": len(cuts), "seconds": round(wall, 3), "frames_per_s": round(len(x) / wall, 1),
+            "golden_s": round(sum(p["golden_s"] for p in parts), 3),
+            "sim_s": round(sum(p["sim_s"] for p in parts), 3),
+            "sim_frames_per_s": round(len(x) / max(max(p["sim_s"] for p in parts), 1e-9), 1),
+            "golden_batched": all(p["batched"] for p in parts),
+        }
+        report = json.loads(path.read_text())
+        report.setdefault("sim", {})["test_set"] = entry
+        write_report(path, report)
+    return entry
