@@ -131,6 +131,7 @@ def test_cli_summary_names_the_worst_layer():
 @pytest.mark.parametrize("args, match", [
     (["build", "x.onnx", "--out", "b", "--no-sim", "--coverage"], "drop --no-sim"),
     (["sim", "b", "--system", "--coverage"], "without --system"),
+    (["sim", "b", "--test-set", "--coverage"], "not --test-set"),
 ])
 def test_cli_refuses_coverage_without_a_stream_simulation(args, match, tmp_path, monkeypatch):
     from click.testing import CliRunner
