@@ -187,6 +187,10 @@ def _build_options(f):
                      help="Also simulate each MVAU alone on inputs that put every channel's "
                           "accumulator on each threshold and one step below."),
         click.option("--backpressure", is_flag=True, help="Random stalls in simulation."),
+        click.option("--coverage", is_flag=True,
+                     help="Measure RTL coverage in the simulation (line, toggle, weights, "
+                          "thresholds both ways; per layer in report.json, files in "
+                          "OUT/coverage/)."),
         click.option("--synth", is_flag=True,
                      help="Yosys resource counts of the stitched design (needs --sim)."),
         click.option("--lut-levels", type=click.IntRange(min=1),
@@ -209,7 +213,7 @@ def _build_options(f):
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
           data_dir, weights, top_k, vectors, sim, frames, directed, layer_check, backpressure,
-          synth, lut_levels, strict, seed, page) -> None:
+          coverage, synth, lut_levels, strict, seed, page) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -220,6 +224,8 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
     get_board(board)
     if synth and not sim:
         raise UserInputError("--synth synthesizes the simulated RTL: drop --no-sim")
+    if coverage and not sim:
+        raise UserInputError("--coverage is measured in the simulation: drop --no-sim")
     if folding is not None and target_fps is not None:
         raise UserInputError("--folding fixes every PE/SIMD: give it or --target-fps, not both")
     if folding is not None and not folding.is_file():
@@ -230,7 +236,7 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
                       strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels,
-                      directed=directed, layer_check=layer_check)
+                      directed=directed, layer_check=layer_check, coverage=coverage)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out, _page(out) if page else None)
 
@@ -299,6 +305,9 @@ def _summary(o: _Ctx, r: dict, out: Path, page: Path | None = None) -> None:
         elif a:
             click.echo(f"  pipeline: bottleneck {a['bottleneck']} (measured: the stream into it "
                        "stalls)")
+    cov = (r.get("coverage") or {}).get("rtl")
+    if cov:
+        click.echo(f"  rtl coverage: {_coverage_line(cov)}")
     res = r.get("resources")
     if res:
         click.echo(f"  yosys ({res['family']}): {res['luts']} LUT, {res['ffs']} FF, "
@@ -325,6 +334,21 @@ def report(o: _Ctx, build_dir: Path) -> None:
     _echo(o, f"wrote {_page(build_dir)}")
 
 
+def _coverage_line(cov: dict) -> str:
+    """The RTL coverage summary: the total over onebit's RTL, then the worst layer."""
+    def fractions(e: dict) -> str:
+        keys = ("line", "toggle", "weights_exercised", "thresholds_both_ways")
+        return ", ".join(f"{k.replace('_', ' ')} {e[k]:.2f}" for k in keys
+                         if e.get(k) is not None)
+
+    text = fractions(cov["total"])
+    w = cov.get("worst")
+    if w:
+        text += (f"; worst layer {w['layer']} ({w['key'].replace('_', ' ')} {w['value']:.2f}: "
+                 f"{fractions(cov['layers'][w['layer']])})")
+    return text
+
+
 @cli.command()
 @click.argument("build_dir", type=click.Path(path_type=Path))
 @click.option("--frames", default=16, show_default=True, type=click.IntRange(min=1),
@@ -348,9 +372,13 @@ def report(o: _Ctx, build_dir: Path) -> None:
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N test images.")
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1),
               help="Processes for --test-set (each a slice of the images).")
+@click.option("--coverage", is_flag=True,
+              help="Measure RTL coverage (line, toggle, weights, thresholds both ways) per "
+                   "layer into report.json; files in BUILD/coverage/.")
 @click.pass_obj
 def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, system: bool,
-        data_width: str, trace: bool, test_set: bool, dataset, data_dir, limit, jobs) -> None:
+        data_width: str, trace: bool, coverage: bool, test_set: bool, dataset, data_dir, limit,
+        jobs) -> None:
     """Re-simulate a build's accelerator in Verilator, bit-exact against FINN's golden."""
     from onebit.errors import UserInputError
     from onebit.flows.build import resimulate
@@ -364,6 +392,9 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
         if system or trace or backpressure:
             raise UserInputError("--test-set streams the images without stalls: drop "
                                  "--system, --trace and --backpressure")
+        if coverage:
+            raise UserInputError("--coverage measures the build's own simulation, not "
+                                 "--test-set")
         t = run_test_set(build_dir, dataset=dataset, data_dir=data_dir, limit=limit, jobs=jobs)
         torch = (f"; torch {t['torch_accuracy']:.4f}: "
                  f"{'the same' if t['matches_torch'] else 'DIFFERENT'}"
@@ -385,6 +416,8 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
                                  "simulation's memory model always stalls at random")
         if trace:
             raise UserInputError("--trace records the stream simulation (without --system)")
+        if coverage:
+            raise UserInputError("--coverage measures the stream simulation (without --system)")
         r = simulate_system(build_dir, frames, seed=seed, data_width=int(data_width))
         _echo(o, f"system sim: bit-exact on {r['frames']} frames ({r['distinct_vectors']} "
                  f"distinct vectors), {r['cycles_per_frame']:.1f} cycles/frame at the memory "
@@ -394,7 +427,8 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
         if page:
             _echo(o, f"  page:   {_page(build_dir)}")
         return
-    report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure, trace=trace)
+    report = resimulate(build_dir, frames, seed=seed, backpressure=backpressure, trace=trace,
+                        coverage=coverage)
     _summary(o, report, build_dir, _page(build_dir) if page else None)
     if trace:
         _echo(o, f"  waveform: {build_dir / 'trace.vcd'} (gtkwave {build_dir / 'trace.gtkw'})")

@@ -55,6 +55,7 @@ class BuildConfig:
     lut_levels: int | None = None  # MVAUs pipelined for this logic depth (None: unpipelined)
     directed: int = 16  # vectors chosen from the input's pool to hit thresholds (rtlsim)
     layer_check: bool = True  # each MVAU also simulated alone on its thresholds (layersim)
+    coverage: bool = False  # RTL coverage of the simulation (`hw.coverage`, <out>/coverage/)
 
 
 @dataclass
@@ -183,6 +184,7 @@ def check_stage(state: BuildState, stage: str, model: ModelWrapper, reference: s
 
 VECTORS = "vectors.npz"
 TRACE = "trace.vcd"  # `onebit sim --trace`: the waveform, beside it its GTKWave view
+COVERAGE = "coverage"  # --coverage: the simulation's coverage.dat and functional.txt
 
 
 def save_vectors(state: BuildState) -> None:
@@ -458,7 +460,10 @@ def step_rtlsim(state: BuildState) -> None:
         state.models["dataflow_folded"], state.inp.x,
         max(state.cfg.sim_frames, len(state.x_verify) + directed),
         state.report["estimate"]["cycles_per_frame"], seed=state.cfg.seed,
-        backpressure=state.cfg.backpressure, on_check=lambda c: state.record("rtlsim", c))
+        backpressure=state.cfg.backpressure, on_check=lambda c: state.record("rtlsim", c),
+        coverage=state.cfg.coverage)
+    if state.cfg.coverage:
+        state.report["coverage"] = {"rtl": state.report["sim"].pop("coverage")}
     if state.cfg.layer_check:
         from onebit.flows.layer_check import check_layers
         from onebit.hw.accelerator import Accelerator
@@ -483,10 +488,11 @@ def golden_outputs(golden_model: ModelWrapper, golden: list[dict]) -> np.ndarray
 def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
                    folded: ModelWrapper, x: np.ndarray, frames: int, est_cycles: float, *,
                    seed: int = 0, backpressure: bool = False, on_check=None,
-                   trace: bool = False) -> dict:
+                   trace: bool = False, coverage: bool = False) -> dict:
     """Stream `frames` frames (cycling over the vectors `x`) through `<out>/rtl`'s design;
     `trace`: also write its waveform, `<out>/trace.vcd`, and a GTKWave view of it,
-    `<out>/trace.gtkw` (each layer's output stream)."""
+    `<out>/trace.gtkw` (each layer's output stream); `coverage`: simulate a coverage build
+    instead, its files in `<out>/coverage/`, its summary per layer under `"coverage"`."""
     from onebit.hw.accelerator import (
         Accelerator,
         frame_timing,
@@ -495,6 +501,7 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         waveform_view,
     )
     from onebit.hw.activity import timeline
+    from onebit.hw.coverage import summarize_run
 
     rtl = Path(out) / "rtl"
     acc = Accelerator.load(rtl)
@@ -504,8 +511,9 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
     oname = golden_model.graph.output[0].name
     expected = golden_outputs(golden_model, golden)[order]
     vcd = Path(out) / TRACE if trace else None
+    cov = Path(out) / COVERAGE if coverage else None
     out_vals, res = run_frames(acc, acc.top, xin[order], seed=seed, backpressure=backpressure,
-                               run_dir=rtl, taps=True, trace=vcd)
+                               run_dir=rtl, taps=True, trace=vcd, coverage=cov)
     if vcd is not None:
         vcd.with_suffix(".gtkw").write_text(waveform_view(acc, TRACE))
     # every layer's output stream, not only the last: a wrong layer is named where it is
@@ -529,6 +537,8 @@ def simulate_build(out: Path, parent: ModelWrapper, golden_model: ModelWrapper,
         "fifo_depths": acc.fifo_depths(),
         "sim_cycles_per_s": res.cycles_per_s,
         "activity": activity,
+        **({"coverage": summarize_run(cov, [la.name for la in acc.layers], acc.top.sources, rtl)}
+           if cov is not None else {}),
     }
 
 
@@ -622,7 +632,7 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
         "timings_s": state.timings | {"total": round(seconds, 3)},
         "meta": state.inp.meta,
     }
-    for k in ("writable_layers", "sim", "resources"):
+    for k in ("writable_layers", "sim", "resources", "coverage"):
         if k in state.report:
             r[k] = state.report[k]
     return r
@@ -654,9 +664,10 @@ def _json_default(o):
 
 
 def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool = False,
-               trace: bool = False) -> dict:
+               trace: bool = False, coverage: bool = False) -> dict:
     """Re-run the simulation of a finished build (its RTL as generated, its stored vectors);
-    `trace`: with its waveform (`simulate_build`).
+    `trace`: with its waveform, `coverage`: with its RTL coverage (`simulate_build`; without,
+    a previous run's coverage is removed: the report describes this simulation).
 
     Reads only files inside the build directory (it may have been moved or copied). Updates
     `report.json` with the new `sim` entry and `rtlsim` stage; a mismatch raises and marks the
@@ -686,12 +697,18 @@ def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool 
                                  load_intermediate(out, "dataflow_golden"),
                                  load_intermediate(out, "dataflow_folded"), x, frames, est,
                                  seed=seed, backpressure=backpressure,
-                                 on_check=lambda c: checks.update(c=c), trace=trace)
+                                 on_check=lambda c: checks.update(c=c), trace=trace,
+                                 coverage=coverage)
         except OnebitError:
             report.update(status="failed", failed_step="rtlsim", sim=None)
             write_report(report_path, report)
             raise
         report["stages"]["rtlsim"] = checks["c"].to_json()
+        report.pop("coverage", None)
+        if coverage:
+            report["coverage"] = {"rtl": sim.pop("coverage")}
+        else:
+            shutil.rmtree(out / COVERAGE, ignore_errors=True)
         report.update(status="ok", failed_step=None, sim=sim)
         write_report(report_path, report)
     return report

@@ -28,6 +28,7 @@ OWNED = frozenset({
     LOCK, "report.json", "report.json.tmp", "vectors.npz", "model.qonnx.onnx", "folding.json",
     "intermediate", "rtl", "finn", "synth", "deploy", "trace.vcd", "trace.gtkw", "report.html",
     "report.html.tmp",
+    "coverage",
 })  # fmt: skip
 """Every top-level entry a build writes into its directory."""
 

@@ -255,12 +255,14 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
 def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int = 0,
                backpressure: bool = False, run_dir: Path | None = None,
                cache_dir: Path | None = None, max_cycles: int | None = None,
-               taps: bool = False, trace: Path | None = None) -> tuple[np.ndarray, SimResult]:
+               taps: bool = False, trace: Path | None = None,
+               coverage: Path | None = None) -> tuple[np.ndarray, SimResult]:
     """Stream `x` (N frames of the dataflow input) through the stitched design `top`.
 
     `backpressure`: the source stalls and the sink refuses words at random (60% duty).
     `taps`: also record every stream between layers (`SimResult.taps`, in `acc.taps()` order).
     `trace`: write a VCD waveform of the run there (`waveform_view` names its signals).
+    `coverage`: the directory the run writes its coverage files to (`hw.coverage`).
     """
     first, last = acc.first, acc.last
     n = len(x)
@@ -269,7 +271,8 @@ def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int =
     res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
                             watchdog=watchdog(acc.layers), max_cycles=max_cycles,
                             run_dir=run_dir, cache_dir=cache_dir,
-                            taps=[t for _, t in acc.taps()] if taps else (), trace=trace)
+                            taps=[t for _, t in acc.taps()] if taps else (), trace=trace,
+                            coverage=coverage)
     out = unpack_frames(res.out_words[:, : acc.last_bits], last.dt, last.epw, n)
     return out, res
 

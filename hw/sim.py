@@ -47,6 +47,7 @@ from typing import TypeVar
 import numpy as np
 
 from onebit.errors import OnebitError, UserInputError
+from onebit.hw import coverage as rtl_coverage
 from onebit.hw import proc, verilator
 from onebit.hw.instance import (
     ONEBIT_PORTS,
@@ -321,10 +322,12 @@ def build_multi_sim(
     tied: Mapping[str, str] | None = None,
     taps: Sequence[Tap] = (),
     trace: bool = False,
+    coverage: bool = False,
     cache_dir: Path | str | None = None,
 ) -> Path:
     """Build (or find in the cache) the stream-driver executable for `module` (`trace`: one
-    that can write a VCD waveform, `trace=FILE` at run time)."""
+    that can write a VCD waveform, `trace=FILE` at run time; `coverage`: one that counts
+    Verilator's line and toggle coverage and onebit's functional points, `hw.coverage`)."""
     ins, outs = _port_widths(in_widths, out_widths)
     text = wrapper_source(module, ins, outs, params, ports, tied, taps)
     w = [*ins, 0][:2] + [*outs, 0][:2]
@@ -336,7 +339,8 @@ def build_multi_sim(
             [*sources, wrap],
             SIM_TOP,
             harness=[driver_source()],
-            extra_args=["-CFLAGS", cflags, "-Wno-DECLFILENAME", *(["--trace"] if trace else [])],
+            extra_args=["-CFLAGS", cflags, "-Wno-DECLFILENAME", *(["--trace"] if trace else []),
+                        *(rtl_coverage.VERILATOR_ARGS if coverage else ())],
             cache_dir=cache_dir,
         )
 
@@ -352,12 +356,13 @@ def build_stream_sim(
     tied: Mapping[str, str] | None = None,
     taps: Sequence[Tap] = (),
     trace: bool = False,
+    coverage: bool = False,
     cache_dir: Path | str | None = None,
 ) -> Path:
     """`build_multi_sim` for a design with one input and one output."""
     return build_multi_sim(sources, module, in_widths=[in_width], out_widths=[out_width],
                            params=params, ports=ports, tied=tied, taps=taps, trace=trace,
-                           cache_dir=cache_dir)
+                           coverage=coverage, cache_dir=cache_dir)
 
 
 def hex_lines(words: np.ndarray) -> bytes:
@@ -441,10 +446,12 @@ def _run(
     run_dir: Path | str | None = None,
     taps: Sequence[Tap] = (),
     trace: Path | None = None,
+    coverage: Path | None = None,
 ) -> R:
     """Run the driver; `result` shapes the outcome (also the partial one of a failure).
     `taps`: the executable's taps (as built), their words read back into the result; `trace`:
-    the VCD file to write (an executable built with `trace`)."""
+    the VCD file to write (an executable built with `trace`); `coverage`: the directory the
+    run writes its coverage files to (an executable built with `coverage`)."""
     ins, outs = _port_widths(in_widths, out_widths)
     if len(in_words) != len(ins) or len(n_out) != len(outs):
         raise UserInputError(
@@ -471,6 +478,8 @@ def _run(
             cmd.append(f"+taps={t}")
         if trace is not None:
             cmd.append(f"trace={Path(trace).resolve()}")
+        if coverage is not None:
+            cmd.append(f"+coverage={rtl_coverage.prepare(coverage)}")
         t0 = time.perf_counter()
         res = proc.run(cmd, cwd=run_dir or t)
         wall = time.perf_counter() - t0
@@ -527,11 +536,12 @@ def run_stream_sim(
     run_dir: Path | str | None = None,
     taps: Sequence[Tap] = (),
     trace: Path | None = None,
+    coverage: Path | None = None,
 ) -> SimResult:
     """Run a built one-input, one-output driver on `in_words`; see `simulate_stream`."""
     return _run(exe, [in_words], [n_out], [in_width], [out_width], _single, seed=seed,
                 p_valid=p_valid, p_ready=p_ready, watchdog=watchdog, max_cycles=max_cycles,
-                tail=tail, run_dir=run_dir, taps=taps, trace=trace)
+                tail=tail, run_dir=run_dir, taps=taps, trace=trace, coverage=coverage)
 
 
 def simulate_stream(
@@ -547,6 +557,7 @@ def simulate_stream(
     tied: Mapping[str, str] | None = None,
     taps: Sequence[Tap] = (),
     trace: Path | None = None,
+    coverage: Path | None = None,
     cache_dir: Path | str | None = None,
     **run_kw,
 ) -> SimResult:
@@ -559,13 +570,15 @@ def simulate_stream(
     simulation (where relative `$readmemh` paths resolve). Raises `SimulationError` on a hang, a
     protocol violation or an extra output word; `VerilatorError` when the design does not build.
     `taps`: streams inside `module` recorded into the result's `taps`; `trace`: a VCD file
-    the run writes (every signal; an executable built for it, cached apart).
+    the run writes (every signal; an executable built for it, cached apart); `coverage`: a
+    directory the run writes its coverage files to (`hw.coverage`; cached apart as well).
     """
     exe = build_stream_sim(sources, module, in_width=in_width, out_width=out_width,
                            params=params, ports=ports, tied=tied, taps=taps,
-                           trace=trace is not None, cache_dir=cache_dir)
+                           trace=trace is not None, coverage=coverage is not None,
+                           cache_dir=cache_dir)
     return run_stream_sim(exe, in_words, n_out, in_width=in_width, out_width=out_width,
-                          taps=taps, trace=trace, **run_kw)
+                          taps=taps, trace=trace, coverage=coverage, **run_kw)
 
 
 def simulate_instance(inst: RtlInstance, in_words: np.ndarray, n_out: int, **kw) -> SimResult:

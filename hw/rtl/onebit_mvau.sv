@@ -69,6 +69,18 @@
 // The gate and the sum take GATE_LAT registers (1; 2 when pipelined: compare, then add), so a
 // vector still takes NF*SF cycles; the latency grows by GATE_LAT.
 //
+// Functional coverage (simulation only, `define ONEBIT_COVERAGE; onebit.hw.coverage): which
+// weight words the issue stage read, which input elements (columns) were ever nonzero (the
+// weights of a column whose input is always 0 take part in no product: no vector tests them;
+// XNOR, bipolar and gated inputs are never 0), and which thresholds the activation compared
+// with an accumulator at or above them and below them. With the plusarg +coverage=DIR, `final`
+// appends
+//   <instance> weight_words <read> <NF*SF>
+//   <instance> input_columns <nonzero> <MW>
+//   <instance>.g_thres thresholds <both ways> <only >=> <only <> <NCLS*NF*PE*N_THRES>
+//   <instance>.g_gate gates <both ways> <only >=> <only <> <NF*PE>   (GATED: pc_m >= G)
+// to DIR/functional.txt (a threshold counts per class set, row and index).
+//
 // Synthesis attributes (FINN's folding keys; "auto" adds none of its own): RAM_STYLE on the
 // weight memory and RAM_STYLE_THRES on the threshold memory ((* ram_style *): auto, block,
 // distributed, ultra), RES_TYPE on the products ((* use_dsp *): "lut" -> "no", "dsp" -> "yes").
@@ -115,11 +127,14 @@ module onebit_mvau #(
   output logic [PE*OUT_BITS-1:0]   m_axis_tdata,
   output logic                     m_axis_tvalid,
   input  logic                     m_axis_tready,
-  // memory write port (used when WRITABLE)
+  // memory write port (used when WRITABLE; no toggle coverage: a stream simulation never
+  // writes)
+  /* verilator coverage_off */
   input  logic                     cfg_we,
   input  logic                     cfg_sel,
   input  logic [31:0]              cfg_idx,
   input  logic [31:0]              cfg_data
+  /* verilator coverage_on */
 );
   localparam int unsigned NF = MH / PE;
   localparam int unsigned SF = MW / SIMD;
@@ -184,8 +199,10 @@ module onebit_mvau #(
 
   typedef logic signed [ACC_BITS-1:0] acc_t;
 
-  // ---- memories -----------------------------------------------------------------------------
+  // ---- memories (contents, not logic: no toggle coverage) ----------------------------------
+  /* verilator coverage_off */
   (* ram_style = RAM_STYLE *) logic [WW-1:0] wmem [NF*SF];
+  /* verilator coverage_on */
 
   logic [IN_W-1:0]    ibuf [SF];
   initial $readmemh(WEIGHT_FILE, wmem);
@@ -227,8 +244,10 @@ module onebit_mvau #(
     localparam int unsigned PW_W = OUT_COLS > 1 ? $clog2(OUT_COLS) : 1;
     localparam int unsigned RC_W = N_ROW_CLS > 1 ? $clog2(N_ROW_CLS) : 1;
     localparam int unsigned CC_W = N_COL_CLS > 1 ? $clog2(N_COL_CLS) : 1;
+    /* verilator coverage_off */
     logic [RC_W-1:0] row_cls [OUT_ROWS];
     logic [CC_W-1:0] col_cls [OUT_COLS];
+    /* verilator coverage_on */
     initial begin
       $readmemh(ROW_CLS_FILE, row_cls);
       $readmemh(COL_CLS_FILE, col_cls);
@@ -463,10 +482,43 @@ module onebit_mvau #(
       end
     end
 
+    /* verilator coverage_off */
     logic [PE*ACC_BITS-1:0] gmem [NF];
+    /* verilator coverage_on */
     logic [PE*ACC_BITS-1:0] g3;
     initial $readmemh(GATE_FILE, gmem);
     always_ff @(posedge clk) g3 <= gmem[NF_W'(ta2)];
+`ifdef ONEBIT_COVERAGE
+    /* verilator coverage_off */
+    bit              cov_ge [NF][PE];  // an MSB accumulator seen >= the gate
+    bit              cov_lt [NF][PE];  // ... and < it
+    logic [NF_W-1:0] cov_ga;           // the word g3 holds
+    always_ff @(posedge clk) begin
+      cov_ga <= NF_W'(ta2);
+      if (rst_n && v3) begin
+        for (int p = 0; p < PE; p++) begin
+          if (acc3[p] >= $signed(g3[p*ACC_BITS +: ACC_BITS])) cov_ge[cov_ga][p] <= 1'b1;
+          else cov_lt[cov_ga][p] <= 1'b1;
+        end
+      end
+    end
+    final begin
+      string dir;
+      int fd, both, ge_only, lt_only;
+      if ($value$plusargs("coverage=%s", dir)) begin
+        {both, ge_only, lt_only} = '0;
+        foreach (cov_ge[i, j]) begin
+          both += int'(cov_ge[i][j] && cov_lt[i][j]);
+          ge_only += int'(cov_ge[i][j] && !cov_lt[i][j]);
+          lt_only += int'(!cov_ge[i][j] && cov_lt[i][j]);
+        end
+        fd = $fopen({dir, "/functional.txt"}, "a");
+        $fdisplay(fd, "%m gates %0d %0d %0d %0d", both, ge_only, lt_only, NF * PE);
+        $fclose(fd);
+      end
+    end
+    /* verilator coverage_on */
+`endif
 
     localparam acc_t MW_ACC = acc_t'(MW);
     function automatic acc_t msb_part(acc_t pc_m);  // 2 acc_m = 4 pc_m - 2 MW
@@ -524,7 +576,9 @@ module onebit_mvau #(
     end
     assign v_out = v_act;
   end else begin : g_thres
+    /* verilator coverage_off */
     (* ram_style = RAM_STYLE_THRES *) logic [THR_W-1:0] tmem [NCLS*NF];
+    /* verilator coverage_on */
     logic [THR_W-1:0] thr3;
     initial $readmemh(THRES_FILE, tmem);
     if (WRITABLE) begin : g_wr_thres
@@ -538,6 +592,40 @@ module onebit_mvau #(
       always_ff @(posedge clk) if (t_we) tmem[t_wa] <= t_wd;
     end
     always_ff @(posedge clk) thr3 <= tmem[ta_act];
+`ifdef ONEBIT_COVERAGE
+  /* verilator coverage_off */
+    bit              cov_ge [NCLS*NF][PE*NT];  // an accumulator seen >= the threshold
+    bit              cov_lt [NCLS*NF][PE*NT];  // ... and < it
+    logic [TA_W-1:0] cov_ta;                   // the word thr3 holds
+    always_ff @(posedge clk) begin
+      cov_ta <= ta_act;
+      if (rst_n && v_act) begin
+        for (int p = 0; p < PE; p++) begin
+          for (int t = 0; t < NT; t++) begin
+            if (act[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS]))
+              cov_ge[cov_ta][p*NT+t] <= 1'b1;
+            else cov_lt[cov_ta][p*NT+t] <= 1'b1;
+          end
+        end
+      end
+    end
+    final begin
+      string dir;
+      int fd, both, ge_only, lt_only;
+      if ($value$plusargs("coverage=%s", dir)) begin
+        {both, ge_only, lt_only} = '0;
+        foreach (cov_ge[i, j]) begin
+          both += int'(cov_ge[i][j] && cov_lt[i][j]);
+          ge_only += int'(cov_ge[i][j] && !cov_lt[i][j]);
+          lt_only += int'(!cov_ge[i][j] && cov_lt[i][j]);
+        end
+        fd = $fopen({dir, "/functional.txt"}, "a");
+        $fdisplay(fd, "%m thresholds %0d %0d %0d %0d", both, ge_only, lt_only, NCLS*NF*PE*NT);
+        $fclose(fd);
+      end
+    end
+  /* verilator coverage_on */
+`endif
     if (PIPE_LEVELS == 0) begin : g_serial
       always_comb begin
         for (int p = 0; p < PE; p++) begin
@@ -598,5 +686,35 @@ module onebit_mvau #(
   always_ff @(posedge clk) begin
     if (rst_n && v_out && !fifo_s_ready) $error("onebit_mvau: output FIFO overflow (credit bug)");
   end
+`endif
+
+`ifdef ONEBIT_COVERAGE
+  /* verilator coverage_off */
+  // ---- functional coverage: the weight words read (thresholds: in g_thres) ------------------
+  bit cov_wread [NF*SF];
+  bit cov_xlive [SF][SIMD];  // input element s of word sf seen nonzero
+  always_ff @(posedge clk) begin
+    if (rst_n && go) cov_wread[waddr] <= 1'b1;
+    if (rst_n && s_fire) begin
+      for (int s = 0; s < SIMD; s++) begin
+        if (POPCNT || IN_BIPOLAR || s_axis_tdata[s*IN_BITS +: IN_BITS] != '0)
+          cov_xlive[sf][s] <= 1'b1;
+      end
+    end
+  end
+  final begin
+    string dir;
+    int fd, n, live;
+    if ($value$plusargs("coverage=%s", dir)) begin
+      {n, live} = '0;
+      foreach (cov_wread[i]) n += int'(cov_wread[i]);
+      foreach (cov_xlive[i, j]) live += int'(cov_xlive[i][j]);
+      fd = $fopen({dir, "/functional.txt"}, "a");
+      $fdisplay(fd, "%m weight_words %0d %0d", n, NF * SF);
+      $fdisplay(fd, "%m input_columns %0d %0d", live, MW);
+      $fclose(fd);
+    end
+  end
+  /* verilator coverage_on */
 `endif
 endmodule

@@ -10,6 +10,11 @@
 // No arithmetic beyond LEVELS constant compares per pixel (no DSP). One word per cycle; the
 // result goes through a 2-word output FIFO, so s_axis_tready is a register (no combinational
 // path from m_axis_tready) and the latency is one cycle.
+//
+// Functional coverage (simulation only, `define ONEBIT_COVERAGE; onebit.hw.coverage): which
+// levels saw a pixel at or above them and one below them; with +coverage=DIR, `final` appends
+//   <instance> thresholds <both ways> <only >=> <only <> <LEVELS>
+// to DIR/functional.txt.
 module onebit_thermometer #(
   parameter int unsigned PE = 1,
   parameter int unsigned IN_BITS = 8,
@@ -32,7 +37,9 @@ module onebit_thermometer #(
            PE, IN_BITS, LEVELS);
   end
 
-  logic [TW-1:0] thr [LEVELS];
+  /* verilator coverage_off */
+  logic [TW-1:0] thr [LEVELS];  // constants: no toggle coverage
+  /* verilator coverage_on */
   initial $readmemh(LEVEL_FILE, thr);
 
   logic [PE*LEVELS-1:0] bits;
@@ -57,4 +64,36 @@ module onebit_thermometer #(
     .m_axis_tvalid(m_axis_tvalid),
     .m_axis_tready(m_axis_tready)
   );
+
+`ifdef ONEBIT_COVERAGE
+  /* verilator coverage_off */
+  bit cov_ge [LEVELS];  // a pixel seen >= the level
+  bit cov_lt [LEVELS];  // ... and < it
+  always_ff @(posedge clk) begin
+    if (rst_n && s_axis_tvalid && s_axis_tready) begin
+      for (int p = 0; p < PE; p++) begin
+        for (int k = 0; k < LEVELS; k++) begin
+          if (bits[p*LEVELS + k]) cov_ge[k] <= 1'b1;
+          else cov_lt[k] <= 1'b1;
+        end
+      end
+    end
+  end
+  final begin
+    string dir;
+    int fd, both, ge_only, lt_only;
+    if ($value$plusargs("coverage=%s", dir)) begin
+      {both, ge_only, lt_only} = '0;
+      foreach (cov_ge[k]) begin
+        both += int'(cov_ge[k] && cov_lt[k]);
+        ge_only += int'(cov_ge[k] && !cov_lt[k]);
+        lt_only += int'(!cov_ge[k] && cov_lt[k]);
+      end
+      fd = $fopen({dir, "/functional.txt"}, "a");
+      $fdisplay(fd, "%m thresholds %0d %0d %0d %0d", both, ge_only, lt_only, LEVELS);
+      $fclose(fd);
+    end
+  end
+  /* verilator coverage_on */
+`endif
 endmodule

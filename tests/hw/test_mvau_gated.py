@@ -186,3 +186,18 @@ def test_estimate_counts_both_bit_planes():
     n1.domain, n1.op_type = node.domain, node.op_type
     base = getCustomOp(n1).node_res_estimation("xc7z020clg400-1")
     assert est["LUT"] > base["LUT"] and est["DSP"] == 0
+
+
+@pytest.mark.verilator
+def test_gate_coverage_counts_each_gate_seen_both_ways(tmp_path, vcache):
+    """`--coverage`: a row's gate counts both ways once an MSB accumulator at or above it and
+    one below it passed. Rows 0 and 1 (all +1 / all -1 weights) reach -MW and +MW on the all-0
+    and all-3 vectors, around a gate at 0; a gate always open (or never) stays on one side."""
+    from onebit.hw import coverage
+
+    model = gated_mvau("logits_noact", gate=np.array([0, 0, -1000, 1000, -1000, -1000]))
+    x = codes(model, np.random.default_rng(4))
+    got, _, _ = run_rtl(model, x, tmp_path, vcache, coverage=tmp_path / "cov")
+    assert np.array_equal(got, golden(model, x))
+    rows = coverage.read_functional(tmp_path / "cov" / coverage.FUNCTIONAL)
+    assert [(k, c) for _, k, c in rows if k == "gates"] == [("gates", [2, 3, 1, 6])]

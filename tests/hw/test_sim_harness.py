@@ -184,3 +184,25 @@ def test_runtime_objects_compiled_once(harness, tmp_path, monkeypatch):
     assert "verilated.cpp" in made[0] and "verilated.cpp" not in made[1]
     assert "verilated_threads.cpp" in made[0] and "verilated_threads.cpp" not in made[1]
     assert len(list((tmp_path / "c" / verilator.RUNTIME_DIR).glob("*.o"))) >= 2
+
+
+@pytest.mark.verilator
+def test_coverage_build_is_cached_apart(tmp_path, vcache):
+    """A coverage build is its own executable (its flags are in the cache key): it writes
+    Verilator's points per instance with `coverage=DIR`; the plain build refuses to."""
+    from onebit.hw import coverage
+
+    words = np.random.default_rng(0).integers(0, 2, (40, 8)).astype(np.uint8)
+    kw = dict(in_width=8, out_width=8, params={"WIDTH": 8, "DEPTH": 3}, cache_dir=vcache)
+    plain = sim.build_stream_sim([FIFO], "onebit_fifo", **kw)
+    cov = sim.build_stream_sim([FIFO], "onebit_fifo", coverage=True, **kw)
+    assert cov != plain
+    run = dict(in_width=8, out_width=8, p_valid=0.5, p_ready=0.5)
+    res = sim.run_stream_sim(cov, words, len(words), coverage=tmp_path / "c", **run)
+    assert (res.out_words == words).all()
+    points = coverage.read_dat(tmp_path / "c" / coverage.DAT)
+    assert {"line", "toggle"} <= {p.kind for p in points}
+    assert {p.hier for p in points} == {"TOP.onebit_sim_top", "TOP.onebit_sim_top.dut"}
+    assert any(p.kind == "toggle" and p.hier.endswith("dut") and p.count for p in points)
+    with pytest.raises(sim.SimulationError, match="built without coverage"):
+        sim.run_stream_sim(plain, words, len(words), coverage=tmp_path / "d", **run)

@@ -157,3 +157,19 @@ def test_thermometer_synthesizes_to_constant_compares(tmp_path):
     assert est == 3 * 32 * 2
     assert 0.5 * est <= res["luts"] <= 1.25 * est
     assert res["dsps"] == 0 and res["brams_18k"] == 0
+
+
+@pytest.mark.verilator
+def test_thermometer_coverage_counts_levels_seen_both_ways(tmp_path, vcache):
+    """`--coverage`: a level counts both ways once a pixel at or above it and one below it
+    passed; black pixels leave every level only below."""
+    from onebit.hw import coverage
+
+    c, pe, r, idt = CASES["r85_pe2"]  # levels 43, 128, 213
+    model = make_encoder(c, pe, r, idt)
+    rng = np.random.default_rng(0)
+    for x, want in [(np.zeros_like(pixels(model, rng)), [0, 0, 3, 3]),
+                    (pixels(model, rng), [3, 0, 0, 3])]:
+        run_rtl(model, x, tmp_path, vcache, coverage=tmp_path / "cov")
+        rows = coverage.read_functional(tmp_path / "cov" / coverage.FUNCTIONAL)
+        assert [(kind, counts) for _, kind, counts in rows] == [("thresholds", want)]

@@ -22,12 +22,18 @@
 //                        (ready=1) and fail if the design offers another word
 //   trace=FILE           write a VCD waveform of every signal (a build with --trace; two
 //                        time steps a cycle: clock low, clock high)
+//   +coverage=DIR        write Verilator's coverage counts, per instance, to DIR/coverage.dat
+//                        (a build with --coverage-*; the design's own `final` blocks may read
+//                        the same plusarg)
 // Exit status: 0 ok, 1 usage/io error, 2 watchdog, 3 protocol violation, 4 max cycles,
 // 5 extra output, 6 design called $finish/$stop.
 // Cycle 0 is the first rising edge after reset is released.
 
 #if VM_TRACE
 #include "verilated_vcd_c.h"
+#endif
+#if VM_COVERAGE
+#include "verilated_cov.h"
 #endif
 #include <cinttypes>
 #include <cstdint>
@@ -283,12 +289,14 @@ int main(int argc, char** argv) {
     const Port* const ports[4] = {&in0, &in1, &out0, &out1};
     const char* cyc_path = nullptr;
     const char* trace_path = nullptr;
+    const char* cov_dir = nullptr;
     uint64_t seed = 0, watchdog = 100000, max_cycles = UINT64_MAX, tail = 0;
     double p_valid = 1.0, p_ready = 1.0;
     double pv[2] = {-1.0, -1.0}, pr[2] = {-1.0, -1.0};
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];
         const char* eq = std::strchr(a, '=');
+        if (std::strncmp(a, "+coverage=", 10) == 0) cov_dir = a + 10;
         if (!eq || a[0] == '+') continue;
         std::string k(a, eq - a);
         const char* v = eq + 1;
@@ -335,6 +343,13 @@ int main(int argc, char** argv) {
 #else
     if (trace_path) {
         std::fprintf(stderr, "trace=%s: this simulation was built without --trace\n", trace_path);
+        return 1;
+    }
+#endif
+#if !VM_COVERAGE
+    if (cov_dir) {
+        std::fprintf(stderr, "+coverage=%s: this simulation was built without coverage\n",
+                     cov_dir);
         return 1;
     }
 #endif
@@ -446,6 +461,12 @@ int main(int argc, char** argv) {
     top->final();
 #if VM_TRACE
     if (vcd) vcd->close();
+#endif
+#if VM_COVERAGE
+    if (cov_dir) {  // every instance apart (by default Verilator sums a module's instances)
+        ctx->coveragep()->forcePerInstance(true);
+        ctx->coveragep()->write(std::string(cov_dir) + "/coverage.dat");
+    }
 #endif
 
     if (!out0.save() || !out1.save()) return 1;
