@@ -59,7 +59,7 @@ def measure(net: str, work: Path, mutants: int, jobs: int, seed: int,
             "verify_s": round(time.perf_counter() - t0, 1), "vectors": m["vectors"],
             "injected": m["injected"], "caught": m["caught"], "score": m["score"],
             "equivalent": m["equivalent"], "layer_check": m["layer_check"],
-            "layer_check_s": (report["sim"].get("layer_check") or {}).get("seconds"),
+            "layer_check_s": (report.get("layer_check") or {}).get("seconds"),
             "kinds": m["kinds"], "survivors": m["survivors"],
             "equivalent_faults": m["equivalent_faults"], "seed": seed}
 

@@ -293,7 +293,7 @@ def _summary(o: _Ctx, r: dict, out: Path, page: Path | None = None) -> None:
                    f"{s['cycles_per_frame']:.0f} cycles/frame "
                    f"({s['ratio_to_estimate']:.3f}x estimate), "
                    f"latency {s['latency_cycles']} cycles")
-        layers = (s.get("layer_check") or {}).get("layers") or {}
+        layers = (r.get("layer_check") or {}).get("layers") or {}
         if layers:
             hit = sum(e["hit"] for e in layers.values())
             events = sum(e["events"] for e in layers.values())

@@ -472,7 +472,7 @@ def step_rtlsim(state: BuildState) -> None:
         t0 = time.perf_counter()
         layers = check_layers(Accelerator.load(rtl), state.models["dataflow_golden"], rtl,
                               seed=state.cfg.seed)
-        state.report["sim"]["layer_check"] = {
+        state.report["layer_check"] = {
             "seed": state.cfg.seed, "layers": layers,
             "seconds": round(time.perf_counter() - t0, 3)}
         state.record("layersim", StageCheck(True, sum(e["vectors"] for e in layers.values()),
@@ -632,7 +632,7 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
         "timings_s": state.timings | {"total": round(seconds, 3)},
         "meta": state.inp.meta,
     }
-    for k in ("writable_layers", "sim", "resources", "coverage"):
+    for k in ("writable_layers", "sim", "layer_check", "resources", "coverage"):
         if k in state.report:
             r[k] = state.report[k]
     return r
@@ -709,6 +709,9 @@ def resimulate(out_dir: Path, frames: int, *, seed: int = 0, backpressure: bool 
             report["coverage"] = {"rtl": sim.pop("coverage")}
         else:
             shutil.rmtree(out / COVERAGE, ignore_errors=True)
+        for kept in ("test_set",):  # a check of this RTL that this run did not redo
+            if kept in (report.get("sim") or {}):
+                sim[kept] = report["sim"][kept]
         report.update(status="ok", failed_step=None, sim=sim)
         write_report(report_path, report)
     return report

@@ -338,7 +338,7 @@ def verify_build(out_dir: Path, n: int, *, seed: int = 0, jobs: int = 1,
         acc = Accelerator.load(rtl)
         mems = memories(acc, rtl)
         faults = draw_faults(rtl, mems, n, seed)
-        lc = report["sim"].get("layer_check")  # the build's per-layer check, if it ran
+        lc = report.get("layer_check")  # the build's per-layer check, if it ran
         caught = run_mutants(acc, rtl, xin, expected, faults, mems, folded, golden, jobs,
                              golden_model if lc else None, lc["seed"] if lc else 0)
         eq = equivalents(acc, rtl, faults, mems, golden_model)

@@ -235,7 +235,7 @@ def test_finn_hw_layer_graph_builds_bit_exact(tmp_path):
     assert inp.vectors_source == "random UINT8"
     r = build(inp, BuildConfig(tmp_path / "b", vectors=6, sim_frames=6,
                                folding={"MVAU_hls_0": {"PE": 4, "SIMD": 8}}))
-    assert r["status"] == "ok" and set(r["stages"]) == {"hw_layers", "rtlsim"}
+    assert r["status"] == "ok" and set(r["stages"]) == {"hw_layers", "rtlsim", "layersim"}
     assert_exact(r)
     assert r["stages"]["hw_layers"]["reference"] == "finn_onnx" and r["software_nodes"] == []
     assert r["sim"]["bit_exact"] and r["sim"]["frames"] == 6

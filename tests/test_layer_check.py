@@ -116,7 +116,7 @@ def test_build_checks_each_layer_and_names_a_faulty_one(mlp_build, tmp_path):
     from onebit.hw.accelerator import Accelerator
 
     out, report = mlp_build
-    lc = report["sim"]["layer_check"]
+    lc = report["layer_check"]
     assert lc["layers"] and all(e["hit"] == e["events"] > 0 for e in lc["layers"].values())
     assert report["stages"]["layersim"]["vectors"] == sum(
         e["vectors"] for e in lc["layers"].values())
@@ -143,7 +143,7 @@ def test_layer_check_catches_what_one_vector_cannot(mlp_build, tmp_path):
 
     out = tmp_path / "b"
     shutil.copytree(mlp_build[0], out)
-    checked = json.loads((out / "report.json").read_text())["sim"]["layer_check"]["layers"]
+    checked = json.loads((out / "report.json").read_text())["layer_check"]["layers"]
     m = verify_build(out, 16, seed=5, vectors=1)
     assert m["layer_check"]
     assert not [s for s in m["survivors"]

@@ -246,7 +246,7 @@ def test_bireal_residual_simulates_bit_exact(digits, tmp_path):
     rep = build(BuildInput("bireal", x, torch_model=net),
                 BuildConfig(tmp_path / "bireal", sim_frames=4))
     assert rep["status"] == "ok"
-    assert set(rep["stages"]) == {"qonnx", "finn", "streamline", "hw_layers", "rtlsim"}
+    assert set(rep["stages"]) == {"qonnx", "finn", "streamline", "hw_layers", "rtlsim", "layersim"}
     assert all(s["max_abs_diff"] == 0.0 for s in rep["stages"].values())
     hw = ModelWrapper(str(tmp_path / "bireal" / "intermediate" / "05_dataflow_golden.onnx"))
     ops = [n.op_type for n in hw.graph.node]
