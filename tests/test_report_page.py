@@ -123,6 +123,7 @@ def test_report_page_renders_every_layer_plot_and_check_offline(page, tmp_path):
     assert "MVAUs simulated alone" in text  # the build's layersim
     # what the build did not run is said, not drawn
     assert "Yosys did not run" in text and "No mutation run" in text
+    assert "RTL coverage not measured" in text
     assert "The test set was not run through the simulated accelerator" in text
     # self-contained: no script, no stylesheet or frame, no link out, no request but the page
     assert not {"script", "link", "iframe", "object", "embed"} & set(dom.tags)
@@ -196,10 +197,19 @@ def test_page_shows_synthesis_mutation_and_system_runs(page, tmp_path):
     report["sim"]["test_set"] = {"dataset": "digits", "frames": 360, "bit_exact": True,
                                  "accuracy": 0.75, "torch_accuracy": 0.75,
                                  "matches_torch": True}
+    cov = {"rtl": "onebit", "line": 0.8, "branch": 0.7, "toggle": 0.9, "weights_exercised": 1.0,
+           "thresholds_both_ways": 0.5}
+    report["coverage"] = {"rtl": {"layers": {n: cov for n in layers}, "total": cov,
+                                  "stream_fifos": cov,
+                                  "worst": {"layer": layers[0], "key": "thresholds_both_ways",
+                                            "value": 0.5}}}
     (tmp_path / "report.json").write_text(json.dumps(report))
     dom = parse(report_html.render(tmp_path))
     text = " ".join(dom.text)
     assert "Yosys did not run" not in text and "No mutation run" not in text
+    assert "RTL coverage not measured" not in text
+    assert [r[0] for r in dom.rows["coverage-table"][1:]] == [*layers, "total (onebit RTL)"]
+    assert dom.rows["coverage-table"][1][2:] == ["80.0%", "70.0%", "90.0%", "100.0%", "50.0%"]
     rows = {r[0]: r for r in dom.rows["resources-table"][1:]}
     assert [rows[n][3] for n in layers] == [str(100 + i) for i in range(len(layers))]
     lut = next(r for r in dom.rows["capacity-table"] if r[0] == "LUT")
