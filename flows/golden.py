@@ -10,9 +10,9 @@ for the demo network. Here the build's graph is cut at its dataflow partition:
   cannot take the nodes);
 - the partition itself, FINN's golden graph, with every node's own `execute_node` on a whole
   batch at once: the nodes are told the batch through their shape methods (FINN's HW ops compute
-  on numpy arrays whose first axis is the batch, but reshape to their one-image shape). The
-  batched result is checked against the one-image execution on the first images; where a node
-  cannot take a batch, or the two differ, the images run one at a time (`batched` says which).
+  on numpy arrays whose first axis is the batch, but reshape to their one-image shape). Each
+  node's batched result is checked against its one-image execution on the first images; a node
+  that cannot take a batch, or differs, runs one image at a time (`Dataflow.single`).
 """
 
 from __future__ import annotations
@@ -118,7 +118,10 @@ class _Software:
 
 
 class Dataflow:
-    """FINN's golden graph of the partition, executed node by node on a batch of images."""
+    """FINN's golden graph of the partition, executed node by node on a batch of images; a node
+    whose execution does not take a batch (it differs, or fails, on the first images against
+    one image at a time, e.g. a sliding window's Im2Col of one image's shape) runs one image
+    at a time inside the batch (`single`)."""
 
     def __init__(self, model: ModelWrapper):
         self.model = model
@@ -128,38 +131,73 @@ class Dataflow:
         self.nodes = [(n, getCustomOp(n)) for n in g.node]
         self.shapes = {t: tuple(model.get_tensor_shape(t)) for n in g.node for t in n.output}
         self.shapes[self.inp] = tuple(model.get_tensor_shape(self.inp))
-        self.batched = None  # decided on the first call
+        self.single: set[str] | None = None  # decided on the first call
 
-    def _run(self, x: np.ndarray, b: int) -> np.ndarray:
+    @property
+    def batched(self) -> bool | None:
+        """Whether every node ran on whole batches (None before the first call)."""
+        return None if self.single is None else not self.single
+
+    def _exec(self, node, op, ctx: dict, b: int) -> None:
+        """`node`'s own execution on the `b` images of `ctx`, told the batch through its
+        shape methods."""
+        if b != 1:
+            for name in _SHAPES:  # the node's one-image shapes, batch b
+                if hasattr(op, name):
+                    f = getattr(type(op), name)
+                    setattr(op, name, lambda ind=0, f=f, op=op: (b, *tuple(f(op, ind))[1:]))
+        try:
+            for t in node.output:
+                ctx[t] = np.zeros((b, *self.shapes[t][1:]), dtype=np.float32)
+            op.execute_node(ctx, self.model.graph)
+        finally:
+            for name in _SHAPES:
+                op.__dict__.pop(name, None)
+
+    def _each(self, node, op, ctx: dict, b: int) -> dict:
+        """`node`'s outputs for the `b` images of `ctx`, one image at a time."""
+        outs: dict[str, list] = {t: [] for t in node.output}
+        for i in range(b):
+            sub = dict(self.init)
+            sub.update({t: ctx[t][i:i + 1] for t in node.input if t not in self.init})
+            self._exec(node, op, sub, 1)
+            for t in node.output:
+                outs[t].append(sub[t])
+        return {t: np.concatenate(v) for t, v in outs.items()}
+
+    def _start(self, x: np.ndarray) -> dict:
         ctx = dict(self.init)
-        ctx[self.inp] = x.reshape((b, *self.shapes[self.inp][1:])).astype(np.float32)
+        ctx[self.inp] = x.reshape((len(x), *self.shapes[self.inp][1:])).astype(np.float32)
+        return ctx
+
+    def _decide(self, x: np.ndarray) -> None:
+        """Run each node on the images `x` both ways (from the one-image results of the nodes
+        before it) and keep the batch only where the two agree."""
+        self.single = set()
+        ctx = self._start(x)
         for node, op in self.nodes:
-            if b != 1:
-                for name in _SHAPES:  # the node's one-image shapes, batch b
-                    if hasattr(op, name):
-                        f = getattr(type(op), name)
-                        setattr(op, name, lambda ind=0, f=f, op=op: (b, *tuple(f(op, ind))[1:]))
+            one = self._each(node, op, ctx, len(x))
             try:
-                for t in node.output:
-                    ctx[t] = np.zeros((b, *self.shapes[t][1:]), dtype=np.float32)
-                op.execute_node(ctx, self.model.graph)
-            finally:
-                for name in _SHAPES:
-                    op.__dict__.pop(name, None)
-        return ctx[self.out].reshape(b, -1)
+                trial = dict(ctx)
+                self._exec(node, op, trial, len(x))
+                same = all(np.array_equal(trial[t], one[t]) for t in node.output)
+            except Exception:  # a node whose execution knows only one image
+                same = False
+            if not same:
+                self.single.add(node.name)
+            ctx.update(one)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Rows of `x` (the partition's input, one image each) -> its output, one row each."""
-        if self.batched is None:
-            k = min(CHECKED, len(x))
-            one = np.concatenate([self._run(v, 1) for v in x[:k]])
-            try:
-                self.batched = bool(np.array_equal(self._run(x[:k], k), one))
-            except Exception:  # a node whose execution knows only one image
-                self.batched = False
-        if self.batched:
-            return self._run(x, len(x))
-        return np.concatenate([self._run(v, 1) for v in x])
+        if self.single is None:
+            self._decide(x[:CHECKED])
+        ctx = self._start(x)
+        for node, op in self.nodes:
+            if node.name in self.single:
+                ctx.update(self._each(node, op, ctx, len(x)))
+            else:
+                self._exec(node, op, ctx, len(x))
+        return ctx[self.out].reshape(len(x), -1)
 
 
 class Golden:
