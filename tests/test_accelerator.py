@@ -130,6 +130,18 @@ def test_cnn_with_padding_and_pooling(tmp_path, target_fps):
     folding = json.loads((tmp_path / "b" / "folding.json").read_text())
     assert any(k.startswith("FMPadding") for k in folding)
     assert any(k.startswith("Pool") for k in folding)
+    # the batched golden model (onebit sim --test-set) equals FINN's, one image at a time
+    from onebit.flows.build import golden_contexts, golden_outputs, load_intermediate
+    from onebit.flows.golden import Golden
+
+    out, x = tmp_path / "b", np.load(tmp_path / "b" / "vectors.npz")["x"][:6]
+    parent = load_intermediate(out, "hw_layers")
+    dataflow = load_intermediate(out, "dataflow_golden")
+    golden = Golden(parent, dataflow)
+    _, got, _ = golden(x)
+    assert np.array_equal(got, golden_outputs(dataflow, golden_contexts(parent, dataflow, x)[1]))
+    single = golden.dataflow.single  # FINN's sliding window executes one image's Im2Col
+    assert single and all(n.startswith("ConvolutionInputGenerator") for n in single)
 
 
 def test_bnn_pynq_tfc_simulated_bit_exact(tmp_path):
