@@ -238,18 +238,18 @@ def golden_node(golden: ModelWrapper, layer):
 
 
 def check_layers(acc, golden: ModelWrapper, run_dir: Path, seed: int = 0,
-                 only: set[str] | None = None) -> dict:
-    """`check_layer` for every layer of the accelerator `acc` (or those named in `only`):
-    {layer: its entry} for the layers checked."""
-    done = {}
-    for la in acc.layers:
-        node = golden_node(golden, la)
-        if node is None or (only is not None and la.name not in only):
-            continue
-        entry = check_layer(la, node, golden, run_dir, seed)
-        if entry is not None:
-            done[la.name] = entry
-    return done
+                 only: set[str] | None = None, jobs: int = 2) -> dict:
+    """`check_layer` for every layer of the accelerator `acc` (or those named in `only`), `jobs`
+    at a time (each compiles its own model: the cost of the check); {layer: its entry} for
+    the layers checked. A failure is raised for the first failing layer in dataflow order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = [(la, golden_node(golden, la)) for la in acc.layers
+            if only is None or la.name in only]
+    todo = [(la, node) for la, node in todo if node is not None]
+    with ThreadPoolExecutor(max(1, min(jobs, len(todo) or 1))) as pool:
+        entries = list(pool.map(lambda t: check_layer(t[0], t[1], golden, run_dir, seed), todo))
+    return {la.name: e for (la, _), e in zip(todo, entries, strict=True) if e is not None}
 
 
 def channel_range(dom: Domain, column: np.ndarray) -> tuple[int, int, int, int]:
