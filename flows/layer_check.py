@@ -182,7 +182,7 @@ def directed_inputs(dom: Domain, seed: int = 0) -> tuple[np.ndarray, dict]:
     return x, {"events": len(x), "hit": hit}
 
 
-def golden_outputs(node, model: ModelWrapper, x: np.ndarray, positions: int) -> np.ndarray:
+def node_outputs(node, model: ModelWrapper, x: np.ndarray, positions: int) -> np.ndarray:
     """FINN's execution of the MVAU `node` of `model` on the rows of `x`, `positions` rows a
     frame (a conv's output pixels; `x` padded to whole frames): (V, MH)."""
     op = getCustomOp(node)
@@ -217,7 +217,7 @@ def check_layer(layer, node, golden: ModelWrapper, run_dir: Path, seed: int = 0)
     positions = inp.words * inp.epw // mw
     frames = -(-len(x) // positions)
     xs = x[np.arange(frames * positions) % len(x)]  # whole frames, cycling over the vectors
-    want = golden_outputs(node, golden, xs, positions)
+    want = node_outputs(node, golden, xs, positions)
     res = simulate_instance(layer.inst, pack_frames(xs, inp.dt, inp.epw), frames * out.words,
                             run_dir=run_dir, watchdog=watchdog([layer]))
     bits = layer.inst.out_port_bits(0)

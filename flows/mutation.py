@@ -270,13 +270,14 @@ def equivalents(acc, rtl: Path, faults: list[Fault], mems: list[Memory], golden)
     from onebit.flows.layer_check import domain, golden_node
 
     by_file = {m.file: m for m in mems}
+    words = {f: _read(rtl / f) for f in {f.file for f in faults}}  # each memory read once
     layers = {la.name: la for la in acc.layers}
     doms = {}
     for name in {f.layer for f in faults}:
         node = golden_node(golden, layers[name])
         doms[name] = domain(node, golden) if node is not None else None
-    return [equivalent(f, by_file[f.file], layers[f.layer].inst.params,
-                       _read(rtl / f.file)[f.word], doms[f.layer]) for f in faults]
+    return [equivalent(f, by_file[f.file], layers[f.layer].inst.params, words[f.file][f.word],
+                       doms[f.layer]) for f in faults]
 
 
 def score(faults: list[Fault], caught: list[bool], vectors: int,

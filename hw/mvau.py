@@ -57,10 +57,11 @@ GATE_ATTR = "gate_thresholds"
 
 
 def rtl_sources() -> list[Path]:
-    """The SystemVerilog files of `onebit_mvau` (the module, its write port, trees, delays
-    and FIFO)."""
+    """The SystemVerilog files of `onebit_mvau` (the module, its write port, trees, delays,
+    FIFO and, in coverage builds only, its coverage points)."""
     return [rtl_source(MODULE), rtl_source("onebit_mvau_wport"), rtl_source("onebit_adder_tree"),
-            rtl_source("onebit_delay"), rtl_source("onebit_fifo")]
+            rtl_source("onebit_delay"), rtl_source("onebit_fifo"),
+            rtl_source("onebit_cov_both_ways")]
 
 
 CFG_PORTS = {"cfg_we": "1'b0", "cfg_sel": "1'b0", "cfg_idx": "32'd0", "cfg_data": "32'd0"}

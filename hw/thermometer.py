@@ -66,8 +66,8 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path | str, *,
     f.write_text("".join(f"{t:x}\n" for t in thr))
     p["LEVEL_FILE"] = str(f.resolve()) if absolute_paths else f.name
     width_in, width_out = p["PE"] * p["IN_BITS"], p["PE"] * p["LEVELS"]
-    return RtlInstance(name=node.name, module=MODULE, sources=[rtl_source(MODULE),
-                       rtl_source("onebit_fifo")], in_width=width_in, out_width=width_out,
-                       in_bits=width_in, out_bits=width_out, params=p,
+    sources = [rtl_source(s) for s in (MODULE, "onebit_fifo", "onebit_cov_both_ways")]
+    return RtlInstance(name=node.name, module=MODULE, sources=sources, in_width=width_in,
+                       out_width=width_out, in_bits=width_in, out_bits=width_out, params=p,
                        op_type=node.op_type)  # fmt: skip
 

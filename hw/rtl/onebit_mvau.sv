@@ -77,8 +77,8 @@
 // appends
 //   <instance> weight_words <read> <NF*SF>
 //   <instance> input_columns <nonzero> <MW>
-//   <instance>.g_thres thresholds <both ways> <only >=> <only <> <NCLS*NF*PE*N_THRES>
-//   <instance>.g_gate gates <both ways> <only >=> <only <> <NF*PE>   (GATED: pc_m >= G)
+//   <instance>.g_thres.u_cov_thres thresholds <both ways> <only >=> <only <> <NCLS*NF*PE*N_THRES>
+//   <instance>.g_gate.u_cov_gates gates <both ways> <only >=> <only <> <NF*PE>  (GATED: pc_m >= G)
 // to DIR/functional.txt (a threshold counts per class set, row and index).
 //
 // Synthesis attributes (FINN's folding keys; "auto" adds none of its own): RAM_STYLE on the
@@ -489,35 +489,15 @@ module onebit_mvau #(
     initial $readmemh(GATE_FILE, gmem);
     always_ff @(posedge clk) g3 <= gmem[NF_W'(ta2)];
 `ifdef ONEBIT_COVERAGE
-    /* verilator coverage_off */
-    bit              cov_ge [NF][PE];  // an MSB accumulator seen >= the gate
-    bit              cov_lt [NF][PE];  // ... and < it
-    logic [NF_W-1:0] cov_ga;           // the word g3 holds
-    always_ff @(posedge clk) begin
-      cov_ga <= NF_W'(ta2);
-      if (rst_n && v3) begin
-        for (int p = 0; p < PE; p++) begin
-          if (acc3[p] >= $signed(g3[p*ACC_BITS +: ACC_BITS])) cov_ge[cov_ga][p] <= 1'b1;
-          else cov_lt[cov_ga][p] <= 1'b1;
-        end
-      end
+    logic [NF_W-1:0] cov_ga;  // the word g3 holds
+    logic [PE-1:0]   cov_open;
+    always_ff @(posedge clk) cov_ga <= NF_W'(ta2);
+    always_comb begin
+      for (int p = 0; p < PE; p++) cov_open[p] = acc3[p] >= $signed(g3[p*ACC_BITS +: ACC_BITS]);
     end
-    final begin
-      string dir;
-      int fd, both, ge_only, lt_only;
-      if ($value$plusargs("coverage=%s", dir)) begin
-        {both, ge_only, lt_only} = '0;
-        foreach (cov_ge[i, j]) begin
-          both += int'(cov_ge[i][j] && cov_lt[i][j]);
-          ge_only += int'(cov_ge[i][j] && !cov_lt[i][j]);
-          lt_only += int'(!cov_ge[i][j] && cov_lt[i][j]);
-        end
-        fd = $fopen({dir, "/functional.txt"}, "a");
-        $fdisplay(fd, "%m gates %0d %0d %0d %0d", both, ge_only, lt_only, NF * PE);
-        $fclose(fd);
-      end
-    end
-    /* verilator coverage_on */
+    onebit_cov_both_ways #(.ROWS(NF), .COLS(PE), .KIND("gates")) u_cov_gates (
+      .clk, .en(rst_n && v3), .row(cov_ga), .ge(cov_open), .lt(~cov_open)
+    );
 `endif
 
     localparam acc_t MW_ACC = acc_t'(MW);
@@ -593,38 +573,19 @@ module onebit_mvau #(
     end
     always_ff @(posedge clk) thr3 <= tmem[ta_act];
 `ifdef ONEBIT_COVERAGE
-  /* verilator coverage_off */
-    bit              cov_ge [NCLS*NF][PE*NT];  // an accumulator seen >= the threshold
-    bit              cov_lt [NCLS*NF][PE*NT];  // ... and < it
-    logic [TA_W-1:0] cov_ta;                   // the word thr3 holds
-    always_ff @(posedge clk) begin
-      cov_ta <= ta_act;
-      if (rst_n && v_act) begin
-        for (int p = 0; p < PE; p++) begin
-          for (int t = 0; t < NT; t++) begin
-            if (act[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS]))
-              cov_ge[cov_ta][p*NT+t] <= 1'b1;
-            else cov_lt[cov_ta][p*NT+t] <= 1'b1;
-          end
+    logic [TA_W-1:0]  cov_ta;  // the word thr3 holds
+    logic [PE*NT-1:0] cov_met;
+    always_ff @(posedge clk) cov_ta <= ta_act;
+    always_comb begin
+      for (int p = 0; p < PE; p++) begin
+        for (int t = 0; t < NT; t++) begin
+          cov_met[p*NT+t] = act[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS]);
         end
       end
     end
-    final begin
-      string dir;
-      int fd, both, ge_only, lt_only;
-      if ($value$plusargs("coverage=%s", dir)) begin
-        {both, ge_only, lt_only} = '0;
-        foreach (cov_ge[i, j]) begin
-          both += int'(cov_ge[i][j] && cov_lt[i][j]);
-          ge_only += int'(cov_ge[i][j] && !cov_lt[i][j]);
-          lt_only += int'(!cov_ge[i][j] && cov_lt[i][j]);
-        end
-        fd = $fopen({dir, "/functional.txt"}, "a");
-        $fdisplay(fd, "%m thresholds %0d %0d %0d %0d", both, ge_only, lt_only, NCLS*NF*PE*NT);
-        $fclose(fd);
-      end
-    end
-  /* verilator coverage_on */
+    onebit_cov_both_ways #(.ROWS(NCLS * NF), .COLS(PE * NT), .KIND("thresholds")) u_cov_thres (
+      .clk, .en(rst_n && v_act), .row(cov_ta), .ge(cov_met), .lt(~cov_met)
+    );
 `endif
     if (PIPE_LEVELS == 0) begin : g_serial
       always_comb begin

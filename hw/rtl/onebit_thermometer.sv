@@ -13,7 +13,7 @@
 //
 // Functional coverage (simulation only, `define ONEBIT_COVERAGE; onebit.hw.coverage): which
 // levels saw a pixel at or above them and one below them; with +coverage=DIR, `final` appends
-//   <instance> thresholds <both ways> <only >=> <only <> <LEVELS>
+//   <instance>.u_cov_levels thresholds <both ways> <only >=> <only <> <LEVELS>
 // to DIR/functional.txt.
 module onebit_thermometer #(
   parameter int unsigned PE = 1,
@@ -66,34 +66,16 @@ module onebit_thermometer #(
   );
 
 `ifdef ONEBIT_COVERAGE
-  /* verilator coverage_off */
-  bit cov_ge [LEVELS];  // a pixel seen >= the level
-  bit cov_lt [LEVELS];  // ... and < it
-  always_ff @(posedge clk) begin
-    if (rst_n && s_axis_tvalid && s_axis_tready) begin
-      for (int p = 0; p < PE; p++) begin
-        for (int k = 0; k < LEVELS; k++) begin
-          if (bits[p*LEVELS + k]) cov_ge[k] <= 1'b1;
-          else cov_lt[k] <= 1'b1;
-        end
-      end
+  logic [LEVELS-1:0] cov_ge, cov_lt;  // some pixel of the word at or above each level / below
+  always_comb begin
+    {cov_ge, cov_lt} = '0;
+    for (int p = 0; p < PE; p++) begin
+      cov_ge |= bits[p*LEVELS +: LEVELS];
+      cov_lt |= ~bits[p*LEVELS +: LEVELS];
     end
   end
-  final begin
-    string dir;
-    int fd, both, ge_only, lt_only;
-    if ($value$plusargs("coverage=%s", dir)) begin
-      {both, ge_only, lt_only} = '0;
-      foreach (cov_ge[k]) begin
-        both += int'(cov_ge[k] && cov_lt[k]);
-        ge_only += int'(cov_ge[k] && !cov_lt[k]);
-        lt_only += int'(!cov_ge[k] && cov_lt[k]);
-      end
-      fd = $fopen({dir, "/functional.txt"}, "a");
-      $fdisplay(fd, "%m thresholds %0d %0d %0d %0d", both, ge_only, lt_only, LEVELS);
-      $fclose(fd);
-    end
-  end
-  /* verilator coverage_on */
+  onebit_cov_both_ways #(.ROWS(1), .COLS(LEVELS), .KIND("thresholds")) u_cov_levels (
+    .clk, .en(rst_n && s_axis_tvalid && s_axis_tready), .row(1'b0), .ge(cov_ge), .lt(cov_lt)
+  );
 `endif
 endmodule
