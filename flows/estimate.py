@@ -3,7 +3,9 @@
 FINN's analyses see only FINN's HW layers: onebit's own (FracBNN's `ThermometerEncoder`) get
 their cycles from the op (`get_exp_cycles`) and their LUTs from `ONEBIT_LUTS`; a
 precision-gated MVAU (FINN's MVAU carrying `gate_thresholds`) is FINN's model of what
-onebit_mvau builds for it (`gated_mvau_estimates`).
+onebit_mvau builds for it (`gated_mvau_estimates`). A buffered sliding-window generator's
+cycles come from the model of its RTL (`hw/swg.py`), FINN's upper bound kept beside
+them (`finn_cycles`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ def estimate(model: ModelWrapper, part: str, clock_mhz: float) -> dict:
     from onebit.flows.folding import finn_layers_only
 
     cycles = {k: int(v) for k, v in model.analysis(exp_cycles_per_layer).items()}
+    finn_cycles = {}
+    for name, exact in window_estimates(model).items():
+        finn_cycles[name], cycles[name] = cycles[name], exact
     perf = finn_layers_only(model, lambda m: m.analysis(dataflow_performance))
     res = res_estimation(model, part)
     res.update(padded_threshold_estimates(model, part))
@@ -47,8 +52,29 @@ def estimate(model: ModelWrapper, part: str, clock_mhz: float) -> dict:
         "brams": int(round(brams)),
         "resources": {k: round(v, 1) for k, v in total.items()},
         "cycles_per_layer": cycles,
+        "finn_cycles": finn_cycles,
         "resources_per_layer": {k: {kk: float(vv) for kk, vv in v.items()} for k, v in res.items()},
     }
+
+
+def window_estimates(model: ModelWrapper) -> dict[str, int]:
+    """Cycles per frame of each buffered-style RTL sliding-window generator, from the model of
+    its registers (FINN's formula overestimates overlapping reads and writes)."""
+    from onebit.hw.swg import default_style, window_cycles
+
+    out = {}
+    for node in model.graph.node:
+        if node.op_type == "ConvolutionInputGenerator_rtl":
+            inst = getCustomOp(node)
+            # the model runs three frames in Python (~1 M cycles/s): beyond ~1 M cycles a
+            # frame (an ImageNet-sized map) FINN's upper bound stays
+            if default_style(inst) and inst.get_exp_cycles() <= WINDOW_MODEL_CYCLES:
+                out[node.name] = window_cycles(inst)
+    return out
+
+
+WINDOW_MODEL_CYCLES = 1 << 20
+"""Frames up to this many cycles (FINN's bound) get the sliding-window model's cycles."""
 
 
 def padded_threshold_estimates(model: ModelWrapper, part: str) -> dict[str, dict]:

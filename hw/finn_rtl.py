@@ -43,6 +43,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import UnsupportedOpError
 from onebit.hw import rtl_source
 from onebit.hw.instance import FINN_PORTS, ONEBIT_PORTS, RtlInstance
+from onebit.hw.swg import unsound_window
 
 # generate_hdl wants a part and a clock; none of the nodes here uses them.
 _FPGAPART = "xczu3eg-sbva484-1-e"
@@ -290,6 +291,12 @@ def _check_swg(node: NodeProto, op) -> None:
             node, f"SIMD={g('SIMD')} parallel_window={g('parallel_window')} "
             f"IFMChannels={g('IFMChannels')} ConvKernelDim={g('ConvKernelDim')}: {e}"
         ) from e
+    if style == "default" and (why := unsound_window(op)):
+        g = op.get_nodeattr
+        raise _reject(node, f"FINN's sliding window is wrong for IFMDim={g('IFMDim')}, "
+                            f"ConvKernelDim={g('ConvKernelDim')}, Stride={g('Stride')} "
+                            f"(OFMDim={g('OFMDim')}): {why}; change the stride or pad the map "
+                            "so the windows tile it")
 
 
 def _swg(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
