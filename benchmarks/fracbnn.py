@@ -36,6 +36,8 @@ import json
 import platform
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from onebit import data
@@ -61,6 +63,21 @@ def first_layer(layers: dict[str, dict]) -> dict:
             break
     tot = {k: sum(layers[n][k] for n in names) for k in ("luts", "ffs", "brams_18k", "dsps")}
     return {**tot, "layers": names}
+
+
+def first_layer_synth(bdir: Path, part: str) -> dict:
+    """Yosys counts of each layer up to and including the first MVAU (stream order), each
+    synthesized as its own top (the whole design's synthesis is the slow part of a build)."""
+    from onebit.hw.accelerator import Accelerator
+    from onebit.hw.synth import REPORT_KEYS, synthesize
+
+    layers = {}
+    for la in Accelerator.load(bdir / "rtl").layers:
+        r = synthesize(la.inst, bdir / "synth" / "layers" / la.name, part, root=bdir / "rtl")
+        layers[la.name] = {k: r[k] for k in REPORT_KEYS if k in r}
+        if la.name.startswith("MVAU"):
+            break
+    return {"layers": layers, "tool": r["tool"]}
 
 
 def one(name: str, a: argparse.Namespace, ds) -> dict:
@@ -101,7 +118,9 @@ def one(name: str, a: argparse.Namespace, ds) -> dict:
     try:
         inp = resolve(str(ckpt), vectors=a.vectors)
         report = build(inp, BuildConfig(bdir, sim=True, sim_frames=a.vectors, vectors=a.vectors,
-                                        synth=a.synth, directed=a.directed))  # fmt: skip
+                                        synth=a.synth == "all", directed=a.directed))
+        if a.synth == "first":
+            report["resources"] = first_layer_synth(bdir, report["part"])
     except Exception as e:  # recorded, the other configurations still run
         rec["build_error"] = f"{type(e).__name__}: {e}".strip()[:2000]
         rec["bit_exact"] = False
@@ -121,8 +140,9 @@ def one(name: str, a: argparse.Namespace, ds) -> dict:
     res = report.get("resources")
     if res:
         layers = res.get("layers", {})
-        rec["synth"] = {k: res.get(k) for k in ("tool", "part", "luts", "ffs", "brams_18k",
-                                                 "dsps")}  # fmt: skip
+        if a.synth == "all":
+            rec["synth"] = {k: res.get(k) for k in ("tool", "part", "luts", "ffs", "brams_18k",
+                                                     "dsps")}  # fmt: skip
         rec["first_layer"] = first_layer(layers)
         rec["layers"] = layers
     return rec
@@ -169,7 +189,10 @@ def main() -> None:
     p.add_argument("--directed", type=int, default=16, help="directed vectors (rtlsim)")
     p.add_argument("--limit", type=int,
                    help="train on the first N images only (timing: s/epoch is scaled to all)")
-    p.add_argument("--no-synth", dest="synth", action="store_false", help="skip Yosys")
+    p.add_argument("--synth", choices=("first", "all", "none"), default="first",
+                   help="Yosys: the first layer's layers each on its own (default), the whole "
+                   "design and every layer (the build's --synth: slow), or none")
+    p.add_argument("--jobs", type=int, default=1, help="configurations run at a time")
     p.add_argument("--no-build", dest="build", action="store_false",
                    help="train only (accuracy and s/epoch)")
     p.add_argument("--work", type=Path, default=Path("build/bench-fracbnn"))
@@ -181,11 +204,12 @@ def main() -> None:
     stem = a.out or RESULTS / "-".join(["fracbnn"] + [ds.name] * (not full)
                                        + [f"limit{a.limit}"] * bool(a.limit)
                                        + ["nobuild"] * (not a.build))  # fmt: skip
-    rows = [one(n, a, ds) for n in a.configs]
+    with ProcessPoolExecutor(a.jobs, mp_context=get_context("fork")) as pool:
+        rows = list(pool.map(one, a.configs, [a] * len(a.configs), [ds] * len(a.configs)))
     cmd = "python benchmarks/fracbnn.py " + " ".join(
         [f"--dataset {a.dataset}", f"--epochs {a.epochs}", f"--vectors {a.vectors}",
          f"--directed {a.directed}", f"--configs {' '.join(a.configs)}"]
-        + ([f"--limit {a.limit}"] if a.limit else []) + ([] if a.synth else ["--no-synth"])
+        + ([f"--limit {a.limit}"] if a.limit else []) + [f"--synth {a.synth}"]
         + ([] if a.build else ["--no-build"]))  # fmt: skip
     doc = {"command": cmd, "machine": {"python": platform.python_version(),
                                        "cpu": platform.processor()}, "rows": rows}  # fmt: skip
