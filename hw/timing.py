@@ -7,7 +7,9 @@ combinational cells in topological order). It returns
 - `lut_levels`: the most LUTs on any path between timing start and end points;
 - `delay_ns`, `fmax_mhz_est`: the slowest path under the family's `DelayModel`,
   fmax = 1000 / (overhead + path delay);
-- `carry_cells`: the carry cells on that slowest path, and its endpoint net.
+- `carry_cells`: the carry cells on that slowest path, and its endpoint net;
+- `deepest_path`: the nets along one path with `lut_levels` LUTs, start to end (where a
+  design misses its LUT-level budget, the place to look).
 
 Counting rules (stated, not Vivado's):
 
@@ -108,13 +110,19 @@ def analyse(netlist: dict, family: str, top: str | None = None) -> dict:
     comb: dict[str, tuple[str, list[tuple[str, int]], list[int]]] = {}
     driver: dict[int, str] = {}
     ends: list[int] = []
+    end_reg: dict[int, int | None] = {}  # an end bit's register, by the bit it drives
     unmodelled: set[str] = set()
     for name, c in cells.items():
         ctype, ports, conn = c["type"], c.get("port_directions", {}), c["connections"]
         arcs = _comb_arcs(ctype, ports)
         if arcs is None:  # a register: its inputs end paths
-            ends += [b for p, d in ports.items() if d == "input" for b in conn.get(p, [])
-                     if isinstance(b, int)]
+            bits = [b for p, d in ports.items() if d == "input" for b in conn.get(p, [])
+                    if isinstance(b, int)]
+            ends += bits
+            q = next((b for p, d in ports.items() if d == "output" for b in conn.get(p, [])
+                      if isinstance(b, int)), None)
+            for b in bits:
+                end_reg.setdefault(b, q)
             continue
         ins, outs = arcs
         if not (ctype in _CARRY or ctype in _MUX or ctype in _FREE or _LUT_RE.match(ctype)
@@ -143,21 +151,25 @@ def analyse(netlist: dict, family: str, top: str | None = None) -> dict:
     delay: dict[int, float] = {}
     levels: dict[int, int] = {}
     carries: dict[int, int] = {}
+    deepest_in: dict[int, int] = {}  # a bit's input bit on its deepest path
     queue = deque(n for n, k in indeg.items() if k == 0)
     done = 0
     while queue:
         name = queue.popleft()
         done += 1
         ctype, in_bits, out_bits = comb[name]
-        d_out, l_out, c_out = 0.0, 0, 0
+        d_out, l_out, c_out, via = 0.0, 0, 0, None
         for port, b in in_bits:
             dt, dl = _step(ctype, port, model)
             d = delay.get(b, 0.0) + dt
             if d > d_out:
                 d_out, c_out = d, carries.get(b, 0) + (ctype in _CARRY)
-            l_out = max(l_out, levels.get(b, 0) + dl)
+            if via is None or levels.get(b, 0) + dl > l_out:
+                l_out, via = levels.get(b, 0) + dl, b
         for b in out_bits:
             delay[b], levels[b], carries[b] = d_out, l_out, c_out
+            if via is not None:
+                deepest_in[b] = via
         for s in succ[name]:
             indeg[s] -= 1
             if indeg[s] == 0:
@@ -170,11 +182,19 @@ def analyse(netlist: dict, family: str, top: str | None = None) -> dict:
         if delay.get(b, 0.0) > worst_d:
             worst_d, worst_bit = delay[b], b
     lut_levels = max((levels.get(b, 0) for b in ends), default=0)
-    net = None
-    if worst_bit is not None:
-        names = [(bool(v.get("hide_name")), n) for n, v in mod.get("netnames", {}).items()
-                 if worst_bit in v["bits"]]
-        net = min(names)[1] if names else None
+    names: dict[int, tuple[bool, str]] = {}  # a bit's most readable net name
+    for n, v in mod.get("netnames", {}).items():
+        for b in v["bits"]:
+            if isinstance(b, int):
+                names[b] = min(names.get(b, (True, n)), (bool(v.get("hide_name")), n))
+    net = names[worst_bit][1] if worst_bit in names else None
+    deepest = max(ends, key=lambda b: levels.get(b, 0), default=None)
+    path = []
+    if end_reg.get(deepest) is not None:  # the register the path ends in, by its output
+        path.append(names.get(end_reg[deepest], (True, "?"))[1] + " (register)")
+    while deepest is not None:
+        path.append(names.get(deepest, (True, f"bit {deepest}"))[1])
+        deepest = deepest_in.get(deepest)
     period = model.overhead_ns + worst_d
     return {
         "lut_levels": lut_levels,
@@ -182,6 +202,7 @@ def analyse(netlist: dict, family: str, top: str | None = None) -> dict:
         "fmax_mhz_est": round(1000.0 / period, 1),
         "carry_cells": carries.get(worst_bit, 0) if worst_bit is not None else 0,
         "critical_net": net,
+        "deepest_path": path[::-1],
         "unmodelled": sorted(unmodelled),
         "model": asdict(model),
     }

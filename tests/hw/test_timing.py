@@ -47,6 +47,9 @@ def test_levels_count_luts_and_carries_by_the_stated_rule():
                                           + m.carry_ns)
     assert r["fmax_mhz_est"] == pytest.approx(1000 / r["delay_ns"], abs=0.1)
     assert r["critical_net"] == "q_end" and r["unmodelled"] == []
+    # the deepest path, start to end: r0's output through both LUTs and the carry chain into
+    # r1 (named by its output, unnamed here)
+    assert r["deepest_path"] == ["bit 2", "bit 3", "bit 4", "bit 8", "q_end", "? (register)"]
 
 
 def test_inverters_are_free_and_ultrascale_is_faster():
