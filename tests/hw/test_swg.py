@@ -53,9 +53,9 @@ GEOMETRIES = [  # (ifm, ch, simd, k, stride, depthwise)
     ((10, 10), 32, 32, (3, 3), (1, 1), 0),
     ((6, 6), 32, 8, (3, 3), (1, 1), 0),
     # non-square maps and kernels, stride 3, a 1-wide kernel
-    ((7, 9), 6, 3, (3, 2), (1, 2), 0),
     ((9, 7), 4, 2, (3, 3), (3, 3), 1),
-    ((6, 5), 4, 4, (1, 3), (1, 1), 0),
+    pytest.param((7, 9), 6, 3, (3, 2), (1, 2), 0, marks=pytest.mark.slow),
+    pytest.param((6, 5), 4, 4, (1, 3), (1, 1), 0, marks=pytest.mark.slow),
 ]
 
 
