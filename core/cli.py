@@ -283,7 +283,7 @@ def explore(o: _Ctx, model: str, out: Path, board, fps_spec, foldings, synth, wo
     from onebit.flows.inputs import resolve
 
     targets = [Target(fps=f) for f in (parse_fps(fps_spec) if fps_spec else [])]
-    targets += [Target(folding=f.resolve()) for f in foldings]
+    targets += [Target(folding=f) for f in foldings]
     cfg = ExploreConfig(out, targets, board=board, synth=synth, workers=workers,
                         cluster=cluster, target_fps=target_fps, vectors=vectors, frames=frames,
                         directed=directed, layer_check=layer_check, seed=seed, top_k=top_k)

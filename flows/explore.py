@@ -106,7 +106,8 @@ class ExploreConfig:
                            directed=self.directed, layer_check=self.layer_check,
                            synth=self.synth, seed=self.seed, top_k=self.top_k,
                            target_fps=target.fps if target else None,
-                           folding=target.folding if target else None)
+                           folding=Path(target.folding).resolve()  # as workers see it
+                           if target and target.folding else None)
 
 
 def check_config(cfg: ExploreConfig) -> None:
@@ -207,8 +208,10 @@ def dask_client(workers: int, cluster: str | None) -> Iterator:
         with client:
             yield client
         return
+    # on loopback only; no dashboard, its HTTP server on a free port (not a second 8787)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                      dashboard_address=None, host="127.0.0.1",
+                      host="127.0.0.1", dashboard_address=None,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                       silence_logs=logging.ERROR) as lc, Client(lc) as client:
         yield client
 
