@@ -49,7 +49,7 @@ def table(r: dict) -> str:
     rows.append("")
     rows.append(f"Fastest point that fits {r['board']}: "
                 + ("none" if rec["fastest_fitting"] is None else f"point {rec['fastest_fitting']}")
-                + f". Wall time {r['seconds']:.0f} s ({r['workers']} workers).")
+                + f". Wall time {r['seconds']:.0f} s ({r['engine']['workers']} local workers).")
     return "\n".join(rows) + "\n"
 
 

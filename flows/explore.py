@@ -280,7 +280,9 @@ def explore(inp: BuildInput, cfg: ExploreConfig,
         result = {
             "model": base_report["model"], "board": board.name, "part": board.part,
             "clock_mhz": board.clock_mhz, "capacity": board.capacity,
-            "synth": cfg.synth, "workers": cfg.cluster or cfg.workers,
+            "synth": cfg.synth,
+            "engine": {"dask": "cluster", "address": cfg.cluster} if cfg.cluster else
+                      {"dask": "local", "workers": cfg.workers},
             "base": {"dir": BASE, "timings_s": base_report["timings_s"],
                      "stages": list(base_report["stages"])},
             "points": points,
