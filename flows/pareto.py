@@ -58,13 +58,17 @@ def plot(result: dict) -> str:
                                 color=FOLDING_FILE)
             line = sorted((p for p in points if p["k"] in on), key=lambda p: p["fps"])
             ax.plot([p["fps"] for p in line], [p["resources"][key] for p in line], color=FRONT,
-                    lw=1, drawstyle="steps-post", zorder=2, label="Pareto front")
+                    lw=1, zorder=2, label="Pareto front")
             cap = result["capacity"][cap_key]
             ax.axhline(cap, color=OVER, ls="--", lw=1,
                        label=f"{result['board']} capacity ({cap:,} {name})")
             if points:
                 ax.set_xscale("log")
-                ax.set_yscale("symlog" if key == "brams_18k" else "log")
+                if key == "brams_18k":  # 0 BRAM is a real value
+                    ax.set_yscale("symlog", linthresh=1)
+                    ax.set_ylim(bottom=0)
+                else:
+                    ax.set_yscale("log")
             ax.set_xlabel(f"frames/s at {result['clock_mhz']:g} MHz (simulated cycles/frame)")
             ax.set_ylabel(f"{name} ({' / '.join(sorted(source)) or 'none'})")
             ax.grid(True, which="both", alpha=0.3)
