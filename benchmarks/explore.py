@@ -1,14 +1,16 @@
 """Benchmark: the Pareto front of CNV-W1A1 (bnn_pynq:cnv, random weights) on pynq-z2.
 
-    .venv/bin/python benchmarks/explore.py [--out build/explore-cnv] [--fps 500:20000:5]
+    .venv/bin/python benchmarks/explore.py [--out build/explore-cnv] [--fps 2000:8000:3]
                                            [--workers 2] [--synth] [--frames 6]
+    .venv/bin/python benchmarks/explore.py --add-yosys K [K ...]   # after a run without --synth
 
 `onebit explore` over `--fps` (log-spaced SetFolding targets) plus finn-examples' folding
 (`benchmarks/folding/cnv-w1a1.json`, marked on the plot): every point built from the shared
 model steps, simulated bit-exact in Verilator, FINN's LUT/BRAM estimate (Yosys with
 `--synth`). Writes `benchmarks/results/explore-cnv.json` (explore.json, the command and the
 machine), `explore-cnv.md` (the table quoted in docs/results.md) and `explore-cnv.svg`
-(pareto.svg).
+(pareto.svg). `--add-yosys K ...` synthesizes the whole design of points K of the last run
+(Yosys, no per-layer runs) and adds the counts beside FINN's estimate (`"yosys_design"`).
 """
 
 from __future__ import annotations
@@ -30,21 +32,23 @@ def table(r: dict) -> str:
     """The markdown table of an exploration's points."""
     src = sorted({p["resources"]["source"] for p in r["points"] if p["status"] == "ok"})
     rows = [f"| point | target | cycles/frame (sim) | fps | LUT ({', '.join(src)}) | BRAM18 | "
-            "fits | on front (LUT / BRAM) | bit-exact |",
-            "|---|---|---|---|---|---|---|---|---|"]
+            "fits | on front (LUT / BRAM) | bit-exact | Yosys LUT / FF / BRAM18 |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
     for p in r["points"]:
         t = p["target"]
         target = f"{t['fps']:,.0f} fps" if "fps" in t else f"`{Path(t['folding']).name}`"
         if p["status"] != "ok":
             why = (p["error"] or "").splitlines()[0] if p["error"] else ""
             rows.append(f"| {p['k']} | {target} | failed at {p['failed_step']}: {why} "
-                        "| | | | | | |")
+                        "| | | | | | | |")
             continue
         front = " / ".join("yes" if p["k"] in r["pareto"][k] else "no"
                            for k in ("luts", "brams_18k"))
         rows.append(f"| {p['k']} | {target} | {p['cycles_per_frame']:,.0f} | {p['fps']:,.0f} | "
                     f"{p['resources']['luts']:,} | {p['resources']['brams_18k']} | "
-                    f"{'yes' if p['fits'] else 'no'} | {front} | {p['bit_exact']} |")
+                    f"{'yes' if p['fits'] else 'no'} | {front} | {p['bit_exact']} | "
+                    + (f"{y['luts']:,} / {y['ffs']:,} / {y['brams_18k']} |"
+                       if (y := p.get("yosys_design")) else "not run |"))
     rec = r["recommendation"]
     rows.append("")
     rows.append(f"Fastest point that fits {r['board']}: "
@@ -53,15 +57,35 @@ def table(r: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def add_yosys(out: Path, ks: list[int]) -> dict:
+    """Yosys counts of the whole design of points `ks` of the last run (in `out`)."""
+    from onebit.hw.synth import synthesize_build
+
+    r = json.loads((RESULTS / "explore-cnv.json").read_text())
+    for k in ks:
+        s = synthesize_build(out / r["points"][k]["dir"], per_layer=False)
+        r["points"][k]["yosys_design"] = {key: s[key] for key in (
+            "tool", "luts", "lut_logic", "lut_memory", "ffs", "brams_18k", "dsps", "seconds")}
+        print(f"point {k}: {s['luts']} LUT, {s['ffs']} FF, {s['brams_18k']} BRAM18 "
+              f"({s['seconds']} s)", flush=True)
+        (RESULTS / "explore-cnv.json").write_text(json.dumps(r, indent=1))
+    (RESULTS / "explore-cnv.md").write_text(table(r))
+    return r
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=Path("build/explore-cnv"))
-    ap.add_argument("--fps", default="500:20000:5")
+    ap.add_argument("--fps", default="2000:8000:3")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--synth", action="store_true")
     ap.add_argument("--frames", type=int, default=6)
     ap.add_argument("--target-fps", type=float, default=3000.0)
+    ap.add_argument("--add-yosys", type=int, nargs="+", metavar="K")
     args = ap.parse_args(argv)
+    if args.add_yosys:
+        print(table(add_yosys(args.out, args.add_yosys)))
+        return 0
     from onebit.flows.explore import ExploreConfig, Target, explore, parse_fps
     from onebit.flows.inputs import resolve
 
