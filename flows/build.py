@@ -558,7 +558,7 @@ STEPS: dict[str, Callable[[BuildState], None]] = {
 SIM_STEPS = ("rtl", "rtlsim", "resources")
 MODEL_STEPS = ("export", "finn", "streamline", "hw_layers")
 """The steps that depend on the model alone, not on the board or the folding: a build can
-start after them from another build's files (`build(..., base=...)`)."""
+start after them from another build's files (`build_from`)."""
 
 
 def default_steps(cfg: BuildConfig) -> list[str]:
@@ -615,6 +615,14 @@ def build_from(base: Path, cfg: BuildConfig,
 
 def _start_from(state: BuildState, base: Path, report: dict) -> None:
     """`build_from`: take `base`'s model-step files, stages and vectors as this build's."""
+    try:
+        _copy_model_steps(state, base, report)
+    except (OSError, KeyError) as e:
+        raise UserInputError(f"{base}: cannot start from this build ({type(e).__name__}: "
+                             f"{e})") from None
+
+
+def _copy_model_steps(state: BuildState, base: Path, report: dict) -> None:
     (state.out / "intermediate").mkdir()
     for f in sorted((base / "intermediate").glob("*.onnx")):
         step = f.stem.split("_", 1)[1]
