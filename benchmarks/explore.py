@@ -10,7 +10,8 @@ model steps, simulated bit-exact in Verilator, FINN's LUT/BRAM estimate (Yosys w
 `--synth`). Writes `benchmarks/results/explore-cnv.json` (explore.json, the command and the
 machine), `explore-cnv.md` (the table quoted in docs/results.md) and `explore-cnv.svg`
 (pareto.svg). `--add-yosys K ...` synthesizes the whole design of points K of the last run
-(Yosys, no per-layer runs) and adds the counts beside FINN's estimate (`"yosys_design"`).
+(Yosys, no per-layer runs), adds the counts beside FINN's estimate (`"yosys_design"`) and
+draws the plot again from the results file.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ def table(r: dict) -> str:
 
 def add_yosys(out: Path, ks: list[int]) -> dict:
     """Yosys counts of the whole design of points `ks` of the last run (in `out`)."""
+    from onebit.flows import pareto
     from onebit.hw.synth import synthesize_build
 
     r = json.loads((RESULTS / "explore-cnv.json").read_text())
@@ -70,6 +72,7 @@ def add_yosys(out: Path, ks: list[int]) -> dict:
               f"({s['seconds']} s)", flush=True)
         (RESULTS / "explore-cnv.json").write_text(json.dumps(r, indent=1))
     (RESULTS / "explore-cnv.md").write_text(table(r))
+    pareto.write_plot(RESULTS / "explore-cnv.svg", r)  # from the results file, as it is now
     return r
 
 

@@ -49,9 +49,9 @@ def plot(result: dict) -> str:
             on = {k: i for i, k in enumerate(result["pareto"][key])}
             for p in points:
                 face = FOLDING_FILE if "folding" in p["target"] else EST
-                ax.scatter(p["fps"], p["resources"][key], s=40, color=face,
-                           edgecolors=FRONT if p["k"] in on else "none", linewidths=1.5,
-                           marker="o" if p["fits"] else "x", zorder=3)
+                ring = {"edgecolors": FRONT if p["k"] in on else "none", "linewidths": 1.5}
+                ax.scatter(p["fps"], p["resources"][key], s=40, color=face, zorder=3,
+                           **(ring if p["fits"] else {"marker": "x"}))
                 if "folding" in p["target"]:
                     ax.annotate(Path(p["target"]["folding"]).stem, (p["fps"], p["resources"][key]),
                                 textcoords="offset points", xytext=(5, -11), fontsize=8,
@@ -64,15 +64,11 @@ def plot(result: dict) -> str:
                        label=f"{result['board']} capacity ({cap:,} {name})")
             if points:
                 ax.set_xscale("log")
-                if key == "brams_18k":  # 0 BRAM is a real value
-                    ax.set_yscale("symlog", linthresh=1)
-                    ax.set_ylim(bottom=0)
-                else:
-                    ax.set_yscale("log")
+            ax.set_ylim(bottom=0)  # linear from 0: the capacity line reads as a fraction
             ax.set_xlabel(f"frames/s at {result['clock_mhz']:g} MHz (simulated cycles/frame)")
             ax.set_ylabel(f"{name} ({' / '.join(sorted(source)) or 'none'})")
             ax.grid(True, which="both", alpha=0.3)
-            ax.legend(loc="upper left", fontsize=8)
+            ax.legend(loc="best", fontsize=8)
         fig.suptitle(f"{result['model']} on {result['board']} ({result['part']}): "
                      f"{len(points)} bit-exact points of {len(result['points'])}"
                      " (x: does not fit)")
