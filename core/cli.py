@@ -1,5 +1,5 @@
-"""The `onebit` command line: datasets, boards, train, export, build, sim, report, bitstream,
-demo."""
+"""The `onebit` command line: datasets, boards, train, export, build, explore, sim, report,
+bitstream, demo."""
 
 from __future__ import annotations
 
@@ -239,6 +239,105 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
                       directed=directed, layer_check=layer_check, coverage=coverage)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out, _page(out) if page else None)
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Exploration directory: explore.json, pareto.svg, base/, points/<k>/.")
+@click.option("--board", default="pynq-z2", show_default=True, help="Target board.")
+@click.option("--fps", "fps_spec",
+              help="Frame rates to fold for: A:B:N (N log-spaced from A to B) or X,Y,...")
+@click.option("--folding", "foldings", multiple=True, type=click.Path(path_type=Path),
+              help="Also a point at this folding JSON (repeatable).")
+@click.option("--synth", is_flag=True, help="Yosys resource counts of every point.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Processes of the local Dask cluster (one point each at a time).")
+@click.option("--cluster", help="Address of a running Dask scheduler (tcp://host:8786) instead; "
+                                "its workers must see --out at the same path.")
+@click.option("--target-fps", type=FrameRate(),
+              help="Recommend the cheapest point that meets this frame rate.")
+@click.option("--dataset", help="Dataset for the verification vectors.")
+@click.option("--data-dir", type=click.Path(path_type=Path))
+@click.option("--weights", type=click.Path(path_type=Path), help="state_dict for a bnn_pynq model.")
+@click.option("--input-datatype", help="Datatype of an ONNX graph's unannotated input.")
+@click.option("--top-k", type=click.IntRange(min=1), help="Output the K best classes' indices.")
+@click.option("--vectors", default=16, show_default=True, type=click.IntRange(min=1, max=100_000),
+              help="Vectors each stage is verified on.")
+@click.option("--frames", default=16, show_default=True, type=click.IntRange(min=1, max=1_000_000),
+              help="Frames each point simulates.")
+@click.option("--directed", default=16, show_default=True, type=click.IntRange(min=0, max=10_000),
+              help="Directed vectors (as onebit build).")
+@click.option("--layer-check/--no-layer-check", default=True, show_default=True,
+              help="Each point's MVAUs also simulated alone on their thresholds.")
+@click.option("--seed", default=0, show_default=True)
+@click.pass_obj
+def explore(o: _Ctx, model: str, out: Path, board, fps_spec, foldings, synth, workers, cluster,
+            target_fps, dataset, data_dir, weights, input_datatype, top_k, vectors, frames,
+            directed, layer_check, seed) -> None:  # fmt: skip
+    """Build MODEL at many foldings, every point simulated bit-exact, on a Dask cluster: the
+    frame rate / LUT / BRAM Pareto front (OUT/explore.json, OUT/pareto.svg) and a
+    recommendation."""
+    from onebit.flows.builddir import check_writable
+    from onebit.flows.explore import ExploreConfig, Target, check_config, explore, parse_fps
+    from onebit.flows.inputs import resolve
+
+    targets = [Target(fps=f) for f in (parse_fps(fps_spec) if fps_spec else [])]
+    targets += [Target(folding=f) for f in foldings]
+    cfg = ExploreConfig(out, targets, board=board, synth=synth, workers=workers,
+                        cluster=cluster, target_fps=target_fps, vectors=vectors, frames=frames,
+                        directed=directed, layer_check=layer_check, seed=seed, top_k=top_k)
+    check_config(cfg)
+    check_writable(out)
+    inp = resolve(model, vectors=max(vectors, frames), dataset=dataset, data_dir=data_dir,
+                  weights=weights, seed=seed, input_datatype=input_datatype)
+    r = explore(inp, cfg, progress=lambda s: _echo(o, s))
+    same = [f"--{k.replace('_', '-')} {v}" for k, v in (
+        ("dataset", dataset), ("data_dir", data_dir), ("weights", weights),
+        ("input_datatype", input_datatype), ("top_k", top_k)) if v is not None]
+    same += [f"--{k} {v}" for k, v, default in (("vectors", vectors, 16), ("frames", frames, 16),
+                                                ("directed", directed, 16), ("seed", seed, 0))
+             if v != default]
+    _explore_summary(o, r, " ".join([model, *same]), out)
+
+
+def _explore_summary(o: _Ctx, r: dict, model: str, out: Path) -> None:
+    if o.quiet:
+        return
+    click.echo(f"{r['model']} on {r['board']} ({r['part']}, {r['clock_mhz']:g} MHz): "
+               f"{len(r['points'])} points in {r['seconds']:.0f} s")
+    click.echo(f"  {'k':>3} {'target':>16} {'cycles/frame':>12} {'fps':>12} {'LUT':>8} "
+               f"{'BRAM18':>6} fits  status")
+    for p in r["points"]:
+        target = (f"{p['target']['fps']:,.0f} fps" if "fps" in p["target"]
+                  else Path(p["target"]["folding"]).name)
+        if p["status"] == "ok":
+            res = p["resources"]
+            front = "*" if p["k"] in r["pareto"]["luts"] else " "
+            click.echo(f"  {p['k']:>3} {target:>16} {p['cycles_per_frame']:>12,.0f} "
+                       f"{p['fps']:>12,.0f} {res['luts']:>8,} {res['brams_18k']:>6} "
+                       f"{'yes' if p['fits'] else 'no ':4s} bit-exact{front}")
+        else:
+            why = (p["error"] or "").splitlines()[0] if p["error"] else ""
+            click.echo(f"  {p['k']:>3} {target:>16} FAILED at {p['failed_step']}: {why}")
+    src = {p["resources"]["source"] for p in r["points"] if p["status"] == "ok"}
+    click.echo(f"  (* on the LUT Pareto front; resources: {', '.join(sorted(src)) or '-'})")
+    rec = r["recommendation"]
+
+    def show(what: str, k: int | None, none: str) -> None:
+        if k is None:
+            click.echo(f"  {what}: {none}")
+            return
+        p = r["points"][k]
+        click.echo(f"  {what}: point {k}, {p['fps']:,.0f} fps, {p['resources']['luts']:,} LUT, "
+                   f"{p['resources']['brams_18k']} BRAM18: onebit build {model} --out "
+                   f"build/point{k} --board {r['board']} --folding {out / p['folding']}")
+
+    show("fastest that fits", rec["fastest_fitting"], "no point fits the board")
+    if rec["target_fps"] is not None:
+        show(f"cheapest at >= {rec['target_fps']:,.0f} fps", rec["cheapest_meeting"],
+             "no point reaches it")
+    click.echo(f"  results: {out / 'explore.json'}, plot: {out / 'pareto.svg'}")
 
 
 def _page(out: Path) -> Path:

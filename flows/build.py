@@ -556,6 +556,9 @@ STEPS: dict[str, Callable[[BuildState], None]] = {
 
 
 SIM_STEPS = ("rtl", "rtlsim", "resources")
+MODEL_STEPS = ("export", "finn", "streamline", "hw_layers")
+"""The steps that depend on the model alone, not on the board or the folding: a build can
+start after them from another build's files (`build_from`)."""
 
 
 def default_steps(cfg: BuildConfig) -> list[str]:
@@ -581,10 +584,71 @@ def build(inp: BuildInput, cfg: BuildConfig, steps: list[str] | None = None,
     build's outputs removed). The report is written once, at the end, atomically: `"ok"` only
     when every step ran; `"failed"` or `"interrupted"` (Ctrl-C, SIGTERM) with the step.
     """
+    return _run(inp, cfg, steps or default_steps(cfg), progress)
+
+
+def build_from(base: Path, cfg: BuildConfig,
+               progress: Callable[[str], None] | None = None) -> dict:
+    """Build from the HW graph of the finished build `base` (one that ran `MODEL_STEPS`): its
+    intermediate files, vectors and verified stages are copied into `cfg.out_dir`, and only
+    the steps after them run (fold for `cfg`'s board and folding, estimate, RTL, simulation).
+
+    The result is a build directory like any other (`onebit sim` re-simulates it); what was
+    verified in `base` is in its report, and `"base"` names where it came from. Every build of
+    one model shares the model steps, so `onebit explore` runs them once.
+    """
+    base = Path(base)
+    try:
+        report = json.loads((base / "report.json").read_text())
+        vectors = np.load(base / VECTORS)
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserInputError(f"{base}: not a onebit build ({e})") from None
+    done = [s for s in MODEL_STEPS if s in report.get("timings_s", {})]
+    if report.get("status") != "ok" or done != list(MODEL_STEPS):
+        raise UserInputError(f"{base}: its build did not finish the model steps "
+                             f"({', '.join(MODEL_STEPS)})")
+    inp = BuildInput(report["model"], x=vectors["x"], y=vectors["y"] if "y" in vectors else None,
+                     vectors_source=report["vectors"]["source"], meta=report["meta"])
+    steps = [s for s in default_steps(cfg) if s not in MODEL_STEPS]
+    return _run(inp, cfg, steps, progress, base=(base, report))
+
+
+def _start_from(state: BuildState, base: Path, report: dict) -> None:
+    """`build_from`: take `base`'s model-step files, stages and vectors as this build's."""
+    try:
+        _copy_model_steps(state, base, report)
+    except (OSError, KeyError) as e:
+        raise UserInputError(f"{base}: cannot start from this build ({type(e).__name__}: "
+                             f"{e})") from None
+
+
+def _copy_model_steps(state: BuildState, base: Path, report: dict) -> None:
+    (state.out / "intermediate").mkdir()
+    for f in sorted((base / "intermediate").glob("*.onnx")):
+        step = f.stem.split("_", 1)[1]
+        state.files[step] = state.out / "intermediate" / f.name
+        shutil.copyfile(f, state.files[step])  # partition paths in them are relative to the root
+    for name in (VECTORS, "model.qonnx.onnx"):
+        if (base / name).is_file():
+            shutil.copyfile(base / name, state.out / name)
+    for step in ("hw_layers", "dataflow_golden"):
+        state.models[step] = load_intermediate(state.out, step)
+    state.stages.update(report["stages"])
+    state.verified = report["vectors"]["count"]
+    if report["vectors"]["directed"] is not None:
+        state.report["directed"] = report["vectors"]["directed"]
+    state.report.update({"software_nodes": report["software_nodes"],
+                         "vector_accuracy": report["vector_accuracy"],
+                         "base": os.path.relpath(base.resolve(), state.out.resolve())})
+
+
+def _run(inp: BuildInput, cfg: BuildConfig, steps: list[str],
+         progress: Callable[[str], None] | None, base: tuple[Path, dict] | None = None) -> dict:
     board = get_board(cfg.board)
     with claim(cfg.out_dir, fresh=True) as out:
         state = BuildState(cfg, inp, board)
-        steps = steps or default_steps(cfg)
+        if base is not None:
+            _start_from(state, *base)
         t_all = time.perf_counter()
         status, failed = "ok", None
         try:
@@ -628,11 +692,12 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
         "fit": state.report.get("fit"),
         "software_nodes": state.report.get("software_nodes"),
         "test_accuracy": state.inp.meta.get("test_accuracy"),
-        "vector_accuracy": accuracy(state),
+        "vector_accuracy": (accuracy(state) if state.expected is not None
+                            else state.report.get("vector_accuracy")),
         "timings_s": state.timings | {"total": round(seconds, 3)},
         "meta": state.inp.meta,
     }
-    for k in ("writable_layers", "sim", "layer_check", "resources", "coverage"):
+    for k in ("writable_layers", "sim", "layer_check", "resources", "coverage", "base"):
         if k in state.report:
             r[k] = state.report[k]
     return r

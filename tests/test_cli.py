@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-COMMANDS = ["datasets", "train", "export", "build", "sim", "report", "verify", "demo", "boards",
-            "bitstream"]
+COMMANDS = ["datasets", "train", "export", "build", "explore", "sim", "report", "verify", "demo",
+            "boards", "bitstream"]
 
 
 def onebit(*args: str, cwd=None) -> subprocess.CompletedProcess:
@@ -43,6 +43,20 @@ def test_unknown_board(tmp_path):
     r = onebit("build", "bnn_pynq:tfc", "--out", str(tmp_path / "b"), "--board", "kc705")
     _one_line_error(r, "unknown board 'kc705'")
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("args, match", [
+    (["bnn_pynq:tfc", "--fps", "1e3:1e5:3", "--board", "kc705"], "unknown board 'kc705'"),
+    (["bnn_pynq:tfc", "--fps", "1e5:1e3:3"], "--fps 1e5:1e3:3: expected 0 < A <= B"),
+    (["bnn_pynq:tfc", "--fps", "fast"], "--fps 'fast': expected A:B:N"),
+    (["bnn_pynq:tfc"], "nothing to explore: give --fps and/or --folding"),
+    (["bnn_pynq:tfc", "--folding", "missing.json"], "--folding missing.json: no such file"),
+    (["resnet50", "--fps", "1e3"], "'resnet50' is neither a file nor bnn_pynq:"),
+])
+def test_explore_bad_input_before_any_work(tmp_path, args, match):
+    r = onebit("explore", *args, "--out", str(tmp_path / "x"), cwd=tmp_path)
+    _one_line_error(r, match)
+    assert not (tmp_path / "x").exists()
 
 
 def test_bitstream_needs_a_build(tmp_path):
