@@ -189,6 +189,19 @@ def test_build_passes_base_tags_and_podman_mounts(tmp_path):
     assert not (repo / "docker" / ".pip").exists()  # staged for the build only
 
 
+def test_build_without_python_uses_pips_defaults(tmp_path):
+    log = tmp_path / "engine.log"
+    b = bin_dir(tmp_path, {"docker": FAKE_ENGINE})
+    (b / "python3").unlink()
+    r = script(BUILD, [], b, tmp_path, ENGINE_LOG=str(log))
+    assert r.returncode == 0, r.stderr
+    assert ("[docker/build] no python3 on the host to read pip's configuration: the build uses "
+            "pip's defaults") in r.stderr.splitlines()
+    [args] = logged(log)
+    assert "BASE=docker.io/library/python:3.11-slim-bookworm" in args
+    assert "--volume" not in args
+
+
 def test_build_runtime_is_podmans(tmp_path):
     r = script(BUILD, ["--runtime", "runc"], bin_dir(tmp_path, {"docker": FAKE_ENGINE}), tmp_path)
     assert (r.returncode, r.stderr.splitlines()) == (
