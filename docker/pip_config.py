@@ -9,7 +9,8 @@ which mounts OUT at /tmp/onebit-pip:
 - the CA bundle (pip's `cert`, else SSL_CERT_FILE / REQUESTS_CA_BUNDLE, else Debian's) is
   copied to OUT/ca.pem;
 - local find-links and `file://` indexes: with podman they stay at their host paths, which the
-  build mounts read-only (each printed as a `volume PATH` line on stdout); docker's build has
+  build mounts read-only (each printed as a `volume PATH` line on stdout; for an index, its
+  parent directory, where its pages' relative links lead); docker's build has
   no mounts of host paths, so find-links directories are copied into OUT/links (hard links
   where possible) and local indexes are left out, with a note on stderr.
 
@@ -94,7 +95,10 @@ def stage(engine: str, out: Path, opts: dict) -> tuple[list[str], list[Path]]:
         if not path.exists():
             return None  # pip ignores it on the host too
         if engine == "podman":
-            volumes.append(path)
+            # an index's pages link to their files relatively, often outside it
+            # (simple/<name>/index.html -> ../../files/<wheel>): mount its parent too
+            index_root = path.parent if not copy and path.parent != path.parent.parent else path
+            volumes.append(index_root)
             return location
         if copy:
             dst = out / "links" / str(len(copied))

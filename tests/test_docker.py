@@ -151,9 +151,9 @@ def test_run_names_a_missing_image(tmp_path):
 
 def write_pip_conf(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A host pip configuration: a find-links directory, a local index, a CA bundle."""
-    links, index = tmp_path / "wheels", tmp_path / "simple"
+    links, index = tmp_path / "wheels", tmp_path / "index" / "simple"
     links.mkdir()
-    index.mkdir()
+    index.mkdir(parents=True)
     (links / "torch-2.13.0+cpu-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
     ca = tmp_path / "ca.crt"
     ca.write_text("-----BEGIN CERTIFICATE-----\n")
@@ -181,7 +181,8 @@ def test_build_passes_base_tags_and_podman_mounts(tmp_path):
     tags = [args[i + 1] for i, a in enumerate(args) if a == "-t"]
     assert tags == [f"onebit:{version}", "onebit:latest"]
     volumes = {args[i + 1] for i, a in enumerate(args) if a == "--volume"}
-    assert volumes == {f"{links}:{links}:ro", f"{index}:{index}:ro"}
+    root = index.parent  # the index's pages link to ../../files
+    assert volumes == {f"{links}:{links}:ro", f"{root}:{root}:ro"}
     assert args[args.index("--runtime") + 1] == "runc"
     assert r.stderr.splitlines()[-1].startswith(f"[docker/build] built onebit:{version} and "
                                                 "onebit:latest in ")
@@ -224,7 +225,7 @@ def test_pip_config_for_podman_keeps_local_paths(tmp_path):
             "cert": str(tmp_path / "ca.crt"), "timeout": 60.0, "retries": 5}
     out = tmp_path / "staged"
     lines, volumes = pc.stage("podman", out, opts)
-    assert volumes == sorted([links, index])
+    assert volumes == sorted([links, index.parent])
     assert lines == ["[global]", "index-url = https://pypi.example/simple",
                      f"extra-index-url = file://{index}", f"find-links = {links}",
                      "trusted-host = pypi.example", f"cert = {pc.MOUNT}/ca.pem", "timeout = 60",
