@@ -1,9 +1,10 @@
 """Measure the container image: build time and size, then onebit's TFC build inside it.
 
-    .venv/bin/python benchmarks/docker_image.py [--rebuild-base] [--out build/bench-docker]
-        [--results benchmarks/results/docker.json]
+    .venv/bin/python benchmarks/docker_image.py [--rebuild-base] [--no-cache]
+        [--out build/bench-docker] [--results benchmarks/results/docker.json]
 
-Runs `docker/build --local-base` (timed; `--rebuild-base` includes making the debootstrap base),
+Runs `docker/build --local-base` (timed; `--rebuild-base` includes making the debootstrap base,
+`--no-cache` builds every layer again; without either, layers the engine has are reused),
 reads the image's size from the engine, then `docker/run build bnn_pynq:tfc --out tfc` twice
 from OUT (the first run fills the cache volume with Verilator's models, the second reuses them)
 and checks each report.json: status ok, bit-exact, files owned by the caller. Writes the
@@ -75,6 +76,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rebuild-base", action="store_true",
                     help="make the debootstrap base again (its time is part of the build's)")
+    ap.add_argument("--no-cache", action="store_true", help="build every layer again")
     ap.add_argument("--out", type=Path, default=ROOT / "build" / "bench-docker")
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results" / "docker.json"))
     a = ap.parse_args()
@@ -86,7 +88,8 @@ def main() -> int:
         engine = engine_of(env)
         env["ONEBIT_ENGINE"] = engine
         build = [str(ROOT / "docker" / "build"),
-                 "--rebuild-base" if a.rebuild_base else "--local-base"]
+                 "--rebuild-base" if a.rebuild_base else "--local-base",
+                 *(["--no-cache"] if a.no_cache else [])]
         build_s, _ = run(build, ROOT, env)
         size, _ = run([engine, "image", "inspect", "--format", "{{.Size}}", "onebit:latest"],
                       ROOT, env)
@@ -104,6 +107,7 @@ def main() -> int:
         "engine": engine,
         "base": "debootstrap --variant=minbase bookworm" + (" (made in this run)"
                                                             if a.rebuild_base else ""),
+        "layers": "all built" if a.rebuild_base or a.no_cache else "engine's cache used",
         "build_s": round(build_s, 1),
         "image_mb": round(int(size) / 1e6),
         "tfc_cold_cache": runs[0],

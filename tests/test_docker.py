@@ -134,7 +134,7 @@ def test_run_mounts_cwd_and_maps_the_caller(tmp_path, engine, rootless, user):
     assert args[-5:] == ["onebit:latest", "build", "bnn_pynq:tfc", "--out", "tfc"]
     assert args[args.index("-w") + 1] == here
     mounts = [args[i + 1] for i, a in enumerate(args) if a == "-v"]
-    assert f"{here}:{here}" in mounts and "onebit-cache:/home/onebit/.cache" in mounts
+    assert mounts == [f"{here}:{here}", f"onebit-cache-{os.getuid()}:/home/onebit/.cache"]
     assert args[args.index("--network") + 1] == "none"
     i = args.index(user[0])
     assert args[i:i + len(user)] == user
