@@ -140,6 +140,14 @@ def test_run_mounts_cwd_and_maps_the_caller(tmp_path, engine, rootless, user):
     assert args[i:i + len(user)] == user
 
 
+def test_run_refuses_a_colon_in_the_directory(tmp_path):
+    work = tmp_path / "a:b"
+    work.mkdir()
+    r = script(RUN, ["demo"], bin_dir(tmp_path, {"podman": FAKE_ENGINE}), work)
+    assert (r.returncode, r.stderr.splitlines()) == (
+        1, [f"docker/run: the current directory {work} has a ':', which a mount cannot name"])
+
+
 def test_run_names_a_missing_image(tmp_path):
     r = script(RUN, ["demo"], bin_dir(tmp_path, {"podman": FAKE_ENGINE}), tmp_path,
                ONEBIT_IMAGE="onebit-base:x")
