@@ -91,7 +91,7 @@ def main() -> int:
                  "--rebuild-base" if a.rebuild_base else "--local-base",
                  *(["--no-cache"] if a.no_cache else [])]
         build_s, _ = run(build, ROOT, env)
-        size, _ = run([engine, "image", "inspect", "--format", "{{.Size}}", "onebit:latest"],
+        _, size = run([engine, "image", "inspect", "--format", "{{.Size}}", "onebit:latest"],
                       ROOT, env)
         a.out.mkdir(parents=True, exist_ok=True)
         workdir = a.out.resolve()

@@ -296,6 +296,7 @@ def test_image_builds_and_runs_tfc_bit_exact(tmp_path):
                        capture_output=True, text=True, timeout=3600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     result = json.loads(r.stdout)
+    assert result["image_mb"] > 100 and result["build_s"] > 0
     for run in (result["tfc_cold_cache"], result["tfc_warm_cache"]):
         assert run["status"] == "ok" and run["bit_exact"] and run["stages_verified"]
         assert run["owned_by_caller"]
