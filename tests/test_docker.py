@@ -49,7 +49,9 @@ def bin_dir(tmp_path: Path, engines: dict[str, str]) -> Path:
                  "tail", "flock"):
         if found := shutil.which(tool):
             (b / tool).symlink_to(found)
-    (b / "python3").symlink_to(Path(sys.base_prefix) / "bin" / "python3")  # not a pyenv shim
+    # this interpreter (it has pip), whatever python3 on PATH is (a pyenv shim, pip-less)
+    (b / "python3").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (b / "python3").chmod(0o755)
     for name, text in engines.items():
         (b / name).write_text(text)
         (b / name).chmod(0o755)
