@@ -5,6 +5,13 @@ LSBs, label index = word * PE + element) and writes K words, each one label inde
 `outputDataType` bits, best first; equal scores keep the lower index first, as the ONNX TopK
 of FINN's Python execution does.
 
+A node with the attribute `onebit_lut_levels` (`onebit.hw.mvau.set_lut_levels`, the build's
+`--lut-levels`) and PE > 1 is generated with one top-K list per PE lane (`LANES` = PE), merged
+after each vector's last word in a pipelined compare-exchange tree (`MERGE_LAYERS =
+merge_layers(budget)` layers between registers), so no path inserts more than one score: the
+same outputs and throughput, `merge_latency(params)` more cycles of latency. Without the
+attribute (or at PE 1) the module is the single-list one, as before.
+
 Unlike FINN's HLS LabelSelect (whose cppsim feeds the scores with `reverse_inner=False`, i.e.
 element 0 in the MSBs), the input follows onebit's single packing convention.
 
@@ -24,9 +31,46 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import UnsupportedOpError
 from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
+from onebit.hw.mvau import lut_levels_of
 
 MODULE = "onebit_label_select"
 OP_TYPES = ("LabelSelect_hls", "LabelSelect")
+
+
+def merge_layers(lut_levels: int) -> int:
+    """`MERGE_LAYERS` (compare-exchange layers of the merge between registers) for a budget of
+    `lut_levels`: a layer is one LUT level into the key comparison's carry chain and one for
+    the 2:1 select of its keys, so half the budget, at least one layer.
+    """
+    if lut_levels < 1:
+        raise ValueError(f"LUT level budget {lut_levels}: expected >= 1")
+    return max(1, lut_levels // 2)
+
+
+def merge_latency(params: dict) -> int:
+    """Cycles the merge of the lanes' lists adds to the latency (0 for one list): its
+    registers, one per `MERGE_LAYERS` of the clog2(LANES) * (1 + clog2(KP)) layers, KP = K
+    rounded up to a power of two."""
+    lanes = int(params.get("LANES", 1))
+    if lanes == 1:
+        return 0
+    layers = (lanes - 1).bit_length() * (1 + (int(params["K"]) - 1).bit_length())  # clog2
+    per = int(params["MERGE_LAYERS"])
+    return -(-layers // per)
+
+
+def cycles_per_vector(params: dict) -> int:
+    """Steady-state cycles per vector without stalls: a word per cycle, but a vector's last
+    word waits until the K indices of the one before have been sent (K + 1 cycles)."""
+    return max(int(params["LABELS"]) // int(params["PE"]), int(params["K"]) + 1)
+
+
+def expected_cycles(inst: RtlInstance, n_vectors: int = 1) -> int:
+    """Cycles from reset release to the last output handshake without stalls: the first
+    vector's words, the merge, its K outputs, then `cycles_per_vector` for each further one."""
+    p = inst.params
+    words, k = int(p["LABELS"]) // int(p["PE"]), int(p["K"])
+    return words + merge_latency(p) + k + (n_vectors - 1) * cycles_per_vector(p)
 
 
 def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
@@ -56,6 +100,11 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
     bits = idt.bitwidth()
     signed = idt.signed() and idt != DataType["BIPOLAR"]
     out_bits = odt.bitwidth()
+    params = {"PE": pe, "ELEM_BITS": bits, "SIGNED": int(signed), "LABELS": labels, "K": k,
+              "OUT_BITS": out_bits}
+    budget = lut_levels_of(node)
+    if budget is not None and pe > 1:
+        params.update(LANES=pe, MERGE_LAYERS=merge_layers(budget))
     return RtlInstance(
         name=node.name,
         module=MODULE,
@@ -64,14 +113,7 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
         out_width=out_bits,
         in_bits=pe * bits,
         out_bits=out_bits,
-        params={
-            "PE": pe,
-            "ELEM_BITS": bits,
-            "SIGNED": int(signed),
-            "LABELS": labels,
-            "K": k,
-            "OUT_BITS": out_bits,
-        },
+        params=params,
         ports=dict(ONEBIT_PORTS),
         op_type=node.op_type,
     )
