@@ -92,8 +92,7 @@ def labelselect_units(out: Path, board: str, lut_levels: int) -> dict:
         for budget in (None, lut_levels):
             set_lut_levels(node, budget)
             inst = labelselect.generate(node, None, out)
-            res = synth.synthesize(inst, out / node.name / str(budget), part,
-                                   cache_dir=out / "cache")
+            res = synth.synthesize(inst, out / node.name / str(budget), part)
             row["budget" if budget else "unpipelined"] = {
                 "params": inst.params, "luts": res["luts"], "ffs": res["ffs"],
                 "lut_levels": res["lut_levels"], "fmax_mhz_est": res["fmax_mhz_est"],

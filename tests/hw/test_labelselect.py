@@ -149,15 +149,16 @@ SCORES = [("INT8", 10), ("UINT3", 12), ("BIPOLAR", 8), ("INT16", 20), ("UINT1", 
 
 @pytest.mark.slow
 @pytest.mark.verilator
-@settings(max_examples=10, deadline=None, derandomize=True)
+@settings(max_examples=12, deadline=None, derandomize=True)
 @given(scores=st.sampled_from(SCORES), data=st.data())
 def test_lanes_match_finn_for_random_parameters(scores, data, tmp_path_factory, vcache):
-    """Random PE (1..10 dividing the labels), K (1..5), budget and tied scores: the node
+    """Random PE (2..10 dividing the labels; PE 1 is the single list of the tests above), K
+    (1..5), budget and tied scores: the node
     built for the budget equals FINN's golden under every valid/ready throttle of STALLS and,
     free-running, takes `expected_cycles` (slow: a Verilator build per example)."""
     dtn, labels = scores
     dt = DataType[dtn]
-    pe = data.draw(st.sampled_from([p for p in range(1, 11) if labels % p == 0]), label="pe")
+    pe = data.draw(st.sampled_from([p for p in range(2, 11) if labels % p == 0]), label="pe")
     k = data.draw(st.integers(1, min(5, labels)), label="k")
     budget = data.draw(st.sampled_from([2, 4, 6]), label="budget")
     nvec = 16
@@ -174,7 +175,7 @@ def test_lanes_match_finn_for_random_parameters(scores, data, tmp_path_factory, 
 
 def test_budget_parameters():
     """The budget reaches the RTL only at PE > 1; the merge's layers and registers."""
-    assert [labelselect.merge_layers(b) for b in (1, 2, 3, 6, 9)] == [1, 1, 1, 3, 4]
+    assert [labelselect.merge_layers(b) for b in (1, 2, 3, 6, 9)] == [1, 1, 1, 2, 3]
     with pytest.raises(ValueError):
         labelselect.merge_layers(0)
     ml = labelselect.merge_latency
@@ -182,7 +183,7 @@ def test_budget_parameters():
     assert ml({"LANES": 2, "K": 1, "MERGE_LAYERS": 3}) == 1  # one layer
     assert ml({"LANES": 10, "K": 5, "MERGE_LAYERS": 3}) == 6  # 4 levels * (1 + 3) layers
     assert ml({"LANES": 10, "K": 1, "MERGE_LAYERS": 1}) == 4
-    for pe, budget, extra in ((1, 6, {}), (5, None, {}), (5, 6, {"LANES": 5, "MERGE_LAYERS": 3})):
+    for pe, budget, extra in ((1, 6, {}), (5, None, {}), (5, 6, {"LANES": 5, "MERGE_LAYERS": 2})):
         model = _budget_model(DataType["INT8"], 10, pe, 2, 1, budget)
         params = labelselect.generate(model.graph.node[0], model, Path(".")).params
         assert params == {"PE": pe, "ELEM_BITS": 8, "SIGNED": 1, "LABELS": 10, "K": 2,
