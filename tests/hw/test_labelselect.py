@@ -14,6 +14,7 @@ from qonnx.core.onnx_exec import execute_onnx
 
 from onebit.errors import UnsupportedOpError
 from onebit.hw import labelselect, packing, rtl_source, verilator
+from onebit.hw.mvau import set_lut_levels
 
 from finn_nodes import PART, simulate_under_stalls, single_node_model
 
@@ -31,15 +32,18 @@ def labelselect_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, odt
 
 @pytest.mark.verilator
 @pytest.mark.parametrize(
-    "dt, lo, hi, labels, pe, k",
+    "dt, lo, hi, labels, pe, k, budget",
     [
-        ("INT8", -3, 3, 10, 2, 3),       # few distinct scores: many ties
-        ("UINT3", 0, 7, 8, 4, 8),        # full sort
-        pytest.param("INT16", -40000, 40000, 10, 10, 1, marks=pytest.mark.slow),
-        pytest.param("BIPOLAR", -1, 1, 6, 3, 4, marks=pytest.mark.slow),
+        ("INT8", -3, 3, 10, 2, 3, None),       # few distinct scores: many ties
+        ("UINT3", 0, 7, 8, 4, 8, None),        # full sort
+        pytest.param("INT16", -40000, 40000, 10, 10, 1, None, marks=pytest.mark.slow),
+        pytest.param("BIPOLAR", -1, 1, 6, 3, 4, None, marks=pytest.mark.slow),
+        # one list per lane (a LUT-level budget), PE 10
+        pytest.param("INT16", -40000, 40000, 10, 10, 1, 6, marks=pytest.mark.slow),
+        pytest.param("INT8", -3, 3, 10, 10, 5, 6, marks=pytest.mark.slow),
     ],
 )
-def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, tmp_path, vcache):
+def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, budget, tmp_path, vcache):
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
 
     dt, nvec = DataType[dt], 12
@@ -56,7 +60,9 @@ def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, tmp_path, vcache):
     spec = model.transform(SpecializeLayers(PART))
     node = spec.graph.node[0]
     assert node.op_type == "LabelSelect_hls"
+    set_lut_levels(node, budget)
     inst = labelselect.generate(node, spec, tmp_path)
+    assert inst.params.get("LANES", 1) == (1 if budget is None else pe)
     odt = DataType["UINT8"]
     assert inst.out_width == 8 and inst.params["OUT_BITS"] == 8
     words = packing.pack(x, dt, pe)
@@ -106,8 +112,6 @@ def _tied_scores(dt: DataType, labels: int, nvec: int, rng) -> np.ndarray:
 
 def _budget_model(dt: DataType, labels: int, pe: int, k: int, nvec: int, budget: int | None):
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-
-    from onebit.hw.mvau import set_lut_levels
 
     spec = labelselect_model(dt, labels, pe, k, nvec).transform(SpecializeLayers(PART))
     set_lut_levels(spec.graph.node[0], budget)
