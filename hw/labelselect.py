@@ -6,11 +6,11 @@ LSBs, label index = word * PE + element) and writes K words, each one label inde
 of FINN's Python execution does.
 
 A node with the attribute `onebit_lut_levels` (`onebit.hw.mvau.set_lut_levels`, the build's
-`--lut-levels`) and PE > 1 is generated with one top-K list per PE lane (`LANES` = PE), merged
-after each vector's last word in a pipelined compare-exchange tree (`MERGE_LAYERS =
-merge_layers(budget)` layers between registers), so no path inserts more than one score: the
-same outputs and throughput, `merge_latency(params)` more cycles of latency. Without the
-attribute (or at PE 1) the module is the single-list one, as before.
+`--lut-levels`) and PE > 1 is `onebit_label_select_lanes` (`MODULE_LANES`): one top-K list per
+PE lane, merged after each vector's last word in a pipelined compare-exchange tree
+(`MERGE_LAYERS = merge_layers(budget)` layers between registers), so no path inserts more than
+one score: the same outputs and throughput, `merge_latency(params)` more cycles of latency.
+Without the attribute (or at PE 1) it is `onebit_label_select`, as before.
 
 Unlike FINN's HLS LabelSelect (whose cppsim feeds the scores with `reverse_inner=False`, i.e.
 element 0 in the MSBs), the input follows onebit's single packing convention.
@@ -34,6 +34,7 @@ from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
 from onebit.hw.mvau import lut_levels_of
 
 MODULE = "onebit_label_select"
+MODULE_LANES = "onebit_label_select_lanes"
 OP_TYPES = ("LabelSelect_hls", "LabelSelect")
 
 
@@ -49,13 +50,13 @@ def merge_layers(lut_levels: int) -> int:
 
 
 def merge_latency(params: dict) -> int:
-    """Cycles the merge of the lanes' lists adds to the latency (0 for one list): its
-    registers, one per `MERGE_LAYERS` of the clog2(LANES) * (1 + clog2(KP)) layers, KP = K
-    rounded up to a power of two."""
-    lanes = int(params.get("LANES", 1))
-    if lanes == 1:
+    """Cycles the merge of the lanes' lists adds to the latency (0 for `onebit_label_select`,
+    no `MERGE_LAYERS`): its registers, one per `MERGE_LAYERS` of the clog2(PE) * (1 +
+    clog2(KP)) layers, KP = K rounded up to a power of two."""
+    if "MERGE_LAYERS" not in params:
         return 0
-    layers = (lanes - 1).bit_length() * (1 + (int(params["K"]) - 1).bit_length())  # clog2
+    pe, k = int(params["PE"]), int(params["K"])
+    layers = (pe - 1).bit_length() * (1 + (k - 1).bit_length())  # clog2
     per = int(params["MERGE_LAYERS"])
     return -(-layers // per)
 
@@ -104,12 +105,14 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
     params = {"PE": pe, "ELEM_BITS": bits, "SIGNED": int(signed), "LABELS": labels, "K": k,
               "OUT_BITS": out_bits}
     budget = lut_levels_of(node)
+    module = MODULE
     if budget is not None and pe > 1:
-        params.update(LANES=pe, MERGE_LAYERS=merge_layers(budget))
+        module = MODULE_LANES
+        params["MERGE_LAYERS"] = merge_layers(budget)
     return RtlInstance(
         name=node.name,
-        module=MODULE,
-        sources=[rtl_source(MODULE)],
+        module=module,
+        sources=[rtl_source(module)],
         in_width=pe * bits,
         out_width=out_bits,
         in_bits=pe * bits,

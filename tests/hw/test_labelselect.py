@@ -62,7 +62,7 @@ def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, budget, tmp_path, v
     assert node.op_type == "LabelSelect_hls"
     set_lut_levels(node, budget)
     inst = labelselect.generate(node, spec, tmp_path)
-    assert inst.params.get("LANES", 1) == (1 if budget is None else pe)
+    assert inst.module == (labelselect.MODULE if budget is None else labelselect.MODULE_LANES)
     odt = DataType["UINT8"]
     assert inst.out_width == 8 and inst.params["OUT_BITS"] == 8
     words = packing.pack(x, dt, pe)
@@ -71,24 +71,32 @@ def test_labelselect_matches_finn(dt, lo, hi, labels, pe, k, budget, tmp_path, v
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("params", [
-    {"PE": 1, "ELEM_BITS": 1, "SIGNED": 0, "LABELS": 2, "K": 1, "OUT_BITS": 8},
-    {"PE": 5, "ELEM_BITS": 16, "SIGNED": 1, "LABELS": 10, "K": 10, "OUT_BITS": 16},
-    {"PE": 10, "ELEM_BITS": 16, "SIGNED": 1, "LABELS": 10, "K": 5, "OUT_BITS": 4, "LANES": 10,
-     "MERGE_LAYERS": 3},
-    {"PE": 6, "ELEM_BITS": 3, "SIGNED": 0, "LABELS": 12, "K": 12, "OUT_BITS": 4, "LANES": 3,
-     "MERGE_LAYERS": 2},
+@pytest.mark.parametrize("module, params", [
+    (labelselect.MODULE, {"PE": 1, "ELEM_BITS": 1, "SIGNED": 0, "LABELS": 2, "K": 1,
+                          "OUT_BITS": 8}),
+    (labelselect.MODULE, {"PE": 5, "ELEM_BITS": 16, "SIGNED": 1, "LABELS": 10, "K": 10,
+                          "OUT_BITS": 16}),
+    (labelselect.MODULE_LANES, {"PE": 10, "ELEM_BITS": 16, "SIGNED": 1, "LABELS": 10, "K": 5,
+                                "OUT_BITS": 4, "MERGE_LAYERS": 3}),
+    (labelselect.MODULE_LANES, {"PE": 3, "ELEM_BITS": 3, "SIGNED": 0, "LABELS": 12, "K": 12,
+                                "OUT_BITS": 4, "MERGE_LAYERS": 2}),
+    (labelselect.MODULE_LANES, {"PE": 2, "ELEM_BITS": 1, "SIGNED": 0, "LABELS": 2, "K": 1,
+                                "OUT_BITS": 1, "MERGE_LAYERS": 1}),
 ])
-def test_lint_clean(params):
-    assert verilator.lint([rtl_source(labelselect.MODULE)], labelselect.MODULE, params) == ""
+def test_lint_clean(module, params):
+    assert verilator.lint([rtl_source(module)], module, params) == ""
 
 
 @pytest.mark.verilator
-@pytest.mark.parametrize("params", [{"PE": 3, "LABELS": 10}, {"PE": 4, "LANES": 3, "LABELS": 8},
-                                    {"PE": 2, "LANES": 2, "MERGE_LAYERS": 0}])
-def test_invalid_parameters_rejected(params):
+@pytest.mark.parametrize("module, params", [
+    (labelselect.MODULE, {"PE": 3, "LABELS": 10}),
+    (labelselect.MODULE_LANES, {"PE": 3, "LABELS": 10}),
+    (labelselect.MODULE_LANES, {"PE": 1, "LABELS": 10}),
+    (labelselect.MODULE_LANES, {"PE": 2, "MERGE_LAYERS": 0}),
+])
+def test_invalid_parameters_rejected(module, params):
     with pytest.raises(verilator.VerilatorError):
-        verilator.lint([rtl_source(labelselect.MODULE)], labelselect.MODULE, params)
+        verilator.lint([rtl_source(module)], module, params)
 
 
 def test_narrow_output_rejected(tmp_path):
@@ -98,7 +106,7 @@ def test_narrow_output_rejected(tmp_path):
 
 
 # A logic-depth budget: one list per PE lane, merged after the vector (onebit_label_select
-# LANES = PE). Scores are drawn from a few values so that ties are common.
+# onebit_label_select_lanes). Scores are drawn from a few values so that ties are common.
 def _tied_scores(dt: DataType, labels: int, nvec: int, rng) -> np.ndarray:
     if dt == DataType["BIPOLAR"]:
         return rng.choice([-1.0, 1.0], size=(nvec, labels)).astype(np.float32)
@@ -139,7 +147,7 @@ def test_lanes_keep_throughput_and_add_latency_only(tmp_path, vcache):
         assert res.cycles == labelselect.expected_cycles(inst, nvec)
         runs[budget] = (res, inst)
     (r0, i0), (r1, i1) = runs[None], runs[2]
-    assert "LANES" not in i0.params and i1.params["LANES"] == pe
+    assert (i0.module, i1.module) == (labelselect.MODULE, labelselect.MODULE_LANES)
     assert i1.params["MERGE_LAYERS"] == labelselect.merge_layers(2) == 1
     assert labelselect.merge_latency(i1.params) == 2 * (1 + 2)  # 2 levels of 1 + clog2(4)
     assert np.array_equal(np.diff(r0.out_cycles), np.diff(r1.out_cycles))
@@ -170,7 +178,7 @@ def test_lanes_match_finn_for_random_parameters(scores, data, tmp_path_factory, 
     model = _budget_model(dt, labels, pe, k, nvec, budget)
     golden = execute_onnx(labelselect_model(dt, labels, pe, k, nvec), {"inp": x})["out"]
     inst = labelselect.generate(model.graph.node[0], model, tmp_path_factory.mktemp("ls"))
-    assert inst.params.get("LANES", 1) == pe
+    assert inst.module == labelselect.MODULE_LANES
     odt = DataType[f"UINT{inst.params['OUT_BITS']}"]
     runs = simulate_under_stalls(inst, packing.pack(x, dt, pe), packing.pack(golden, odt, 1),
                                  vcache)
@@ -183,12 +191,14 @@ def test_budget_parameters():
     with pytest.raises(ValueError):
         labelselect.merge_layers(0)
     ml = labelselect.merge_latency
-    assert ml({"K": 5}) == 0  # one list
-    assert ml({"LANES": 2, "K": 1, "MERGE_LAYERS": 3}) == 1  # one layer
-    assert ml({"LANES": 10, "K": 5, "MERGE_LAYERS": 3}) == 6  # 4 levels * (1 + 3) layers
-    assert ml({"LANES": 10, "K": 1, "MERGE_LAYERS": 1}) == 4
-    for pe, budget, extra in ((1, 6, {}), (5, None, {}), (5, 6, {"LANES": 5, "MERGE_LAYERS": 2})):
+    assert ml({"PE": 10, "K": 5}) == 0  # one list
+    assert ml({"PE": 2, "K": 1, "MERGE_LAYERS": 3}) == 1  # one layer
+    assert ml({"PE": 10, "K": 5, "MERGE_LAYERS": 3}) == 6  # 4 levels * (1 + 3) layers
+    assert ml({"PE": 10, "K": 1, "MERGE_LAYERS": 1}) == 4
+    for pe, budget, extra in ((1, 6, {}), (5, None, {}), (5, 6, {"MERGE_LAYERS": 2})):
         model = _budget_model(DataType["INT8"], 10, pe, 2, 1, budget)
-        params = labelselect.generate(model.graph.node[0], model, Path(".")).params
-        assert params == {"PE": pe, "ELEM_BITS": 8, "SIGNED": 1, "LABELS": 10, "K": 2,
-                          "OUT_BITS": 8, **extra}
+        inst = labelselect.generate(model.graph.node[0], model, Path("."))
+        assert inst.module == (labelselect.MODULE_LANES if extra else labelselect.MODULE)
+        assert inst.sources == [rtl_source(inst.module)]
+        assert inst.params == {"PE": pe, "ELEM_BITS": 8, "SIGNED": 1, "LABELS": 10, "K": 2,
+                               "OUT_BITS": 8, **extra}
