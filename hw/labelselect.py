@@ -63,7 +63,8 @@ def merge_latency(params: dict) -> int:
 
 def cycles_per_vector(params: dict) -> int:
     """Steady-state cycles per vector without stalls: a word per cycle, but a vector's last
-    word waits until the K indices of the one before have been sent (K + 1 cycles)."""
+    word waits until the K indices of the one before have been sent (K + 1 cycles). The same
+    with and without a budget; FINN's `get_exp_cycles` (the build's estimate) is Labels/PE."""
     return max(int(params["LABELS"]) // int(params["PE"]), int(params["K"]) + 1)
 
 
@@ -76,7 +77,8 @@ def expected_cycles(inst: RtlInstance, n_vectors: int = 1) -> int:
 
 
 def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    """Describe the `onebit_label_select` instance of a `LabelSelect`/`LabelSelect_hls` node.
+    """Describe the `onebit_label_select` instance of a `LabelSelect`/`LabelSelect_hls` node
+    (`onebit_label_select_lanes` with a LUT-level budget and PE > 1).
 
     Nothing is written to `out_dir`. Raises `UnsupportedOpError` for non-integer scores, an
     output datatype that cannot hold the largest index, or PE not dividing Labels.
