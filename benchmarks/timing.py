@@ -94,13 +94,14 @@ def labelselect_units(out: Path, board: str, lut_levels: int) -> dict:
             inst = labelselect.generate(node, None, out)
             res = synth.synthesize(inst, out / node.name / str(budget), part)
             row["budget" if budget else "unpipelined"] = {
-                "params": inst.params, "luts": res["luts"], "ffs": res["ffs"],
-                "lut_levels": res["lut_levels"], "fmax_mhz_est": res["fmax_mhz_est"],
+                "module": inst.module, "params": inst.params, "luts": res["luts"],
+                "ffs": res["ffs"], "lut_levels": res["lut_levels"],
+                "fmax_mhz_est": res["fmax_mhz_est"],
                 "merge_latency": labelselect.merge_latency(inst.params),
                 "synth_s": res["seconds"]}
         rows.append(row)
         print(labelselect_table([row]).splitlines()[-1], flush=True)
-    return {"unit": "onebit_label_select", "score_datatype": "INT16", "board": board,
+    return {"node": "LabelSelect", "score_datatype": "INT16", "board": board,
             "part": part, "lut_levels_budget": lut_levels, "units": rows,
             "tool": synth.yosys_version(), "host": platform.node()}
 
