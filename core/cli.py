@@ -194,8 +194,8 @@ def _build_options(f):
         click.option("--synth", is_flag=True,
                      help="Yosys resource counts of the stitched design (needs --sim)."),
         click.option("--lut-levels", type=click.IntRange(min=1),
-                     help="Pipeline the MVAUs for this logic depth (LUT levels between "
-                          "registers); default: unpipelined."),
+                     help="Pipeline the MVAUs and LabelSelect for this logic depth (LUT "
+                          "levels between registers); default: unpipelined."),
         click.option("--strict", is_flag=True,
                      help="Fail when the estimate does not fit the board (default: warn)."),
         click.option("--seed", default=0, show_default=True),

@@ -52,7 +52,7 @@ class BuildConfig:
     strict: bool = False  # an estimate over the board's capacity fails the build
     seed: int = 0
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
-    lut_levels: int | None = None  # MVAUs pipelined for this logic depth (None: unpipelined)
+    lut_levels: int | None = None  # MVAUs, LabelSelect pipelined for this depth (None: not)
     directed: int = 16  # vectors chosen from the input's pool to hit thresholds (rtlsim)
     layer_check: bool = True  # each MVAU also simulated alone on its thresholds (layersim)
     coverage: bool = False  # RTL coverage of the simulation (`hw.coverage`, <out>/coverage/)
@@ -430,7 +430,7 @@ def step_rtl(state: BuildState) -> None:
         from onebit.hw.mvau import set_lut_levels
 
         for node in state.models["dataflow_folded"].graph.node:
-            if node.op_type.startswith("MVAU"):
+            if node.op_type.startswith(("MVAU", "LabelSelect")):
                 set_lut_levels(node, state.cfg.lut_levels)
     acc = make_layers(state.models["dataflow_folded"], rtl)
     acc.depths = size_fifos(acc, xin, rtl)

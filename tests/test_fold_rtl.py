@@ -107,3 +107,22 @@ def test_finn_examples_tfc_w1a1_folding(tmp_path):
 @pytest.mark.parametrize("net", ["tfc-w1a2", "cnv-w1a1", "cnv-w1a2"])
 def test_finn_examples_folding(tmp_path, net):
     _build_finn_examples(tmp_path, net, frames=2 if net.startswith("cnv") else 4)
+
+
+@pytest.mark.slow
+def test_labelselect_lanes_in_a_budgeted_build(tmp_path):
+    """finn-examples' TFC folding with its LabelSelect at PE 10, --top-k 5 and --lut-levels 6:
+    the label layer is built as one list per lane (onebit_label_select_lanes), bit-exact,
+    at the cycles per frame of the MVAUs."""
+    config = json.loads((FINN_EXAMPLES / "tfc-w1a1.json").read_text())
+    config["LabelSelect_hls_0"]["PE"] = 10
+    folding = tmp_path / "folding.json"
+    folding.write_text(json.dumps(config))
+    r = build(resolve("bnn_pynq:tfc", vectors=4),
+              BuildConfig(tmp_path / "b", folding=folding, top_k=5, vectors=4, sim_frames=4,
+                          lut_levels=6))
+    assert r["status"] == "ok" and r["sim"]["bit_exact"]
+    assert r["stages"]["topk"]["verified"]
+    top = (tmp_path / "b" / "rtl" / "onebit_accel.sv").read_text()
+    assert "onebit_label_select_lanes #(" in top and ".MERGE_LAYERS(2)" in top
+    assert 0.95 <= r["sim"]["ratio_to_estimate"] <= 1.05

