@@ -45,6 +45,13 @@ def default_style(inst) -> bool:
     return True
 
 
+def codegen_values(inst) -> dict[str, str]:
+    """FINN's code generation values of `inst`'s buffered-style template, by name without the
+    `$`s (the parameters of `frame_ends`)."""
+    _, gen = inst.prepare_codegen_default()
+    return {k.strip("$"): v[0] for k, v in gen.items()}
+
+
 def expected_elements(inst) -> list[int]:
     """The input element (word) index of each output word of one frame, in stream order: per
     output pixel, the window's words (depthwise: channel fold outermost, as Pool reads them;
@@ -68,10 +75,9 @@ def expected_elements(inst) -> list[int]:
 def unsound_window(inst) -> str | None:
     """Why the buffered-style generator FINN generates for `inst` emits other words than its
     windows (the model's first frame against `expected_elements`), or None when it is right."""
-    _, gen = inst.prepare_codegen_default()
     got: list[int] = []
     try:
-        frame_ends({k.strip("$"): v[0] for k, v in gen.items()}, 1, got)
+        frame_ends(codegen_values(inst), 1, got)
     except RuntimeError:
         return "its generator never completes a frame"
     want = expected_elements(inst)
@@ -85,9 +91,7 @@ def unsound_window(inst) -> str | None:
 
 def window_cycles(inst) -> int:
     """Steady-state cycles per frame of the buffered-style generator `inst`."""
-    _, gen = inst.prepare_codegen_default()
-    p = tuple(sorted((k.strip("$"), v[0]) for k, v in gen.items()))
-    return _steady_cycles(p)
+    return _steady_cycles(tuple(sorted(codegen_values(inst).items())))
 
 
 @lru_cache(maxsize=256)
