@@ -1,5 +1,5 @@
-"""Yosys' LUT mappers on the same stitched designs: ABC9 (synth_xilinx's default, onebit's) and
-the classic `abc` (onebit's fallback), for bnn_pynq TFC-W1A1 (LUT-level budget 6) and
+"""Yosys' LUT mappers on the same stitched designs: the classic `abc` (onebit's default) and
+ABC9 (synth_xilinx's default), for bnn_pynq TFC-W1A1 (LUT-level budget 6) and
 CNV-W1A1 at finn-examples' folding.
 
     .venv/bin/python benchmarks/mappers.py                 # both models, ~30 min on 2 cores
@@ -34,8 +34,8 @@ def run(model: str, work: Path, part: str) -> dict:
     top = Accelerator.load(out / "rtl").top
     rec = {"folding": f"tests/data/finn_examples/{model}-w1a1.json", **MODELS[model]}
     for mapper in synth.MAPPERS:
-        r = synth._run_mapper(top, out / f"synth-{mapper}", synth.family_of(part),
-                              work / "yosys-cache", out / "rtl", mapper)  # fmt: skip
+        r = synth.synthesize(top, out / f"synth-{mapper}", part, cache_dir=work / "yosys-cache",
+                             root=out / "rtl", mapper=mapper)
         rec[mapper] = {k: r[k] for k in ("lut_levels", "luts", "ffs", "brams_18k", "dsps",
                                          "seconds")}
         rec[mapper]["deepest_path_end"] = r["timing"]["deepest_path"][-3:]

@@ -433,7 +433,7 @@ def step_rtl(state: BuildState) -> None:
             if node.op_type.startswith(("MVAU", "LabelSelect")):
                 set_lut_levels(node, state.cfg.lut_levels)
     acc = make_layers(state.models["dataflow_folded"], rtl)
-    acc.depths = size_fifos(acc, xin, rtl)
+    acc.depths, state.report["fifo_sizing"] = size_fifos(acc, xin, rtl)
     shutil.rmtree(rtl / "sizing")  # the simulation-only top that sized the FIFOs
     acc.top = acc.stitch(rtl)
     acc.save(rtl)
@@ -697,7 +697,8 @@ def make_report(state: BuildState, status: str, failed: str | None, seconds: flo
         "timings_s": state.timings | {"total": round(seconds, 3)},
         "meta": state.inp.meta,
     }
-    for k in ("writable_layers", "sim", "layer_check", "resources", "coverage", "base"):
+    for k in ("writable_layers", "fifo_sizing", "sim", "layer_check", "resources", "coverage",
+              "base"):
         if k in state.report:
             r[k] = state.report[k]
     return r

@@ -4,9 +4,12 @@ Single faults go into copies of the build's generated memories (the simulated co
 
 | kind | fault |
 |---|---|
-| `weight_bit` | one bit of one weight-memory word of an MVAU flipped |
+| `weight_bit` | one bit of one weight-memory word of an MVAU flipped (a) |
 | `threshold_step` | a threshold one step up or down (MVAU, RTL thresholding, FracBNN gate/level) |
 | `pe_swap` | the weights of two PE lanes of one weight word exchanged (a mis-wired lane) |
+
+(a) An MVAU on thermometer codes reads a table made from its weights (`hw.mvau.thermo_table`):
+its mutant's table is made again from the faulty weights.
 
 Each mutant runs the build's verification vectors through the same compiled accelerator (the
 memories are read at run time from the simulation's working directory, so nothing is
@@ -47,6 +50,7 @@ class Memory:
     bits: int  # bits of one value
     fields: int  # values per word
     lanes: int  # PE lanes per word (values of lane p: fields/lanes consecutive ones)
+    params: tuple = ()  # (key, value) of an MVAU whose table derives from these weights
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,10 @@ def memories(acc, rtl: Path) -> list[Memory]:
         p = la.inst.params
         if la.inst.module == mvau.MODULE:
             pe, simd = int(p["PE"]), int(p["SIMD"])
+            # on thermometer codes the weights reach the hardware as their matches table
+            derived = tuple(sorted(p.items())) if "THERMO_FILE" in p else ()
             out.append(Memory(la.name, "weights", str(p["WEIGHT_FILE"]), int(p["W_BITS"]),
-                              pe * simd, pe))
+                              pe * simd, pe, derived))
             if int(p.get("N_THRES", 0)) and "THRES_FILE" in p:
                 t = int(p["N_THRES"])
                 out.append(Memory(la.name, "thresholds", str(p["THRES_FILE"]),
@@ -177,6 +183,12 @@ def mutant_dir(rtl: Path, fault: Fault, m: Memory, into: Path) -> Path:
     lines[fault.word] = mutate(lines[fault.word], fault, m)
     path.unlink()  # a new file: the build's own (linked) one stays as it is
     path.write_text("".join(ln + "\n" for ln in lines))
+    if m.params:  # the table the hardware reads, made from the faulty weights
+        p = dict(m.params)
+        table = into / p["THERMO_FILE"]
+        table.unlink()
+        bits = np.array([[(int(w, 16) >> b) & 1 for b in range(m.fields)] for w in lines])
+        mvau.write_thermo_table(table, bits, p)
     return into
 
 

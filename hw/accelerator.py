@@ -11,6 +11,7 @@ where a later layer masks its error (a top-1 label), with its first differing el
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +28,11 @@ from onebit.hw.stitch import GRAPH, Edge, stitch, stream_taps, windows
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
 DEFAULT_FIFO_DEPTH = 2
+SIZING_SLACK = 1 / 16
+SIZING_BUDGET = 32.0
+"""The FIFO sizing probes together simulate at most this many times the deep run's cycles."""
+"""A searched FIFO depth may exceed the smallest good one by this fraction of itself (the
+search stops there: a 10,000-word shortcut is not worth 10 more simulations for its last 5 %)."""
 MANIFEST = "accelerator.json"
 
 
@@ -310,26 +316,34 @@ def frame_timing(res: SimResult, out_words_per_frame: int, n: int) -> dict:
 
 
 def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: int = 0,
-               tolerance: float = 0.005, cache_dir: Path | None = None) -> list[int]:
-    """Smallest FIFO depths that keep the simulated throughput of deep FIFOs.
+               tolerance: float = 0.005, cache_dir: Path | None = None,
+               budget: float = SIZING_BUDGET) -> tuple[list[int], dict]:
+    """FIFO depths within `SIZING_SLACK` of the smallest that keep the throughput of deep FIFOs.
 
     One simulation-only top connects the layers through deep FIFOs (`probe_depth`, default
     one frame of the stream's words: always enough, even for a residual shortcut) whose fill
     level is capped at run time by `fifo_limits.hex`. With every cap at the probe depth the
-    design runs at its own bottleneck rate (input offered as fast as it is taken); then,
-    FIFO by FIFO, the smallest cap that keeps the steady-state cycles/frame within
-    `tolerance` of that is searched from the bottom (caps 2, 4, 8, ... up to the peak fill
-    seen, then bisection between the last too small and the first good cap): most streams
-    need the minimum, which one probe settles. Each probe is a run of the same executable,
-    stopped after twice the cycles of the deep run: a cap that deadlocks (e.g. a residual
+    design runs at its own bottleneck rate (input offered as fast as it is taken), and each
+    stream's peak fill is a cap that never binds. Most streams need the minimum: one probe
+    tries every stream at the minimum together, and a failing group is halved until the
+    streams that need more are found (`_settle_at_minimum`); each of those is searched for
+    the smallest cap that keeps the steady-state cycles/frame within `tolerance`
+    (`_smallest_cap`: bisection on a log scale). Each probe is a run of the same executable,
+    stopped after 1.5 times the cycles of the deep run: a cap that deadlocks (e.g. a residual
     shortcut shallower than what its branch holds back) or slows the design that much counts
-    as too small without waiting for the watchdog.
+    as too small without waiting for the watchdog. The probes together simulate at most
+    `budget` times the deep run's cycles; where that runs out, the streams not yet searched
+    keep their peak fill (a cap that never binds).
+
+    Returns the depths (0 for the graph's input stream) and `{"probes", "streams",
+    "searched", "complete"}`: probes run, streams whose cap could bind, how many of them were
+    searched, and whether all were.
     """
     sized = [e.src[0] != GRAPH for e in acc.edges]
-    probe = [probe_depth or max(16, acc.layers[e.src[0]].outs[e.src[1]].words + 2)
-             if s else 0 for e, s in zip(acc.edges, sized, strict=True)]
+    deep = [probe_depth or max(16, acc.layers[e.src[0]].outs[e.src[1]].words + 2)
+            if s else 0 for e, s in zip(acc.edges, sized, strict=True)]
     run_dir = Path(out_dir) / "sizing"
-    top = acc.stitch(run_dir, probe, monitor=True)
+    top = acc.stitch(run_dir, deep, monitor=True)
     frames = max(4, len(x))
     xs = np.asarray(x)[np.arange(frames) % len(x)]
     bound: list[int | None] = [None]  # max cycles of a probe, set by the deep run
@@ -350,34 +364,93 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
                 peaks[int(k)] = int(peak)
         return frame_timing(res, acc.last.words, frames)["cycles_per_frame"], peaks, res.cycles
 
-    best, peaks, total = run(probe)
+    best, peaks, total = run(deep)
     if not peaks:
         raise SimulationError("watchdog", "the design deadlocks even with one-frame FIFOs")
-    bound[0] = 2 * int(total) + 1_000
-    budget = best * (1 + tolerance)
+    bound[0] = 3 * int(total) // 2 + 1_000
+    slowest = best * (1 + tolerance)
+    # caps above the deep run's peak fill never bind: that run's trace, its throughput
     limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized, strict=True)]
-    for k in range(len(acc.edges)):
-        if sized[k]:
-            limits[k] = _smallest_cap(
-                lambda d, k=k: run(limits[:k] + [d] + limits[k + 1 :])[0] <= budget,
-                DEFAULT_FIFO_DEPTH, limits[k])
-    return limits
+    spent = [0, 0.0]  # probes, their simulated cycles in deep runs
+
+    def fits(caps: dict[int, int]) -> list[int] | None:
+        """The peak fills of a run with `caps`, None when it is too slow."""
+        if spent[1] >= budget:
+            raise _OutOfProbes
+        cycles, fills, ran = run([caps.get(k, d) for k, d in enumerate(limits)])
+        spent[0] += 1
+        spent[1] += (ran or bound[0]) / total
+        return fills if cycles <= slowest else None
+
+    def probe(k: int, d: int) -> int | None:
+        fills = fits({k: d})  # a cap above the run's peak fill never bound: as good as d
+        return None if fills is None else max(DEFAULT_FIFO_DEPTH + 1, min(d, fills[k] + 1))
+
+    binding = [k for k, d in enumerate(limits) if d > DEFAULT_FIFO_DEPTH]
+    settled: list[int] = []
+    searched = 0
+    try:
+        _settle_at_minimum(binding, lambda ks: fits(dict.fromkeys(ks, DEFAULT_FIFO_DEPTH))
+                           is not None, settled)  # fmt: skip
+        searched = len(settled)
+        for k in settled:
+            limits[k] = DEFAULT_FIFO_DEPTH
+        for k in binding:
+            if limits[k] > DEFAULT_FIFO_DEPTH:  # the minimum is known too small
+                limits[k] = _smallest_cap(lambda d, k=k: probe(k, d), DEFAULT_FIFO_DEPTH + 1,
+                                          limits[k])
+                searched += 1
+    except _OutOfProbes:  # settled streams fitted together; the rest keep caps that never bind
+        for k in settled:
+            limits[k] = DEFAULT_FIFO_DEPTH
+        searched = max(searched, len(settled))
+    return limits, {"probes": spent[0], "streams": len(binding), "searched": searched,
+                    "complete": searched == len(binding)}
 
 
-def _smallest_cap(good, lo: int, hi: int) -> int:
-    """The smallest d in [lo, hi] with good(d), `good` monotonic and good(hi) known true:
-    doubling from `lo`, then bisection (one call when `lo` is good)."""
-    bad = lo - 1
-    d = lo
-    while d < hi and not good(d):
-        bad, d = d, min(2 * d, hi)
-    hi = d
-    while bad + 1 < hi:
-        mid = (bad + hi) // 2
-        if good(mid):
-            hi = mid
-        else:
+class _OutOfProbes(Exception):
+    """The FIFO sizing budget is spent."""
+
+
+def _settle_at_minimum(keys: list[int], fits, settled: list[int] | None = None) -> list[int]:
+    """The keys that can take the minimum, by group testing: `fits(group)` says whether the
+    design keeps its throughput with every key of `group` (and those settled before) at the
+    minimum; a group that does not is halved. One call when all fit; about
+    (number that do not) x log2(len(keys)) calls otherwise. Appended to `settled` (returned)
+    as they are found, so an interrupted search keeps what it found."""
+    settled = [] if settled is None else settled
+
+    def settle(group: list[int]) -> None:
+        if not group:
+            return
+        if fits(settled + group):
+            settled.extend(group)
+        elif len(group) > 1:
+            settle(group[: len(group) // 2])
+            settle(group[len(group) // 2 :])
+
+    settle(list(keys))
+    return settled
+
+
+def _smallest_cap(probe, lo: int, hi: int, slack: float = SIZING_SLACK) -> int:
+    """A good cap in [lo, hi] at most `slack` x itself above the smallest good one.
+
+    `probe(d)` is None when cap d is too small, else a cap known to be as good as d and at
+    most d (the run's peak fill plus one: a cap it never reached did not bind); good caps are
+    monotonic and `hi` is known good. Bisection on a log scale while `hi` is many times the
+    largest cap known too small, then plain bisection: a few probes whether the stream needs
+    3 words or 10,000 (a residual shortcut).
+    """
+    bad = lo - 1  # >= 1: caps start at the minimum depth
+    while hi - bad > max(1, int(hi * slack)):
+        mid = math.isqrt(bad * hi) if hi > 4 * bad else (bad + hi) // 2
+        mid = min(max(mid, bad + 1), hi - 1)
+        good = probe(mid)
+        if good is None:
             bad = mid
+        else:
+            hi = max(good, bad + 1)
     return hi
 
 

@@ -28,6 +28,13 @@ the fold step) computes `pg_accumulate` on its 2-bit codes: `GATED = 1`, two XNO
 lanes per PE (the codes' MSB and LSB planes) and the gate memory `GATE_FILE` (the gate
 acc_m >= T as the MSB popcount's compare pc_m >= ceil((T + MW) / 2)); same cycles per vector,
 `GATE_LAT` more latency.
+
+An XNOR MVAU whose input comes from FracBNN's thermometer unit (`thermometer_levels`: through
+padding, sliding windows, width converters and FIFOs, which move whole codes) and whose SIMD
+holds whole codes of L levels looks up each code's matches with its weights as a function of
+the number of levels on (`THERMO_LEVELS`, the table `THERMO_FILE`, `thermo_table`) instead of
+counting L XNORs per PE: for up to `THERMO_MAX_WORDS` weight words, where the table is a
+function of at most 8 bits. Same cycles and latency.
 """
 
 from __future__ import annotations
@@ -54,6 +61,14 @@ unpipelined (`latency` for a pipelined instance)."""
 LUT_LEVELS_ATTR = "onebit_lut_levels"
 GATE_ATTR = "gate_thresholds"
 """FracBNN's gate thresholds on the MSB accumulator (`onebit.flows.fracbnn_ops.GatedMVAU`)."""
+THERMO_MAX_WORDS = 4
+"""Weight words (NF * SF) up to which a layer on thermometer codes looks its matches up: the
+table of a code is then a function of clog2(L + 1) + 2 bits, a few LUTs per output bit; with
+more words the table outgrows the L-input popcount it replaces."""
+CODE_MOVERS = ("FMPadding", "ConvolutionInputGenerator", "StreamingDataWidthConverter",
+               "StreamingFIFO")
+"""HW layers that pass thermometer codes on whole: they reorder, regroup or delay the code
+bits of a pixel together, and padding adds code 0 (no level on: a code too)."""
 
 
 def rtl_sources() -> list[Path]:
@@ -110,8 +125,10 @@ def latency(params: dict) -> int:
     gate = 0 if not params.get("GATED", 0) else 2 if k else 1
     if k == 0:
         return LATENCY + gate
+    levels = int(params.get("THERMO_LEVELS", 0))
     multi = not params.get("XNOR", 1) and int(params.get("W_BITS", 1)) > 1
-    dot = int(multi) + _clog2(int(params["SIMD"])) // k
+    terms = int(params["SIMD"]) // levels if levels else int(params["SIMD"])
+    dot = int(multi or levels > 0) + _clog2(terms) // k
     nt = int(params.get("N_THRES", 1))
     thr = 0 if nt == 0 else 1 + _clog2(nt) // k
     return LATENCY + dot + gate + thr
@@ -161,6 +178,38 @@ def popcount_gates(gate: np.ndarray, mw: int) -> np.ndarray:
     """acc_m >= T as the MSB plane's popcount compare pc_m >= G (acc_m = 2 pc_m - MW):
     G = ceil((T + MW) / 2), clamped to [0, MW + 1] (the same decision for every pc_m)."""
     return np.clip(-((-(np.asarray(gate, dtype=np.int64) + mw)) // 2), 0, mw + 1)
+
+
+def thermometer_levels(node: NodeProto, model: ModelWrapper) -> int | None:
+    """L when the input of `node` is thermometer codes of L levels (a `ThermometerEncoder`'s
+    output, through `CODE_MOVERS` only), else None."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from onebit.models.thermometer import thermometer_levels as levels
+
+    prod = model.find_producer(node.input[0])
+    while prod is not None and prod.op_type.startswith(CODE_MOVERS):
+        prod = model.find_producer(prod.input[0])
+    if prod is None or prod.op_type != "ThermometerEncoder":
+        return None
+    return levels(getCustomOp(prod).get_nodeattr("resolution"))
+
+
+def thermo_table(words: np.ndarray, simd: int, pe: int, levels: int) -> np.ndarray:
+    """The THERMO_FILE table of the weight memory's words ((NW, PE * SIMD) codes, `fold_rows`):
+    (TG, NW2, Q2, PE) matches, entry [g, wa, q, pe] the XNOR matches of code g of word wa's
+    row pe with a code of q levels on, #{k < q: w_k = 1} + #{k >= q: w_k = 0} (zero where
+    q > L or wa >= NF * SF)."""
+    words = np.asarray(words)
+    nw, tg = words.shape[0], simd // levels
+    w = words.reshape(nw, pe, tg, levels).astype(np.int64)
+    ones = np.concatenate([np.zeros((nw, pe, tg, 1), np.int64), np.cumsum(w, -1)], -1)
+    q = np.arange(levels + 1)
+    m = ones + (levels - q) - (ones[..., -1:] - ones)  # (NW, PE, TG, L + 1)
+    tm_w = _clog2(levels + 1)
+    table = np.zeros((tg, 1 << max(1, _clog2(nw)), 1 << tm_w, pe), np.int64)
+    table[:, :nw, : levels + 1, :] = m.transpose(2, 0, 3, 1)
+    return table
 
 
 def _check_gated(node: NodeProto, gate: np.ndarray, idt: DataType, wdt: DataType, mh: int,
@@ -314,6 +363,9 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         params["PIPE_LEVELS"] = pipe_levels(budget)
     if gate is not None:
         params["GATED"] = 1
+    levels = thermometer_levels(node, model) if xnor and gate is None and not writable else None
+    if levels and simd % levels == 0 and (mh // pe) * (mw // simd) <= THERMO_MAX_WORDS:
+        params["THERMO_LEVELS"] = levels
     if pad is not None:
         params.update(OUT_ROWS=len(pad[0]), OUT_COLS=len(pad[1]),
                       N_ROW_CLS=max(pad[0]) + 1, N_COL_CLS=max(pad[1]) + 1)
@@ -331,6 +383,13 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         "writable": WritableLayer(node.name, mw, mh, simd, pe, wdt.name, n_thres, acc_bits,
                                   acc_lo, acc_hi) if writable else None,
     }
+
+
+def write_thermo_table(path: Path, words: np.ndarray, params: dict) -> None:
+    """Write the THERMO_FILE of an instance with `params` for its weight words `words`."""
+    levels, pe = int(params["THERMO_LEVELS"]), int(params["PE"])
+    table = thermo_table(words, int(params["SIMD"]), pe, levels)
+    _write_mem(path, pack(table.reshape(-1), DataType[f"UINT{_clog2(levels + 1)}"], pe))
 
 
 def check(node: NodeProto, model: ModelWrapper) -> None:
@@ -365,7 +424,7 @@ def generate(
     """Write the memory files of MVAU `node` into `out_dir` and return its `RtlInstance`.
 
     Memory files are `<node>_weights.mem`, with thresholds `<node>_thres.mem`, gated
-    `<node>_gates.mem`. With
+    `<node>_gates.mem`, on thermometer codes `<node>_thermo.mem`. With
     `absolute_paths=False` the parameters name them relative to `out_dir` (simulate with
     `run_dir=out_dir`), so an identical layer in another directory reuses cached builds.
     Raises `UnsupportedOpError` for attribute combinations onebit_mvau cannot honour.
@@ -386,6 +445,10 @@ def generate(
         tfile = out / f"{stem}_thres.mem"
         _write_mem(tfile, threshold_words(info["thresholds"], p["PE"], p["ACC_BITS"]))
         p["THRES_FILE"] = ref(tfile)
+    if "THERMO_LEVELS" in p:
+        tfile = out / f"{stem}_thermo.mem"
+        write_thermo_table(tfile, fold_rows(info["weights"], p["SIMD"], p["PE"]), p)
+        p["THERMO_FILE"] = ref(tfile)
     if info["gates"] is not None:
         gfile = out / f"{stem}_gates.mem"
         _write_mem(gfile, threshold_words(info["gates"][:, None], p["PE"], p["ACC_BITS"]))

@@ -243,13 +243,17 @@ _MAP_LUTS_ABC = (
     "xilinx_dffopt\n"
     "opt_lut_ins -tech xilinx\n"
 )
-MAPPERS = ("abc9", "abc")
+MAPPERS = ("abc", "abc9")
+DEFAULT_MAPPER = "abc"
+"""Yosys' classic `abc` maps LUTs by default: on onebit's designs it gives fewer LUT levels and
+fewer LUTs than synth_xilinx's own ABC9, and sooner (benchmarks/mappers.py: TFC with a budget
+of 6 levels 4 levels / 3,888 LUTs against 7 / 4,187; CNV 7 / 20,821 against 10 / 21,224)."""
 
 
 def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path,
-            netlist: Path, mapper: str = "abc9") -> str:
+            netlist: Path, mapper: str = DEFAULT_MAPPER) -> str:
     """The Yosys script: read_slang with the top's parameters, synth_xilinx (LUTs mapped by
-    `mapper`: "abc9", synth_xilinx's default, or "abc", `_MAP_LUTS_ABC`), stat and the mapped
+    `mapper`: "abc", `_MAP_LUTS_ABC`, or "abc9", synth_xilinx's default), stat and the mapped
     netlist as JSON.
 
     A read-only memory (onebit's weight and threshold ROMs) marked `ram_style = "distributed"`
@@ -301,7 +305,7 @@ _STACK_EXHAUSTED = "call stack exhausted"
 
 
 def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
-         root: Path | None = None, mapper: str = "abc9") -> dict:
+         root: Path | None = None, mapper: str = DEFAULT_MAPPER) -> dict:
     """Synthesize one design (flattened) in `run_dir`; cached by content.
 
     `root`: where a localized design's relative memory paths start (made absolute for Yosys).
@@ -367,7 +371,8 @@ def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | 
 
 def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
                layers: Sequence[RtlInstance] | None = None, jobs: int = 1,
-               cache_dir: Path | None = None, root: Path | None = None) -> dict:
+               cache_dir: Path | None = None, root: Path | None = None,
+               mapper: str = DEFAULT_MAPPER) -> dict:
     """Yosys `synth_xilinx` of a stitched design for `part`; LUT/FF/BRAM/URAM/DSP counts.
 
     Returns `{"tool", "family", "part", "luts", "lut_logic", "lut_memory", "ffs",
@@ -376,25 +381,26 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
     {name: counts}` from synthesizing each layer on its own (`jobs` Yosys runs at a time).
     `seconds` is the Yosys run time of the whole design (as measured when it ran; `cached`
     says it was taken from the cache), `seconds_total` the wall time of this call.
-    `root`: the directory a localized design's relative memory paths start from.
+    `root`: the directory a localized design's relative memory paths start from. `mapper`:
+    Yosys' LUT mapper (`MAPPERS`; `"mapper"` in each result says which mapped it).
     Raises `ToolNotFoundError` without Yosys and `BuildError` when Yosys rejects the design.
     """
     family = family_of(part)
     version = yosys_version()
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    res = _run(top, out_dir / "top", family, cache_dir, root)
+    res = _run(top, out_dir / "top", family, cache_dir, root, mapper)
     if layers:
         def one(inst: RtlInstance) -> tuple[str, dict]:
             return inst.name, _run(inst, out_dir / "layers" / inst.name, family, cache_dir,
-                                   root)
+                                   root, mapper)
 
         with ThreadPoolExecutor(max(1, jobs)) as pool:
             res["per_layer"] = {name: {k: r[k] for k in _LAYER_KEYS}
                                 for name, r in pool.map(one, layers)}
     res["seconds_total"] = round(time.perf_counter() - t0, 2)
-    return {"tool": f"{YOSYS_PACKAGE} {version} (read_slang, synth_xilinx)", "family": family,
-            "part": part, **res}
+    return {"tool": f"{YOSYS_PACKAGE} {version} (read_slang, synth_xilinx, {mapper})",
+            "family": family, "part": part, **res}
 
 
 REPORT_KEYS = ("luts", "ffs", "brams_18k", "dsps", "lut_levels", "fmax_mhz_est")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from onebit.errors import ToolNotFoundError, VerificationError
 from onebit.flows.build import BuildConfig, BuildInput, build, resimulate
 from onebit.flows.inputs import resolve
-from onebit.hw.accelerator import _smallest_cap
+from onebit.hw.accelerator import SIZING_SLACK, _settle_at_minimum, _smallest_cap
 
 from nets import cnn, mlp, pixels
 
@@ -173,20 +173,66 @@ def test_vectors_are_saved_with_the_build(mlp_build):
     assert v["x"].shape == (8, 1, 8, 8)
 
 
-@given(need=st.integers(2, 300), extra=st.integers(0, 300))
-def test_fifo_cap_search_finds_the_smallest_good_depth_in_few_probes(need, extra):
+@given(need=st.integers(3, 20000), extra=st.integers(0, 20000), tight=st.booleans())
+def test_fifo_cap_search_finds_a_near_smallest_depth_in_few_probes(need, extra, tight):
+    """Within SIZING_SLACK of the smallest good cap, in about log2(log2(range)) + log2(1 /
+    slack) probes, exact for shallow streams; with `tight` a good probe also reports the run's
+    peak fill (the smallest good cap here), which settles the search once one probe is good."""
     hi = need + extra
     probes = []
 
-    def good(d):
+    def probe(d):
         probes.append(d)
-        return d >= need
+        return None if d < need else (need if tight else d)
 
-    assert _smallest_cap(good, 2, hi) == need
-    assert all(2 <= d <= hi for d in probes)
-    assert len(probes) <= 2 * max(1, need.bit_length()) + 1  # not log2(hi): from the bottom
-    if need == 2:
-        assert len(probes) <= 1  # the common case: one probe (none when the peak is 2)
+    got = _smallest_cap(probe, 3, hi)
+    assert need <= got <= hi and got - need <= got * SIZING_SLACK
+    if need <= 17:
+        assert got == need  # shallow: exact
+    assert all(3 <= d <= hi for d in probes)
+    assert len(probes) <= 12
+    if tight and any(d >= need for d in probes):
+        assert got == need  # a good probe's peak fill is the smallest good cap here
+
+
+@given(st.lists(st.booleans(), max_size=80))
+def test_streams_that_take_the_minimum_are_found_in_few_probes(needs_more):
+    """Group testing over the streams: a group fits when none of its streams needs more than
+    the minimum; one probe when all fit, about log2(n) probes per stream that does not."""
+    probes = []
+
+    def fits(group):
+        probes.append(list(group))
+        return not any(needs_more[k] for k in group)
+
+    keys = list(range(len(needs_more)))
+    assert _settle_at_minimum(keys, fits) == [k for k in keys if not needs_more[k]]
+    bad = sum(needs_more)
+    assert len(probes) <= (1 if keys else 0) + 2 * bad * max(1, len(keys).bit_length())
+    if keys and not bad:
+        assert len(probes) == 1
+
+
+def test_interrupted_group_testing_keeps_the_streams_it_settled():
+    """The sizing budget can run out during group testing: what was found so far stays."""
+    calls = []
+
+    def fits(group):
+        if len(calls) == 3:
+            raise RuntimeError("budget")
+        calls.append(list(group))
+        return 5 not in group
+
+    settled: list[int] = []
+    with pytest.raises(RuntimeError):
+        _settle_at_minimum(list(range(8)), fits, settled)
+    assert settled == [0, 1, 2, 3]  # all 8 fail, 0..3 fit, then 4..5 fail: out of probes
+
+
+def test_fifo_sizing_is_reported(mlp_build):
+    out, _ = mlp_build
+    r = json.loads((out / "report.json").read_text())["fifo_sizing"]
+    assert r["complete"] and r["searched"] == r["streams"] and r["probes"] >= 0
 
 
 def _vcd_signals(path) -> set[str]:

@@ -69,6 +69,18 @@
 // The gate and the sum take GATE_LAT registers (1; 2 when pipelined: compare, then add), so a
 // vector still takes NF*SF cycles; the latency grows by GATE_LAT.
 //
+// Thermometer codes (THERMO_LEVELS = L > 0; XNOR, SIMD a multiple of L): every SIMD word is
+// TG = SIMD / L codes of L bits from FracBNN's thermometer unit, code bit k set for levels
+// k < q (q levels on). The matches of such a code with L weight bits depend on q alone,
+//   m(q) = #{k < q : w_k = 1} + #{k >= q : w_k = 0},
+// so the unit decodes q once per code (shared by the PEs) and reads m from a table instead
+// of counting L XNORs per PE: a function of q and the weight word in place of an L-input
+// popcount. Exact on thermometer codes only (onebit.hw.mvau enables it for a layer whose
+// input comes from a thermometer unit through padding and sliding windows).
+//   THERMO_FILE: TG * NW2 * Q2 words of PE*TM_W bits (NW2 = 2^WA_W, Q2 = 2^TM_W, TM_W =
+//                clog2(L + 1)); word (g * NW2 + wa) * Q2 + q holds at [pe*TM_W +: TM_W] the
+//                matches of code g with q levels on and row pe of weight word wa.
+//
 // Functional coverage (simulation only, `define ONEBIT_COVERAGE; onebit.hw.coverage): which
 // weight words the issue stage read, which input elements (columns) were ever nonzero (the
 // weights of a column whose input is always 0 take part in no product: no vector tests them;
@@ -112,6 +124,8 @@ module onebit_mvau #(
   parameter int unsigned PIPE_LEVELS = 0,
   parameter bit GATED = 1'b0,
   parameter string GATE_FILE = "",
+  parameter int unsigned THERMO_LEVELS = 0,
+  parameter string THERMO_FILE = "",
   // synthesis attributes only (Verilator ignores them)
   /* verilator lint_off UNUSEDPARAM */
   parameter string RAM_STYLE = "auto",
@@ -150,9 +164,13 @@ module onebit_mvau #(
   localparam int unsigned TERM_W = POPCNT ? 1
                                    : IN_BITS + W_BITS + 1 < ACC_BITS ? IN_BITS + W_BITS + 1
                                    : ACC_BITS;
-  localparam int unsigned DOT_DEPTH = SIMD > 1 ? $clog2(SIMD) : 0;
+  localparam int unsigned TL = THERMO_LEVELS > 0 ? THERMO_LEVELS : 1;
+  localparam int unsigned TG = SIMD / TL;  // thermometer codes per SIMD word
+  localparam int unsigned TM_W = $clog2(TL + 1);  // q and the matches, 0..L
+  localparam int unsigned DOT_N = THERMO_LEVELS > 0 ? TG : SIMD;  // the adder tree's operands
+  localparam int unsigned DOT_DEPTH = DOT_N > 1 ? $clog2(DOT_N) : 0;
   localparam int unsigned THR_DEPTH = N_THRES > 1 ? $clog2(N_THRES) : 0;
-  localparam bit REG_PRODUCTS = PIPE_LEVELS > 0 && !XNOR && W_BITS > 1;
+  localparam bit REG_PRODUCTS = PIPE_LEVELS > 0 && ((!XNOR && W_BITS > 1) || THERMO_LEVELS > 0);
   localparam int unsigned DOT_LAT = PIPE_LEVELS == 0 ? 0
                                     : 32'(REG_PRODUCTS) + DOT_DEPTH / PIPE_LEVELS;
   localparam int unsigned THR_LAT = PIPE_LEVELS == 0 || N_THRES == 0 ? 0
@@ -192,6 +210,11 @@ module onebit_mvau #(
   begin : g_bad_gated
     $error("onebit_mvau: GATED needs IN_BITS = 2, W_BITS = 1, W_BIPOLAR, no XNOR, %s",
            "no position classes, WRITABLE = 0");
+  end
+  if (THERMO_LEVELS > 0 && (!XNOR || GATED || WRITABLE || SIMD % THERMO_LEVELS != 0))
+  begin : g_bad_thermo
+    $error("onebit_mvau: THERMO_LEVELS (%0d) needs XNOR, SIMD (%0d) a multiple of it, %s",
+           THERMO_LEVELS, SIMD, "GATED = 0 and WRITABLE = 0");
   end
   if (NCLS > 1 && N_THRES == 0) begin : g_bad_class_thres
     $error("onebit_mvau: position classes (%0d) need thresholds, N_THRES = 0", NCLS);
@@ -363,7 +386,42 @@ module onebit_mvau #(
   endfunction
 
   acc_t dot1 [PE];
-  if (PIPE_LEVELS > 0) begin : g_dot_tree
+  if (THERMO_LEVELS > 0) begin : g_thermo
+    localparam int unsigned NW2 = 1 << WA_W;
+    localparam int unsigned Q2 = 1 << TM_W;
+    /* verilator coverage_off */
+    logic [PE*TM_W-1:0] tmem [TG * NW2 * Q2];
+    /* verilator coverage_on */
+    initial $readmemh(THERMO_FILE, tmem);
+    logic [WA_W-1:0] wa1;  // the weight word of stage 1 (the table's, not w1)
+    always_ff @(posedge clk) if (go) wa1 <= waddr;
+    logic unused_w1;
+    assign unused_w1 = ^w1;
+    // q of a thermometer code: bit j of q is the parity of the code bits i * 2^j - 1 (i >= 1),
+    // of which as many are set as there are multiples of 2^j in 1..q
+    function automatic logic [TM_W-1:0] levels_on(logic [TL-1:0] t);
+      logic [TM_W-1:0] q = '0;
+      for (int j = 0; j < TM_W; j++)
+        for (int i = (1 << j) - 1; i < TL; i += 1 << j) q[j] = q[j] ^ t[i];
+      return q;
+    endfunction
+    logic [PE*TM_W-1:0] m [TG];  // the matches of code g, for every PE row
+    always_comb
+      for (int g = 0; g < TG; g++)
+        m[g] = tmem[(g * NW2 + 32'(wa1)) * Q2 + 32'(levels_on(x1[g*TL +: TL]))];
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+      logic [TG*TM_W-1:0] terms;
+      always_comb for (int g = 0; g < TG; g++) terms[g*TM_W +: TM_W] = m[g][p*TM_W +: TM_W];
+      onebit_adder_tree #(
+        .N(TG), .IN_W(TM_W), .OUT_W(ACC_BITS), .SIGNED(1'b0),
+        .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
+      ) u_tree (
+        .clk  (clk),
+        .terms(terms),
+        .sum  (dot1[p])
+      );
+    end
+  end else if (PIPE_LEVELS > 0) begin : g_dot_tree
     for (genvar p = 0; p < PE; p++) begin : g_pe
       logic [SIMD*TERM_W-1:0] terms;
       // the products, with RES_TYPE's use_dsp as on the unpipelined path
