@@ -341,7 +341,8 @@ def step_hw_layers(state: BuildState) -> None:
 
 
 def step_fold(state: BuildState) -> None:
-    """Specialize layers for the board's part and set PE/SIMD (target fps or config).
+    """Specialize layers for the board's part and set PE/SIMD (target fps or config); weight
+    memories left "auto" go to block RAM or LUTs by a BRAM budget (`flows/memory_styles.py`).
 
     When the build goes on to RTL, every node of the folded graph is checked against what its
     RTL generator accepts (`codegen.check`): a folding it cannot build is refused here, naming
@@ -357,6 +358,7 @@ def step_fold(state: BuildState) -> None:
         set_onebit_defaults,
     )
     from onebit.flows.hw_layers import mvaus_to_finn_domain
+    from onebit.flows.memory_styles import place_weight_memories
     from onebit.flows.passes import run_passes
     from onebit.hw.codegen import check, prefer_rtl
 
@@ -370,6 +372,7 @@ def step_fold(state: BuildState) -> None:
         model = fold_for_fps(model, fps, state.board.clock_mhz)
     model = prefer_rtl(run_passes(model, [InsertDWC()]))
     model = run_passes(model, [SpecializeLayers(state.board.part), GiveUniqueNodeNames()])
+    place_weight_memories(model, state.board.part, state.board.capacity["BRAM_18K"])
     name_new_tensors(model, state.models["dataflow_golden"])
     state.save("dataflow_folded", model)
     (state.out / "folding.json").write_text(json.dumps(folding_of(model), indent=1))
