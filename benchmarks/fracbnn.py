@@ -80,6 +80,16 @@ def first_layer_synth(bdir: Path, part: str) -> dict:
     return {"layers": layers, "tool": r["tool"]}
 
 
+def whole_synth(bdir: Path, report: dict) -> dict:
+    """Yosys counts of the whole design and of every layer on its own, as the build's
+    `--synth` records them (`--resynth --synth all` of a build made without it)."""
+    from onebit.hw.synth import layer_timing, synthesize_build
+
+    res = synthesize_build(bdir, report["part"], per_layer=True, jobs=2)
+    res.update(layer_timing(res.pop("per_layer"), report.get("clock_mhz", 100.0)))
+    return res
+
+
 def one(name: str, a: argparse.Namespace, ds) -> dict:
     recipe, arch, io_weights, what = CONFIGS[name]
     out = a.work / a.dataset / name
@@ -149,6 +159,8 @@ def finish(rec: dict, bdir: Path, report: dict, a: argparse.Namespace) -> dict:
     try:
         if a.synth == "first":
             report["resources"] = first_layer_synth(bdir, report["part"])
+        elif a.synth == "all" and (a.resynth or not report.get("resources")):
+            report["resources"] = whole_synth(bdir, report)
     except Exception as e:
         rec["synth_error"] = f"{type(e).__name__}: {e}".strip()[:2000]
         traceback.print_exc()
@@ -265,7 +277,8 @@ def main() -> None:
         todo = [old[c] for c in a.configs if c in old]
         if a.resynth:
             new = resynth(todo, a)
-            redone.append(f"--resynth --configs {' '.join(a.configs)} (Yosys again)")
+            redone.append(f"--resynth --configs {' '.join(a.configs)} --synth {a.synth} "
+                          "(Yosys again)")
         else:
             with ProcessPoolExecutor(a.jobs, mp_context=get_context("fork")) as pool:
                 new = list(pool.map(rebuild, todo, [a] * len(todo)))

@@ -66,6 +66,14 @@ def elem_type(name: str) -> ElemType:
 
 def encode(values, t: ElemType) -> np.ndarray:
     """Map values of type `t` to their unsigned hardware codes (int64)."""
+    v = np.asarray(values)
+    if not t.bipolar and v.size and v.dtype.kind in "iuf" and (v.dtype.kind != "f" or t.bits
+                                                                <= 24):
+        # the common case at speed: every value an integer within range (float32 holds
+        # integers of up to 24 bits exactly), checked by two reductions and one compare
+        iv = v.astype(np.int64)
+        if iv.min() >= t.lo and iv.max() <= t.hi and (v.dtype.kind != "f" or (iv == v).all()):
+            return iv & ((1 << t.bits) - 1) if t.signed else iv
     v = np.asarray(values, dtype=np.float64)
     if t.bipolar:
         ok = (v == 1) | (v == -1)
@@ -98,8 +106,9 @@ def pack(values, t: ElemType, epw: int) -> np.ndarray:
     codes = encode(np.asarray(values).reshape(-1), t)
     if codes.size % epw:
         raise PackingError(f"{codes.size} elements do not fill words of {epw} elements")
-    shifts = np.arange(t.bits, dtype=np.int64)
-    elem_bits = ((codes[:, None] >> shifts) & 1).astype(np.uint8)  # (n, b), LSB first
+    nbytes = 1 << max(0, (t.bits - 1) // 8).bit_length()  # 1, 2, 4 or 8 bytes a code
+    le = codes.astype(f"<u{nbytes}").view(np.uint8).reshape(-1, nbytes)  # little-endian bytes
+    elem_bits = np.unpackbits(le, axis=1, bitorder="little")[:, : t.bits]  # (n, b), LSB first
     return elem_bits.reshape(-1, epw * t.bits)
 
 

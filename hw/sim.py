@@ -365,17 +365,22 @@ def build_stream_sim(
                            coverage=coverage, cache_dir=cache_dir)
 
 
+_HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), np.uint8)
+"""The two hex digits of every byte value, most significant first: (256 * 2,)."""
+
+
 def hex_lines(words: np.ndarray) -> bytes:
-    """`packing.to_hex` as one newline-terminated text blob, vectorised for long streams."""
+    """`packing.to_hex` as one newline-terminated text blob, vectorised for long streams: the
+    words' bytes (little-endian bit order) most significant first, two digits a byte."""
     wb = np.asarray(words, dtype=np.uint8)
     n, width = wb.shape
     ndig = max(1, -(-width // 4))
-    padded = np.zeros((n, ndig * 4), dtype=np.uint8)
-    padded[:, :width] = wb
-    nib = (padded.reshape(n, ndig, 4) << np.arange(4, dtype=np.uint8)).sum(axis=2, dtype=np.uint8)
-    chars = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)[nib[:, ::-1]]
+    nbytes = -(-ndig // 2)
+    packed = np.zeros((n, nbytes), dtype=np.uint8)
+    packed[:, : -(-width // 8)] = np.packbits(wb, axis=1, bitorder="little")
+    digits = _HEX_PAIRS.reshape(256, 2)[packed[:, ::-1]].reshape(n, 2 * nbytes)
     text = np.full((n, ndig + 1), ord("\n"), dtype=np.uint8)
-    text[:, :ndig] = chars
+    text[:, :ndig] = digits[:, 2 * nbytes - ndig :]  # an odd digit count drops the top one
     return text.tobytes()
 
 

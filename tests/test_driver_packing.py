@@ -66,3 +66,19 @@ def test_errors_are_packing_errors_here_and_user_errors_in_onebit():
         packing.frames_to_bytes(np.ones((2, 6), dtype=np.uint8), 4)
     with pytest.raises(UserInputError, match="at least 1 bit"):
         packing.word_bytes(0)
+
+
+@pytest.mark.parametrize("name", ["BINARY", "BIPOLAR", "UINT2", "INT3", "UINT8", "INT8", "UINT9",
+                                  "INT16", "UINT17", "INT31", "UINT33", "INT50"])
+def test_pack_puts_code_bit_j_of_element_i_at_column_i_bits_plus_j(name):
+    """Element i's code at bits [i*b, (i+1)*b) of the flattened bit matrix, LSB first, for
+    widths within and across bytes (pack reads the codes' little-endian bytes)."""
+    t = dp.elem_type(name)
+    rng = np.random.default_rng(1)
+    v = (2 * rng.integers(0, 2, 60) - 1 if t.bipolar
+         else rng.integers(t.lo, t.hi, 60, endpoint=True))
+    bits = dp.pack(v, t, 3)
+    codes = dp.encode(v, t)
+    assert bits.shape == (20, 3 * t.bits) and bits.dtype == np.uint8
+    want = (codes[:, None] >> np.arange(t.bits)) & 1
+    np.testing.assert_array_equal(bits.reshape(60, t.bits), want)

@@ -59,7 +59,7 @@ def test_tool_not_found_message(monkeypatch):
 
 def test_hex_lines_match_packing():
     rng = np.random.default_rng(0)
-    for width in (1, 4, 5, 37, 130):
+    for width in (1, 4, 5, 8, 9, 16, 17, 37, 130, 784):  # within and across bytes
         words = rng.integers(0, 2, (7, width)).astype(np.uint8)
         text = sim.hex_lines(words).decode().splitlines()
         assert text == packing.to_hex(words)
