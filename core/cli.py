@@ -196,6 +196,9 @@ def _build_options(f):
         click.option("--lut-levels", type=click.IntRange(min=1),
                      help="Pipeline the MVAUs and LabelSelect for this logic depth (LUT "
                           "levels between registers); default: unpipelined."),
+        click.option("--pack-dsp", is_flag=True,
+                     help="Two products per DSP in multi-bit (8-bit) layers where the widths "
+                          "allow; their sums then take LUTs (for designs short of DSPs)."),
         click.option("--strict", is_flag=True,
                      help="Fail when the estimate does not fit the board (default: warn)."),
         click.option("--seed", default=0, show_default=True),
@@ -213,7 +216,7 @@ def _build_options(f):
 @click.pass_obj
 def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, input_datatype,
           data_dir, weights, top_k, vectors, sim, frames, directed, layer_check, backpressure,
-          coverage, synth, lut_levels, strict, seed, page) -> None:
+          coverage, synth, lut_levels, pack_dsp, strict, seed, page) -> None:
     """Build MODEL (checkpoint .pt, QONNX .onnx or bnn_pynq:<tfc|sfc|lfc|cnv>[-w1a2]) into OUT."""
     from onebit.boards import get_board
     from onebit.errors import UserInputError
@@ -236,7 +239,8 @@ def build(o: _Ctx, model: str, out: Path, board, target_fps, folding, dataset, i
     cfg = BuildConfig(out, board=board, target_fps=target_fps, folding=folding, vectors=vectors,
                       sim=sim, sim_frames=frames, backpressure=backpressure, synth=synth,
                       strict=strict, seed=seed, top_k=top_k, lut_levels=lut_levels,
-                      directed=directed, layer_check=layer_check, coverage=coverage)
+                      pack_dsp=pack_dsp, directed=directed, layer_check=layer_check,
+                      coverage=coverage)
     report = _run_build(o, inp, cfg)
     _summary(o, report, out, _page(out) if page else None)
 

@@ -53,6 +53,7 @@ class BuildConfig:
     seed: int = 0
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
     lut_levels: int | None = None  # MVAUs, LabelSelect pipelined for this depth (None: not)
+    pack_dsp: bool = False  # two products per multiplier in multi-bit MVAUs (`hw.mvau`)
     directed: int = 16  # vectors chosen from the input's pool to hit thresholds (rtlsim)
     layer_check: bool = True  # each MVAU also simulated alone on its thresholds (layersim)
     coverage: bool = False  # RTL coverage of the simulation (`hw.coverage`, <out>/coverage/)
@@ -435,6 +436,12 @@ def step_rtl(state: BuildState) -> None:
         for node in state.models["dataflow_folded"].graph.node:
             if node.op_type.startswith(("MVAU", "LabelSelect")):
                 set_lut_levels(node, state.cfg.lut_levels)
+    if state.cfg.pack_dsp:
+        from onebit.hw.mvau import set_pack_dsp
+
+        for node in state.models["dataflow_folded"].graph.node:
+            if node.op_type.startswith("MVAU"):
+                set_pack_dsp(node, True)
     acc = make_layers(state.models["dataflow_folded"], rtl)
     acc.depths, state.report["fifo_sizing"] = size_fifos(acc, xin, rtl)
     shutil.rmtree(rtl / "sizing")  # the simulation-only top that sized the FIFOs

@@ -74,8 +74,13 @@ def memories(acc, rtl: Path) -> list[Memory]:
             pe, simd = int(p["PE"]), int(p["SIMD"])
             # on thermometer codes the weights reach the hardware as their matches table
             derived = tuple(sorted(p.items())) if "THERMO_FILE" in p else ()
-            out.append(Memory(la.name, "weights", str(p["WEIGHT_FILE"]), int(p["W_BITS"]),
-                              pe * simd, pe, derived))
+            if p.get("PACK_SHIFT"):  # two rows' weights a value (hw.mvau.pack_weights)
+                out.append(Memory(la.name, "weights", str(p["WEIGHT_FILE"]),
+                                  int(p["W_BITS"]) + int(p["PACK_SHIFT"]) + 1, pe // 2 * simd,
+                                  pe // 2))
+            else:
+                out.append(Memory(la.name, "weights", str(p["WEIGHT_FILE"]), int(p["W_BITS"]),
+                                  pe * simd, pe, derived))
             if int(p.get("N_THRES", 0)) and "THRES_FILE" in p:
                 t = int(p["N_THRES"])
                 out.append(Memory(la.name, "thresholds", str(p["THRES_FILE"]),
@@ -238,7 +243,8 @@ def equivalent(f: Fault, m: Memory, params: dict, word: str, dom) -> bool:
     (every threshold beyond the range before and after)."""
     from onebit.flows.layer_check import channel_range, constant
 
-    if dom is None or m.bits == 0 or m.file == params.get("GATE_FILE"):
+    if dom is None or m.bits == 0 or m.file == params.get("GATE_FILE") or params.get(
+            "PACK_SHIFT"):
         return False
     pe, simd = int(params["PE"]), int(params["SIMD"])
     mw, mh = dom.w.shape

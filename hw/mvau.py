@@ -35,6 +35,13 @@ holds whole codes of L levels looks up each code's matches with its weights as a
 the number of levels on (`THERMO_LEVELS`, the table `THERMO_FILE`, `thermo_table`) instead of
 counting L XNORs per PE: for up to `THERMO_MAX_WORDS` weight words, where the table is a
 function of at most 8 bits. Same cycles and latency.
+
+A node with the attribute `onebit_pack_dsp` (`set_pack_dsp`: the build's `--pack-dsp`) whose
+inputs and weights are multi-bit (an 8-bit first or last layer), with PE even and `resType`
+auto or dsp, packs two rows' weights into one multiplier operand (`PACK_SHIFT`, `pack_shift`):
+one DSP48 for two products, where the packed operand fits a DSP48E1's 25 x 18 multiplier. The
+products are split before they are summed, so the sums take LUTs that DSP cascades would
+otherwise hold: a choice for designs short of DSPs (docs/results.md has the trade).
 """
 
 from __future__ import annotations
@@ -61,6 +68,10 @@ unpipelined (`latency` for a pipelined instance)."""
 LUT_LEVELS_ATTR = "onebit_lut_levels"
 GATE_ATTR = "gate_thresholds"
 """FracBNN's gate thresholds on the MSB accumulator (`onebit.flows.fracbnn_ops.GatedMVAU`)."""
+PACK_ATTR = "onebit_pack_dsp"
+"""Two products per multiplier where the widths allow (`pack_shift`)."""
+DSP_A_BITS, DSP_B_BITS = 25, 18
+"""The DSP48E1's multiplier operands (DSP48E2: 27 x 18): packing keeps within them."""
 THERMO_MAX_WORDS = 4
 """Weight words (NF * SF) up to which a layer on thermometer codes looks its matches up: the
 table of a code is then a function of clog2(L + 1) + 2 bits, a few LUTs per output bit; with
@@ -108,6 +119,17 @@ def set_lut_levels(node: NodeProto, lut_levels: int | None) -> None:
         node.attribute.append(helper.make_attribute(LUT_LEVELS_ATTR, int(lut_levels)))
 
 
+def set_pack_dsp(node: NodeProto, on: bool) -> None:
+    """Ask for (or with False, withdraw) two products per multiplier on MVAU `node`."""
+    from onnx import helper
+
+    keep = [a for a in node.attribute if a.name != PACK_ATTR]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    if on:
+        node.attribute.append(helper.make_attribute(PACK_ATTR, 1))
+
+
 def lut_levels_of(node: NodeProto) -> int | None:
     """The logic-depth budget attribute of `node`, or None."""
     return next((int(a.i) for a in node.attribute if a.name == LUT_LEVELS_ATTR), None)
@@ -127,7 +149,8 @@ def latency(params: dict) -> int:
         return LATENCY + gate
     levels = int(params.get("THERMO_LEVELS", 0))
     multi = not params.get("XNOR", 1) and int(params.get("W_BITS", 1)) > 1
-    terms = int(params["SIMD"]) // levels if levels else int(params["SIMD"])
+    terms = (int(params["SIMD"]) // levels if levels
+             else int(params["SIMD"]) + int(int(params.get("PACK_SHIFT", 0)) > 0))
     dot = int(multi or levels > 0) + _clog2(terms) // k
     nt = int(params.get("N_THRES", 1))
     thr = 0 if nt == 0 else 1 + _clog2(nt) // k
@@ -210,6 +233,28 @@ def thermo_table(words: np.ndarray, simd: int, pe: int, levels: int) -> np.ndarr
     table = np.zeros((tg, 1 << max(1, _clog2(nw)), 1 << tm_w, pe), np.int64)
     table[:, :nw, : levels + 1, :] = m.transpose(2, 0, 3, 1)
     return table
+
+
+def pack_shift(idt: DataType, wdt: DataType, pe: int, res_type: str) -> int:
+    """G for two products per multiplier (`PACK_SHIFT`; 0: not packed): the two's complement
+    width of any product of `idt` x `wdt`, when both are multi-bit, PE is even, `res_type`
+    lets the tool use DSPs, and x (`idt` as signed) and the packed W_BITS + G + 1 bits fit a
+    DSP48E1's operands."""
+    if (res_type == "lut" or pe % 2 or wdt.bitwidth() < 2 or idt.bitwidth() < 2
+            or idt == DataType["BIPOLAR"]):
+        return 0
+    corners = [int(x) * int(w) for x in (idt.min(), idt.max()) for w in (wdt.min(), wdt.max())]
+    g = _signed_bits(min(corners), max(corners))
+    x_bits = idt.bitwidth() + (0 if idt.signed() else 1)
+    return g if x_bits <= DSP_B_BITS and wdt.bitwidth() + g + 1 <= DSP_A_BITS else 0
+
+
+def pack_weights(wvals: np.ndarray, simd: int, pe: int, shift: int) -> np.ndarray:
+    """(MH, MW) integer weights to packed operands in memory order: (NW, PE/2 * SIMD) values
+    A = w[2q] * 2^shift + w[2q+1] of each row pair q and column."""
+    words = fold_rows(np.asarray(wvals, dtype=np.int64), simd, pe)
+    w = words.reshape(words.shape[0], pe // 2, 2, simd)
+    return (w[:, :, 0, :] * (1 << shift) + w[:, :, 1, :]).reshape(words.shape[0], -1)
 
 
 def _check_gated(node: NodeProto, gate: np.ndarray, idt: DataType, wdt: DataType, mh: int,
@@ -363,6 +408,11 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         params["PIPE_LEVELS"] = pipe_levels(budget)
     if gate is not None:
         params["GATED"] = 1
+    wants_pack = get_by_name(node.attribute, PACK_ATTR) is not None
+    shift = (pack_shift(idt, wdt, pe, g("resType"))
+             if wants_pack and not (xnor or writable or gate is not None) else 0)
+    if shift:
+        params["PACK_SHIFT"] = shift
     levels = thermometer_levels(node, model) if xnor and gate is None and not writable else None
     if levels and simd % levels == 0 and (mh // pe) * (mw // simd) <= THERMO_MAX_WORDS:
         params["THERMO_LEVELS"] = levels
@@ -435,7 +485,13 @@ def generate(
     out.mkdir(parents=True, exist_ok=True)
     stem = "".join(c if c.isalnum() or c in "_-" else "_" for c in node.name) or "mvau"
     wfile = out / f"{stem}_weights.mem"
-    _write_mem(wfile, weight_words(info["weights"], p["SIMD"], p["PE"], info["wdt"]))
+    if "PACK_SHIFT" in p:
+        bits = p["W_BITS"] + p["PACK_SHIFT"] + 1
+        packed = pack_weights(info["weights"], p["SIMD"], p["PE"], p["PACK_SHIFT"])
+        _write_mem(wfile, pack(packed.reshape(-1), DataType[f"INT{bits}"],
+                               p["PE"] // 2 * p["SIMD"]))
+    else:
+        _write_mem(wfile, weight_words(info["weights"], p["SIMD"], p["PE"], info["wdt"]))
 
     def ref(f: Path) -> str:
         return str(f.resolve()) if absolute_paths else f.name

