@@ -196,9 +196,11 @@ def _build_options(f):
         click.option("--lut-levels", type=click.IntRange(min=1),
                      help="Pipeline the MVAUs and LabelSelect for this logic depth (LUT "
                           "levels between registers); default: unpipelined."),
-        click.option("--pack-dsp", is_flag=True,
+        click.option("--pack-dsp/--no-pack-dsp", default=None,
                      help="Two products per DSP in multi-bit (8-bit) layers where the widths "
-                          "allow; their sums then take LUTs (for designs short of DSPs)."),
+                          "allow. Default: on for UltraScale(+) parts (DSP48E2: half the DSPs "
+                          "for a few LUTs), off for Zynq-7000 (the sums then leave the DSP "
+                          "cascade for LUTs)."),
         click.option("--strict", is_flag=True,
                      help="Fail when the estimate does not fit the board (default: warn)."),
         click.option("--seed", default=0, show_default=True),

@@ -53,7 +53,9 @@ class BuildConfig:
     seed: int = 0
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
     lut_levels: int | None = None  # MVAUs, LabelSelect pipelined for this depth (None: not)
-    pack_dsp: bool = False  # two products per multiplier in multi-bit MVAUs (`hw.mvau`)
+    pack_dsp: bool | None = None  # two products a multiplier in multi-bit MVAUs (`hw.mvau`);
+    # None: on parts with DSP48E2 (UltraScale/UltraScale+), where it halves the DSPs for a few
+    # LUTs; on DSP48E1 parts the unpacked sums fit the DSP cascade (benchmarks/dsp_packing.py)
     directed: int = 16  # vectors chosen from the input's pool to hit thresholds (rtlsim)
     layer_check: bool = True  # each MVAU also simulated alone on its thresholds (layersim)
     coverage: bool = False  # RTL coverage of the simulation (`hw.coverage`, <out>/coverage/)
@@ -436,7 +438,12 @@ def step_rtl(state: BuildState) -> None:
         for node in state.models["dataflow_folded"].graph.node:
             if node.op_type.startswith(("MVAU", "LabelSelect")):
                 set_lut_levels(node, state.cfg.lut_levels)
-    if state.cfg.pack_dsp:
+    pack = state.cfg.pack_dsp
+    if pack is None:
+        from onebit.hw.synth import family_of
+
+        pack = family_of(state.board.part) in ("xcu", "xcup")
+    if pack:
         from onebit.hw.mvau import set_pack_dsp
 
         for node in state.models["dataflow_folded"].graph.node:

@@ -36,12 +36,13 @@ the number of levels on (`THERMO_LEVELS`, the table `THERMO_FILE`, `thermo_table
 counting L XNORs per PE: for up to `THERMO_MAX_WORDS` weight words, where the table is a
 function of at most 8 bits. Same cycles and latency.
 
-A node with the attribute `onebit_pack_dsp` (`set_pack_dsp`: the build's `--pack-dsp`) whose
+A node with the attribute `onebit_pack_dsp` (`set_pack_dsp`: the build's `--pack-dsp`, by
+default on UltraScale(+) parts) whose
 inputs and weights are multi-bit (an 8-bit first or last layer), with PE even and `resType`
 auto or dsp, packs two rows' weights into one multiplier operand (`PACK_SHIFT`, `pack_shift`):
 one DSP48 for two products, where the packed operand fits a DSP48E1's 25 x 18 multiplier. The
 products are split before they are summed, so the sums take LUTs that DSP cascades would
-otherwise hold: a choice for designs short of DSPs (docs/results.md has the trade).
+otherwise hold on a DSP48E1 (docs/results.md has the trade).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from qonnx.custom_op.registry import getCustomOp
 from onebit import data
 from onebit.errors import UnsupportedOpError, UserInputError
 from onebit.flows.build import BuildConfig, BuildInput, build
+from onebit.hw.accelerator import Accelerator
 from onebit.models.recipes import (
     ApproxSign,
     EDESign,
@@ -291,6 +292,14 @@ def test_int8_first_and_last_layers_simulate_bit_exact(digits, tmp_path):
             if n.op_type == "MVAU"]  # fmt: skip
     assert wdts[0].startswith("INT") and wdts[-1].startswith("INT")
     assert set(wdts[1:-1]) == {"BINARY"}
+    # on a DSP48E2 part two products share a multiplier where PE is even (8-bit pixels x INT8)
+    rep = build(BuildInput("int8io", x, torch_model=net),
+                BuildConfig(tmp_path / "zcu104", board="zcu104", sim_frames=4,
+                            folding={"MVAU_hls_0": {"PE": 2, "SIMD": 1}}))  # fmt: skip
+    assert rep["status"] == "ok" and rep["sim"]["bit_exact"]
+    first = Accelerator.load(tmp_path / "zcu104" / "rtl").layers
+    first = next(la.inst for la in first if la.inst.module == "onebit_mvau")
+    assert first.params["PACK_SHIFT"] == 16 and first.params["PE"] == 2
 
 
 def test_fold_is_exact_on_real_inputs_for_scaled_layers(digits):
