@@ -408,6 +408,17 @@ module onebit_mvau #(
   endfunction
 
   acc_t dot1 [PE];
+  // The adder-tree paths (lookups, packed products, or any pipelined datapath) give each PE
+  // row DOT_N operands of TREE_W bits, summed by one onebit_adder_tree a row.
+  localparam int unsigned PP_W = PACK_W + IN_BITS + 1;  // x * A, x as a signed value
+  localparam int unsigned PT_W0 = PP_W - PACK_SHIFT > PACK_SHIFT ? PP_W - PACK_SHIFT : PACK_SHIFT;
+  localparam int unsigned PT_W = PT_W0 < ACC_BITS ? PT_W0 : ACC_BITS;  // sums wrap as acc
+  localparam int unsigned TREE_W = THERMO_LEVELS > 0 ? TM_W : PACK ? PT_W : TERM_W;
+  localparam bit TREE_SIGNED = THERMO_LEVELS == 0 && (PACK || !POPCNT);
+  localparam bit TREE = THERMO_LEVELS > 0 || PACK || PIPE_LEVELS > 0;
+  /* verilator lint_off UNUSEDSIGNAL */  // (read only on the tree paths)
+  logic [DOT_N*TREE_W-1:0] tree_terms [PE];
+  /* verilator lint_on UNUSEDSIGNAL */
   if (THERMO_LEVELS > 0) begin : g_thermo
     localparam int unsigned NW2 = 1 << WA_W;
     localparam int unsigned Q2 = 1 << TM_W;
@@ -431,23 +442,10 @@ module onebit_mvau #(
     always_comb
       for (int g = 0; g < TG; g++)
         m[g] = tmem[(g * NW2 + 32'(wa1)) * Q2 + 32'(levels_on(x1[g*TL +: TL]))];
-    for (genvar p = 0; p < PE; p++) begin : g_pe
-      logic [TG*TM_W-1:0] terms;
-      always_comb for (int g = 0; g < TG; g++) terms[g*TM_W +: TM_W] = m[g][p*TM_W +: TM_W];
-      onebit_adder_tree #(
-        .N(TG), .IN_W(TM_W), .OUT_W(ACC_BITS), .SIGNED(1'b0),
-        .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
-      ) u_tree (
-        .clk  (clk),
-        .terms(terms),
-        .sum  (dot1[p])
-      );
-    end
+    always_comb
+      for (int p = 0; p < PE; p++)
+        for (int g = 0; g < TG; g++) tree_terms[p][g*TM_W +: TM_W] = m[g][p*TM_W +: TM_W];
   end else if (PACK) begin : g_pack
-    localparam int unsigned PP_W = PACK_W + IN_BITS + 1;  // x * A, x as a signed value
-    localparam int unsigned HI_W = PP_W - PACK_SHIFT;
-    localparam int unsigned PT_W0 = HI_W > PACK_SHIFT ? HI_W : PACK_SHIFT;
-    localparam int unsigned PT_W = PT_W0 < ACC_BITS ? PT_W0 : ACC_BITS;  // sums wrap as acc
     function automatic logic signed [PP_W-1:0] packed_product(logic [IN_BITS-1:0] x,
                                                               logic [PACK_W-1:0] a);
       logic signed [IN_BITS:0] xs = IN_SIGNED ? (IN_BITS+1)'($signed(x))
@@ -464,49 +462,33 @@ module onebit_mvau #(
       always_comb for (int q = 0; q < PE / 2; q++) for (int s = 0; s < SIMD; s++)
         pp[q][s] = packed_product(x1[s*IN_BITS +: IN_BITS], w1[(q*SIMD+s)*PACK_W +: PACK_W]);
     end
-    for (genvar p = 0; p < PE; p++) begin : g_pe
-      logic [(SIMD+1)*PT_W-1:0] terms;  // SIMD products, then row 2q's borrow count
-      always_comb begin
+    // row 2q: the high parts, then the count of negative low parts (the borrows); row 2q+1:
+    // the low parts, then 0
+    always_comb
+      for (int p = 0; p < PE; p++) begin
         logic [SIMD-1:0] neg;
         for (int s = 0; s < SIMD; s++) begin
           neg[s] = pp[p/2][s][PACK_SHIFT-1];  // b x < 0
-          terms[s*PT_W +: PT_W] = p % 2 == 0 ? PT_W'(pp[p/2][s] >>> PACK_SHIFT)
-                                             : PT_W'($signed(pp[p/2][s][PACK_SHIFT-1:0]));
+          tree_terms[p][s*PT_W +: PT_W] =
+              p % 2 == 0 ? PT_W'(pp[p/2][s] >>> PACK_SHIFT)
+                         : PT_W'($signed(pp[p/2][s][PACK_SHIFT-1:0]));
         end
-        terms[SIMD*PT_W +: PT_W] = p % 2 == 0 ? PT_W'($countones(neg)) : '0;
+        tree_terms[p][SIMD*PT_W +: PT_W] = p % 2 == 0 ? PT_W'($countones(neg)) : '0;
       end
-      onebit_adder_tree #(
-        .N(SIMD + 1), .IN_W(PT_W), .OUT_W(ACC_BITS), .SIGNED(1'b1),
-        .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
-      ) u_tree (
-        .clk  (clk),
-        .terms(terms),
-        .sum  (dot1[p])
-      );
-    end
   end else if (PIPE_LEVELS > 0) begin : g_dot_tree
     for (genvar p = 0; p < PE; p++) begin : g_pe
-      logic [SIMD*TERM_W-1:0] terms;
       // the products, with RES_TYPE's use_dsp as on the unpipelined path
       if (RES_TYPE == "lut") begin : g_lut
         (* use_dsp = "no" *) logic [SIMD*TERM_W-1:0] t;
         always_comb t = products(x1, w1, p);
-        assign terms = t;
+        assign tree_terms[p] = t;
       end else if (RES_TYPE == "dsp") begin : g_dsp
         (* use_dsp = "yes" *) logic [SIMD*TERM_W-1:0] t;
         always_comb t = products(x1, w1, p);
-        assign terms = t;
+        assign tree_terms[p] = t;
       end else begin : g_auto
-        assign terms = products(x1, w1, p);
+        assign tree_terms[p] = products(x1, w1, p);
       end
-      onebit_adder_tree #(
-        .N(SIMD), .IN_W(TERM_W), .OUT_W(ACC_BITS), .SIGNED(!POPCNT),
-        .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
-      ) u_tree (
-        .clk  (clk),
-        .terms(terms),
-        .sum  (dot1[p])
-      );
     end
   end else if (RES_TYPE == "lut") begin : g_mul_lut
     (* use_dsp = "no" *) acc_t dot_l [PE];
@@ -518,6 +500,20 @@ module onebit_mvau #(
     always_comb dot1 = dot_d;
   end else begin : g_mul_auto
     always_comb for (int p = 0; p < PE; p++) dot1[p] = dot(x1, w1, p);
+  end
+  if (TREE) begin : g_tree
+    for (genvar p = 0; p < PE; p++) begin : g_pe
+      onebit_adder_tree #(
+        .N(DOT_N), .IN_W(TREE_W), .OUT_W(ACC_BITS), .SIGNED(TREE_SIGNED),
+        .LEVELS_PER_STAGE(PIPE_LEVELS), .REG_IN(REG_PRODUCTS)
+      ) u_tree (
+        .clk  (clk),
+        .terms(tree_terms[p]),
+        .sum  (dot1[p])
+      );
+    end
+  end else begin : g_no_tree
+    always_comb for (int p = 0; p < PE; p++) tree_terms[p] = '0;
   end
 
   // ---- stage 2: accumulate -------------------------------------------------------------------
