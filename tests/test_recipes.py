@@ -292,7 +292,14 @@ def test_int8_first_and_last_layers_simulate_bit_exact(digits, tmp_path):
             if n.op_type == "MVAU"]  # fmt: skip
     assert wdts[0].startswith("INT") and wdts[-1].startswith("INT")
     assert set(wdts[1:-1]) == {"BINARY"}
-    # on a DSP48E2 part two products share a multiplier where PE is even (8-bit pixels x INT8)
+
+
+@pytest.mark.slow
+def test_int8_layers_pack_two_products_per_dsp_on_ultrascale(digits, tmp_path):
+    """On a DSP48E2 part (zcu104) two rows' products share a multiplier by default where PE is
+    even (8-bit pixels x INT8 weights): the whole design still bit-exact."""
+    net, _ = train_recipe("ste", digits, epochs=1, limit=128, progress=False, io_weights="int8")
+    x = digits.x_test[:4].astype(np.float32)
     rep = build(BuildInput("int8io", x, torch_model=net),
                 BuildConfig(tmp_path / "zcu104", board="zcu104", sim_frames=4,
                             folding={"MVAU_hls_0": {"PE": 2, "SIMD": 1}}))  # fmt: skip

