@@ -36,6 +36,7 @@ import numpy as np
 
 from onebit.errors import UserInputError
 from onebit.hw import mvau
+from onebit.hw.packing import from_hex
 
 KINDS = ("weight_bit", "threshold_step", "pe_swap")
 
@@ -72,13 +73,12 @@ def memories(acc, rtl: Path) -> list[Memory]:
         p = la.inst.params
         if la.inst.module == mvau.MODULE:
             pe, simd = int(p["PE"]), int(p["SIMD"])
-            # on thermometer codes the weights reach the hardware as their matches table
-            derived = tuple(sorted(p.items())) if "THERMO_FILE" in p else ()
             if p.get("PACK_SHIFT"):  # two rows' weights a value (hw.mvau.pack_weights)
                 out.append(Memory(la.name, "weights", str(p["WEIGHT_FILE"]),
                                   int(p["W_BITS"]) + int(p["PACK_SHIFT"]) + 1, pe // 2 * simd,
                                   pe // 2))
-            else:
+            else:  # on thermometer codes the weights reach the hardware as their table
+                derived = tuple(sorted(p.items())) if "THERMO_FILE" in p else ()
                 out.append(Memory(la.name, "weights", str(p["WEIGHT_FILE"]), int(p["W_BITS"]),
                                   pe * simd, pe, derived))
             if int(p.get("N_THRES", 0)) and "THRES_FILE" in p:
@@ -192,8 +192,7 @@ def mutant_dir(rtl: Path, fault: Fault, m: Memory, into: Path) -> Path:
         p = dict(m.params)
         table = into / p["THERMO_FILE"]
         table.unlink()
-        bits = np.array([[(int(w, 16) >> b) & 1 for b in range(m.fields)] for w in lines])
-        mvau.write_thermo_table(table, bits, p)
+        mvau.write_thermo_table(table, from_hex(lines, m.fields * m.bits), p)
     return into
 
 

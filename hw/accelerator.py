@@ -29,10 +29,10 @@ from onebit.hw.stitch import GRAPH, Edge, stitch, stream_taps, windows
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
 DEFAULT_FIFO_DEPTH = 2
 SIZING_SLACK = 1 / 16
-SIZING_BUDGET = 32.0
-"""The FIFO sizing probes together simulate at most this many times the deep run's cycles."""
 """A searched FIFO depth may exceed the smallest good one by this fraction of itself (the
 search stops there: a 10,000-word shortcut is not worth 10 more simulations for its last 5 %)."""
+SIZING_BUDGET = 32.0
+"""The FIFO sizing probes together simulate at most this many times the deep run's cycles."""
 MANIFEST = "accelerator.json"
 
 
@@ -387,23 +387,24 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
         return None if fills is None else max(DEFAULT_FIFO_DEPTH + 1, min(d, fills[k] + 1))
 
     binding = [k for k, d in enumerate(limits) if d > DEFAULT_FIFO_DEPTH]
-    settled: list[int] = []
+    settled: list[int] = []  # fitted together at the minimum, even if the budget runs out
     searched = 0
     try:
         _settle_at_minimum(binding, lambda ks: fits(dict.fromkeys(ks, DEFAULT_FIFO_DEPTH))
                            is not None, settled)  # fmt: skip
-        searched = len(settled)
-        for k in settled:
-            limits[k] = DEFAULT_FIFO_DEPTH
+    except _OutOfProbes:
+        pass
+    for k in settled:
+        limits[k] = DEFAULT_FIFO_DEPTH
+    searched = len(settled)
+    try:
         for k in binding:
             if limits[k] > DEFAULT_FIFO_DEPTH:  # the minimum is known too small
                 limits[k] = _smallest_cap(lambda d, k=k: probe(k, d), DEFAULT_FIFO_DEPTH + 1,
                                           limits[k])
                 searched += 1
-    except _OutOfProbes:  # settled streams fitted together; the rest keep caps that never bind
-        for k in settled:
-            limits[k] = DEFAULT_FIFO_DEPTH
-        searched = max(searched, len(settled))
+    except _OutOfProbes:  # the streams not searched keep caps that never bind
+        pass
     return limits, {"probes": spent[0], "streams": len(binding), "searched": searched,
                     "complete": searched == len(binding)}
 

@@ -109,26 +109,25 @@ def pipe_levels(lut_levels: int) -> int:
     return max(1, lut_levels - 2)
 
 
-def set_lut_levels(node: NodeProto, lut_levels: int | None) -> None:
-    """Set (or with None, remove) the logic-depth budget attribute of MVAU `node`."""
+def _set_int_attr(node: NodeProto, name: str, value: int | None) -> None:
+    """Set integer attribute `name` of `node` to `value` (None: remove it)."""
     from onnx import helper
 
-    keep = [a for a in node.attribute if a.name != LUT_LEVELS_ATTR]
+    keep = [a for a in node.attribute if a.name != name]
     del node.attribute[:]
     node.attribute.extend(keep)
-    if lut_levels is not None:
-        node.attribute.append(helper.make_attribute(LUT_LEVELS_ATTR, int(lut_levels)))
+    if value is not None:
+        node.attribute.append(helper.make_attribute(name, int(value)))
+
+
+def set_lut_levels(node: NodeProto, lut_levels: int | None) -> None:
+    """Set (or with None, remove) the logic-depth budget attribute of MVAU `node`."""
+    _set_int_attr(node, LUT_LEVELS_ATTR, lut_levels)
 
 
 def set_pack_dsp(node: NodeProto, on: bool) -> None:
     """Ask for (or with False, withdraw) two products per multiplier on MVAU `node`."""
-    from onnx import helper
-
-    keep = [a for a in node.attribute if a.name != PACK_ATTR]
-    del node.attribute[:]
-    node.attribute.extend(keep)
-    if on:
-        node.attribute.append(helper.make_attribute(PACK_ATTR, 1))
+    _set_int_attr(node, PACK_ATTR, 1 if on else None)
 
 
 def lut_levels_of(node: NodeProto) -> int | None:

@@ -253,9 +253,11 @@ _COARSE_NO_SHARE = (
 )
 MAPPERS = ("abc", "abc9")
 DEFAULT_MAPPER = "abc"
-"""Yosys' classic `abc` maps LUTs by default: on onebit's designs it gives fewer LUT levels and
-fewer LUTs than synth_xilinx's own ABC9, and sooner (benchmarks/mappers.py: TFC with a budget
-of 6 levels 4 levels / 3,888 LUTs against 7 / 4,187; CNV 7 / 20,821 against 10 / 21,224)."""
+"""Yosys' classic `abc` maps LUTs by default: on the stitched bnn_pynq designs it gives fewer
+LUT levels and fewer LUTs than synth_xilinx's own ABC9, and sooner (benchmarks/mappers.py: TFC
+with a budget of 6 levels 4 levels / 3,888 LUTs against 7 / 4,187; CNV 7 / 20,821 against
+10 / 21,224), and it does not exhaust the WebAssembly stack. ABC9 does better on some layers
+(finn-rtllib's thresholding, the 8-bit first layer of docs/recipes.md): docs/results.md."""
 
 
 def _script(top: RtlInstance, sources: Sequence[Path], family: str, stat: Path,

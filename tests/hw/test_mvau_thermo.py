@@ -16,6 +16,7 @@ from test_mvau import BIN, BIP, STALLS, golden, make_mvau, run_rtl, thresholds
 from onebit.driver.weights import fold_rows
 from onebit.flows.fracbnn_ops import thermometer
 from onebit.hw import mvau, verilator
+from onebit.hw.packing import from_hex
 from onebit.models.thermometer import thermometer_levels
 
 # name: (pixels per vector, resolution, MH, SIMD, PE, output type, thresholds T, budget, vectors)
@@ -158,7 +159,6 @@ def test_weight_fault_reaches_the_table_the_hardware_reads(tmp_path):
     before = (rtl / p["THERMO_FILE"]).read_text()
     assert (d / p["THERMO_FILE"]).read_text() != before
     assert (rtl / p["THERMO_FILE"]).read_text() == before  # the build's own files untouched
-    faulty = np.array([[(int(w, 16) >> b) & 1 for b in range(m.fields)]
-                       for w in (d / p["WEIGHT_FILE"]).read_text().split()])
+    faulty = from_hex((d / p["WEIGHT_FILE"]).read_text().split(), m.fields)
     mvau.write_thermo_table(tmp_path / "want.mem", faulty, p)
     assert (d / p["THERMO_FILE"]).read_text() == (tmp_path / "want.mem").read_text()
