@@ -7,6 +7,9 @@ as an `RtlInstance`:
 
 - sources: the generated wrapper(s) plus the finn-rtllib files, referenced in place in the
   installed finn package (several instances share them: deduplicate by path when stitching);
+  the sliding-window generator's common modules come from onebit's `onebit_swg.sv` instead
+  of finn-rtllib's swg_common.sv (the same behaviour cycle for cycle; the controller's
+  read-address increment registered: two LUT levels fewer);
 - ports: FINN's names (`FINN_PORTS`: ap_clk, ap_rst_n active-low, in0_V_*, out0_V_*);
 - widths: `in_width`/`out_width` are the declared tdata widths, rounded up to a multiple of 8
   by FINN; `in_bits`/`out_bits` are the meaningful low bits (the padding is zero on outputs
@@ -300,8 +303,11 @@ def _check_swg(node: NodeProto, op) -> None:
 
 
 def _swg(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
+    """FINN's generated sliding-window generator, with onebit's `onebit_swg.sv` (the same
+    modules, the controller's increment registered) in place of finn-rtllib's swg_common.sv."""
     op, out_dir = _run_finn_generation(node, model, out_dir)
-    sources = [Path(p) for p in op.get_rtl_file_list(abspath=True)]
+    sources = [rtl_source("onebit_swg") if p.name == "swg_common.sv" else p
+               for p in (Path(p) for p in op.get_rtl_file_list(abspath=True))]
     return _instance(node, op, op.get_nodeattr("gen_top_module"), sources)
 
 

@@ -3,6 +3,9 @@ Verilator: cycles per frame exact, where FINN's estimate is only an upper bound.
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, reject, settings
@@ -19,14 +22,14 @@ from onebit.hw.swg import default_style, window_cycles
 FRAMES = 4
 
 
-def swg_model(ifm, ch, simd, k, stride, depthwise, dt="BIPOLAR"):
+def swg_model(ifm, ch, simd, k, stride, depthwise, dt="BIPOLAR", parallel=0):
     (ih, iw), (kh, kw), (sh, sw) = ifm, k, stride
     oh, ow = (ih - kh) // sh + 1, (iw - kw) // sw + 1
     return single_node_model(
         "ConvolutionInputGenerator", (1, ih, iw, ch), (1, oh, ow, kh * kw * ch), DataType[dt],
         DataType[dt], ConvKernelDim=[kh, kw], IFMChannels=ch, IFMDim=[ih, iw],
         OFMDim=[oh, ow], SIMD=simd, Stride=[sh, sw], Dilation=[1, 1], inputDataType=dt,
-        outputDataType=dt, depthwise=depthwise, parallel_window=0,
+        outputDataType=dt, depthwise=depthwise, parallel_window=parallel,
     )
 
 
@@ -130,3 +133,40 @@ def test_an_unsound_window_does_emit_extra_words_in_verilator(tmp_path, vcache):
     words = packing.pack(x, DataType["BIPOLAR"], 2)
     with pytest.raises(sim.SimulationError, match="extra output word"):
         sim.simulate_instance(inst, words, 4, cache_dir=vcache)  # 1x1 output, 2x2 window, SIMD=C
+
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("ifm, ch, simd, k, stride, depthwise, parallel", [
+    ((8, 8), 32, 4, (2, 2), (2, 2), 1, 0),
+    ((10, 10), 32, 32, (3, 3), (1, 1), 0, 0),
+    ((9, 7), 4, 2, (3, 3), (3, 3), 1, 0),
+    ((7, 9), 6, 3, (3, 2), (1, 2), 0, 0),
+    ((7, 7), 4, 4, (3, 3), (2, 2), 0, 1),  # parallel windows: swg_reg/ram_buffer too
+    ((6, 6), 4, 2, (2, 2), (2, 2), 1, 1),
+])
+def test_onebit_swg_is_cycle_identical_to_finn_rtllib(ifm, ch, simd, k, stride, depthwise,
+                                                      parallel, tmp_path, vcache):
+    """onebit_swg.sv in place of finn-rtllib's swg_common.sv: the same output words in the
+    same cycles, at full rate and under random stalls (that the words are right:
+    test_finn_rtl.py::test_swg)."""
+    from onebit.hw import rtl_source
+
+    use_build_dir(tmp_path / "finn")
+    model = swg_model(ifm, ch, simd, k, stride, depthwise, parallel=parallel)
+    x = random_values(np.random.default_rng(1), DataType["BIPOLAR"],
+                      (FRAMES, *model.get_tensor_shape("inp")[1:]))
+    golden, inst, spec = golden_and_rtl(model, x[:1], tmp_path)
+    ours = rtl_source("onebit_swg")
+    common = [Path(f) for f in getCustomOp(spec.graph.node[0]).get_rtl_file_list(abspath=True)
+              if Path(f).name == "swg_common.sv"]
+    assert ours in inst.sources and len(common) == 1
+    finn = dataclasses.replace(inst, sources=[common[0] if s == ours else s
+                                              for s in inst.sources])
+    words = packing.pack(x, DataType["BIPOLAR"], simd)
+    n_out = FRAMES * golden.size // (simd * (k[0] * k[1] if parallel else 1))
+    for seed, p in ((0, 1.0), (1, 0.6), (2, 0.3)):
+        a, b = (sim.simulate_instance(i, words, n_out, cache_dir=vcache, seed=seed,
+                                      p_valid=p, p_ready=p) for i in (inst, finn))
+        assert (a.out_words == b.out_words).all(), seed
+        assert list(a.out_cycles) == list(b.out_cycles), seed
