@@ -192,7 +192,9 @@ def _build_options(f):
                           "thresholds both ways; per layer in report.json, files in "
                           "OUT/coverage/)."),
         click.option("--synth", is_flag=True,
-                     help="Yosys resource counts of the stitched design (needs --sim)."),
+                     help="Yosys resource counts of the stitched design and of each layer (needs "
+                          "--sim); a design Yosys takes over 30 min on is counted by its "
+                          "layers and FIFOs."),
         click.option("--lut-levels", type=click.IntRange(min=1),
                      help="Pipeline the MVAUs and LabelSelect for this logic depth (LUT "
                           "levels between registers); default: unpipelined."),

