@@ -450,7 +450,7 @@ def synthesize(top: RtlInstance, out_dir: Path, part: str, *,
         res = None
     if layers:
         with ThreadPoolExecutor(max(1, jobs)) as pool:
-            per_layer = dict(zip([la.name for la in layers], pool.map(one, layers)))
+            per_layer = dict(zip([la.name for la in layers], pool.map(one, layers), strict=True))
         if res is None:
             with ThreadPoolExecutor(max(1, jobs)) as pool:
                 parts = [*per_layer.values(), *pool.map(lambda f: one(f, "fifos"), fifos)]
