@@ -80,12 +80,14 @@ def first_layer_synth(bdir: Path, part: str) -> dict:
     return {"layers": layers, "tool": r["tool"]}
 
 
-def whole_synth(bdir: Path, report: dict) -> dict:
+def whole_synth(bdir: Path, report: dict, top_timeout: float) -> dict:
     """Yosys counts of the whole design and of every layer on its own, as the build's
-    `--synth` records them (`--resynth --synth all` of a build made without it)."""
+    `--synth` records them (`--resynth --synth all` of a build made without it); past
+    `top_timeout` s on the whole design, its totals are summed over its parts."""
     from onebit.hw.synth import layer_timing, synthesize_build
 
-    res = synthesize_build(bdir, report["part"], per_layer=True, jobs=2)
+    res = synthesize_build(bdir, report["part"], per_layer=True, jobs=2,
+                           top_timeout=top_timeout)
     res.update(layer_timing(res.pop("per_layer"), report.get("clock_mhz", 100.0)))
     return res
 
@@ -160,7 +162,7 @@ def finish(rec: dict, bdir: Path, report: dict, a: argparse.Namespace) -> dict:
         if a.synth == "first":
             report["resources"] = first_layer_synth(bdir, report["part"])
         elif a.synth == "all" and (a.resynth or not report.get("resources")):
-            report["resources"] = whole_synth(bdir, report)
+            report["resources"] = whole_synth(bdir, report, a.top_timeout)
     except Exception as e:
         rec["synth_error"] = f"{type(e).__name__}: {e}".strip()[:2000]
         traceback.print_exc()
@@ -169,7 +171,7 @@ def finish(rec: dict, bdir: Path, report: dict, a: argparse.Namespace) -> dict:
         layers = res.get("layers", {})
         if a.synth == "all":
             rec["synth"] = {k: res.get(k) for k in ("tool", "part", "luts", "ffs", "brams_18k",
-                                                     "dsps")}  # fmt: skip
+                                                     "dsps", "total_from")}  # fmt: skip
         rec["first_layer"] = first_layer(layers)
         rec["layers"] = layers
     return rec
@@ -209,6 +211,8 @@ def _row(r: dict) -> str:
         bit += f" (Yosys failed: {r['synth_error'][:80]})"
     io = " (int8 io)" if r["io_weights"] else ""
     total = f"{syn['luts']} / {syn['dsps']}" if syn else "-"
+    if syn.get("total_from") == "parts":
+        total += " (sum of parts)"  # Yosys did not finish the whole design in --top-timeout
     epoch = str(r["s_per_epoch"])
     if r["s_per_epoch_extrapolated"]:
         epoch += f" (scaled from {r['train_images']} images)"
@@ -246,6 +250,9 @@ def main() -> None:
     p.add_argument("--synth", choices=("first", "all", "none"), default="first",
                    help="Yosys: the first layer's layers each on its own (default), the whole "
                    "design and every layer (the build's --synth: slow), or none")
+    p.add_argument("--top-timeout", type=float, default=1800.0,
+                   help="--synth all: seconds Yosys may take on a whole design before it is "
+                   "counted by its layers and FIFOs (onebit.hw.synth.TOP_TIMEOUT_S)")
     p.add_argument("--jobs", type=int, default=1, help="configurations run at a time")
     p.add_argument("--rebuild", action="store_true",
                    help="build the checkpoints of the results file this command writes again "
@@ -278,7 +285,8 @@ def main() -> None:
         if a.resynth:
             new = resynth(todo, a)
             redone.append(f"--resynth --configs {' '.join(a.configs)} --synth {a.synth} "
-                          "(Yosys again)")
+                          + f"--top-timeout {a.top_timeout:g} " * (a.synth == "all")
+                          + "(Yosys again)")
         else:
             with ProcessPoolExecutor(a.jobs, mp_context=get_context("fork")) as pool:
                 new = list(pool.map(rebuild, todo, [a] * len(todo)))
