@@ -49,6 +49,7 @@ class BuildConfig:
     sim_frames: int = 16
     backpressure: bool = False
     synth: bool = False  # Yosys resource counts of the stitched design (slow for big nets)
+    synth_top_timeout: float = 1800.0  # s of Yosys on the whole design, then by parts
     strict: bool = False  # an estimate over the board's capacity fails the build
     seed: int = 0
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)
@@ -464,7 +465,8 @@ def step_resources(state: BuildState) -> None:
     the layers whose estimate is below the board clock listed in `below_clock`."""
     from onebit.hw.synth import layer_timing, synthesize_build
 
-    res = synthesize_build(state.out, state.board.part, per_layer=True, jobs=2)
+    res = synthesize_build(state.out, state.board.part, per_layer=True, jobs=2,
+                           top_timeout=state.cfg.synth_top_timeout)
     res.update(layer_timing(res.pop("per_layer"), state.board.clock_mhz))
     state.report["resources"] = res
 
