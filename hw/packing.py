@@ -98,16 +98,29 @@ def bytes_to_frames(data: bytes | np.ndarray, word_bits: int, n_words: int) -> n
         return driver_packing.bytes_to_frames(data, word_bits, n_words)
 
 
+_HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), np.uint8)
+"""The two hex digits of every byte value, most significant first: (256 * 2,)."""
+
+
+def hex_lines(words: np.ndarray) -> bytes:
+    """Bit matrix (n_words, width) to hex text, one newline-terminated line a word, most
+    significant digit first (what `$readmemh` reads): the words' bytes (little-endian bit
+    order) looked up two digits at a time, fast for long streams."""
+    wb = np.asarray(words, dtype=np.uint8)
+    n, width = wb.shape
+    ndig = max(1, -(-width // 4))
+    nbytes = -(-ndig // 2)
+    packed = np.zeros((n, nbytes), dtype=np.uint8)
+    packed[:, : -(-width // 8)] = np.packbits(wb, axis=1, bitorder="little")
+    digits = _HEX_PAIRS.reshape(256, 2)[packed[:, ::-1]].reshape(n, 2 * nbytes)
+    text = np.full((n, ndig + 1), ord("\n"), dtype=np.uint8)
+    text[:, :ndig] = digits[:, 2 * nbytes - ndig :]  # an odd digit count drops the top one
+    return text.tobytes()
+
+
 def to_hex(word_bits: np.ndarray) -> list[str]:
     """Bit matrix (n_words, width) to one hex string per word, most significant digit first."""
-    wb = np.asarray(word_bits, dtype=np.uint8)
-    width = wb.shape[1]
-    ndig = max(1, -(-width // 4))
-    padded = np.zeros((wb.shape[0], ndig * 4), dtype=np.uint8)
-    padded[:, :width] = wb
-    nibbles = (padded.reshape(-1, ndig, 4) << np.arange(4, dtype=np.uint8)).sum(axis=2)
-    digits = np.array(list("0123456789abcdef"))[nibbles[:, ::-1]]
-    return ["".join(row) for row in digits]
+    return hex_lines(word_bits).decode().splitlines()
 
 
 def from_hex(lines: list[str], width: int) -> np.ndarray:

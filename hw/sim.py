@@ -48,7 +48,7 @@ import numpy as np
 
 from onebit.errors import OnebitError, UserInputError
 from onebit.hw import coverage as rtl_coverage
-from onebit.hw import proc, verilator
+from onebit.hw import packing, proc, verilator
 from onebit.hw.instance import (
     ONEBIT_PORTS,
     PORT_ROLES,
@@ -365,25 +365,6 @@ def build_stream_sim(
                            coverage=coverage, cache_dir=cache_dir)
 
 
-_HEX_PAIRS = np.frombuffer(b"".join(f"{b:02x}".encode() for b in range(256)), np.uint8)
-"""The two hex digits of every byte value, most significant first: (256 * 2,)."""
-
-
-def hex_lines(words: np.ndarray) -> bytes:
-    """`packing.to_hex` as one newline-terminated text blob, vectorised for long streams: the
-    words' bytes (little-endian bit order) most significant first, two digits a byte."""
-    wb = np.asarray(words, dtype=np.uint8)
-    n, width = wb.shape
-    ndig = max(1, -(-width // 4))
-    nbytes = -(-ndig // 2)
-    packed = np.zeros((n, nbytes), dtype=np.uint8)
-    packed[:, : -(-width // 8)] = np.packbits(wb, axis=1, bitorder="little")
-    digits = _HEX_PAIRS.reshape(256, 2)[packed[:, ::-1]].reshape(n, 2 * nbytes)
-    text = np.full((n, ndig + 1), ord("\n"), dtype=np.uint8)
-    text[:, :ndig] = digits[:, 2 * nbytes - ndig :]  # an odd digit count drops the top one
-    return text.tobytes()
-
-
 def _read_hex_fast(path: Path, n: int | None, width: int) -> np.ndarray:
     """The (n, width) bit matrix of a file of `n` hex words (None: as many as it holds)."""
     ndig = max(1, -(-width // 4))
@@ -469,7 +450,7 @@ def _run(
         t = Path(tmp)
         cmd = [str(exe)]
         for i, (words, width) in enumerate(zip(in_words, ins, strict=True)):
-            (t / f"in{i}.hex").write_bytes(hex_lines(_fit(words, width, i)))
+            (t / f"in{i}.hex").write_bytes(packing.hex_lines(_fit(words, width, i)))
             cmd.append(f"in{i}={t / f'in{i}.hex'}")
         for j, n in enumerate(n_out):
             cmd += [f"out{j}={t / f'out{j}.hex'}", f"n_out{j}={int(n)}"]
