@@ -373,36 +373,39 @@ module onebit_mvau #(
     return w[0] ? v : '0;
   endfunction
 
-  // the SIMD matches of PE row p's weights with bit b of each input element (XNOR: the
-  // element; GATED: b = 1 the MSB plane, b = 0 the LSB plane)
-  function automatic logic [SIMD-1:0] agree(logic [IN_W-1:0] x, logic [WW-1:0] w, int p,
-                                              int b);
+  // A PE row's weights: SIMD elements of W_BITS bits, row p of a memory word at w[p*RW +: RW]
+  // (the functions below take a row, not the word: Verilator copies a function's arguments).
+  localparam int unsigned RW = SIMD * W_BITS;
+  typedef logic [RW-1:0] row_t;
+
+  // the SIMD matches of a row's weights (one bit each) with bit b of each input element (XNOR:
+  // the element; GATED: b = 1 the MSB plane, b = 0 the LSB plane)
+  function automatic logic [SIMD-1:0] agree(logic [IN_W-1:0] x, row_t w, int b);
     logic [SIMD-1:0] m;
-    for (int s = 0; s < SIMD; s++) m[s] = x[s*IN_BITS + b] ~^ w[p*SIMD+s];
+    if (IN_BITS == 1) return x[SIMD-1:0] ~^ w[SIMD-1:0];  // whole words in Verilator
+    for (int s = 0; s < SIMD; s++) m[s] = x[s*IN_BITS + b] ~^ w[s];
     return m;
   endfunction
 
   localparam int MSB = GATED ? 1 : 0;  // the plane of the first lane
 
-  function automatic acc_t dot(logic [IN_W-1:0] x, logic [WW-1:0] w, int p);
+  function automatic acc_t dot(logic [IN_W-1:0] x, row_t w);
     acc_t d = '0;
-    logic [SIMD-1:0] m = agree(x, w, p, MSB);
-    for (int s = 0; s < SIMD; s++) begin
-      if (POPCNT) d = d + acc_t'(m[s]);
-      else d = d + product(x[s*IN_BITS +: IN_BITS], w[(p*SIMD+s)*W_BITS +: W_BITS]);
-    end
+    if (POPCNT) return acc_t'($countones(agree(x, w, MSB)));  // a word popcount in Verilator
+    for (int s = 0; s < SIMD; s++)
+      d = d + product(x[s*IN_BITS +: IN_BITS], w[s*W_BITS +: W_BITS]);
     return d;
   endfunction
 
-  // the SIMD terms of PE row p, TERM_W bits each (the adder tree's operands)
-  function automatic logic [SIMD*TERM_W-1:0] products(logic [IN_W-1:0] x, logic [WW-1:0] w,
-                                                      int p);
+  // the SIMD terms of a row, TERM_W bits each (the adder tree's operands)
+  function automatic logic [SIMD*TERM_W-1:0] products(logic [IN_W-1:0] x, row_t w);
     logic [SIMD*TERM_W-1:0] t;
-    logic [SIMD-1:0] m = agree(x, w, p, MSB);
+    logic [SIMD-1:0] m = agree(x, w, MSB);
+    if (POPCNT && TERM_W == 1) return (SIMD*TERM_W)'(m);
     for (int s = 0; s < SIMD; s++) begin
       if (POPCNT) t[s*TERM_W +: TERM_W] = TERM_W'(m[s]);
       else t[s*TERM_W +: TERM_W] = TERM_W'(product(x[s*IN_BITS +: IN_BITS],
-                                                   w[(p*SIMD+s)*W_BITS +: W_BITS]));
+                                                   w[s*W_BITS +: W_BITS]));
     end
     return t;
   endfunction
@@ -480,26 +483,26 @@ module onebit_mvau #(
       // the products, with RES_TYPE's use_dsp as on the unpipelined path
       if (RES_TYPE == "lut") begin : g_lut
         (* use_dsp = "no" *) logic [SIMD*TERM_W-1:0] t;
-        always_comb t = products(x1, w1, p);
+        always_comb t = products(x1, w1[p*RW +: RW]);
         assign tree_terms[p] = t;
       end else if (RES_TYPE == "dsp") begin : g_dsp
         (* use_dsp = "yes" *) logic [SIMD*TERM_W-1:0] t;
-        always_comb t = products(x1, w1, p);
+        always_comb t = products(x1, w1[p*RW +: RW]);
         assign tree_terms[p] = t;
       end else begin : g_auto
-        assign tree_terms[p] = products(x1, w1, p);
+        assign tree_terms[p] = products(x1, w1[p*RW +: RW]);
       end
     end
   end else if (RES_TYPE == "lut") begin : g_mul_lut
     (* use_dsp = "no" *) acc_t dot_l [PE];
-    always_comb for (int p = 0; p < PE; p++) dot_l[p] = dot(x1, w1, p);
+    always_comb for (int p = 0; p < PE; p++) dot_l[p] = dot(x1, w1[p*RW +: RW]);
     always_comb dot1 = dot_l;
   end else if (RES_TYPE == "dsp") begin : g_mul_dsp
     (* use_dsp = "yes" *) acc_t dot_d [PE];
-    always_comb for (int p = 0; p < PE; p++) dot_d[p] = dot(x1, w1, p);
+    always_comb for (int p = 0; p < PE; p++) dot_d[p] = dot(x1, w1[p*RW +: RW]);
     always_comb dot1 = dot_d;
   end else begin : g_mul_auto
-    always_comb for (int p = 0; p < PE; p++) dot1[p] = dot(x1, w1, p);
+    always_comb for (int p = 0; p < PE; p++) dot1[p] = dot(x1, w1[p*RW +: RW]);
   end
   if (TREE) begin : g_tree
     for (genvar p = 0; p < PE; p++) begin : g_pe
@@ -578,17 +581,14 @@ module onebit_mvau #(
           .REG_IN(1'b0)
         ) u_tree (
           .clk  (clk),
-          .terms(agree(x1, w1, p, 0)),
+          .terms(agree(x1, w1[p*RW +: RW], 0)),
           .sum  (dotl1[p])
         );
       end
     end else begin : g_comb
       always_comb begin
         for (int p = 0; p < PE; p++) begin
-          logic [SIMD-1:0] m;
-          m = agree(x1, w1, p, 0);
-          dotl1[p] = '0;
-          for (int s = 0; s < SIMD; s++) dotl1[p] = dotl1[p] + acc_t'(m[s]);
+          dotl1[p] = acc_t'($countones(agree(x1, w1[p*RW +: RW], 0)));
         end
       end
     end
