@@ -69,8 +69,16 @@ def _context():
 
 
 def _child(seed: int, workdir: Path, sim: bool, result: Path, log: Path) -> None:
-    """A case's process: its own session (so a timeout kills its Verilator too), output to `log`."""
+    """A case's process: its own session, output to `log`; SIGTERM (a timeout) kills the tools
+    it runs first (each in a session of its own: `onebit.hw.proc`)."""
+    from onebit.hw import proc as tools
+
+    def on_term(*_):
+        tools.kill_all()
+        os._exit(143)
+
     os.setsid()
+    signal.signal(signal.SIGTERM, on_term)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
@@ -92,8 +100,10 @@ def run_isolated(seed: int, workdir: Path, sim: bool, timeout: float) -> dict:
     proc.join(timeout)
     rc = proc.exitcode
     if rc is None:
+        proc.terminate()  # its tools first (`_child`), then the rest of its group
+        proc.join(10)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the child's own group: its Verilator too
+            os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.join()

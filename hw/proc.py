@@ -14,6 +14,19 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+_LIVE: set[subprocess.Popen] = set()
+"""The tools `run` is waiting for, in any thread (`kill_all`)."""
+
+
+def kill_all() -> None:
+    """Kill every tool `run` is waiting for, with its group (a process about to exit on a
+    signal: its worker threads' tools too)."""
+    for p in list(_LIVE):
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
 
 def run(cmd: Sequence[str], *, cwd: Path | str | None = None,
         env: Mapping[str, str] | None = None,
@@ -23,11 +36,14 @@ def run(cmd: Sequence[str], *, cwd: Path | str | None = None,
     with subprocess.Popen(list(cmd), cwd=cwd, env=None if env is None else dict(env),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           start_new_session=True) as p:
+        _LIVE.add(p)
         try:
             out, err = p.communicate(timeout=timeout)
         except BaseException:
             kill_group(p)
             raise
+        finally:
+            _LIVE.discard(p)
     return subprocess.CompletedProcess(list(cmd), p.returncode, out, err)
 
 

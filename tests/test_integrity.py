@@ -200,6 +200,30 @@ def test_tool_process_group_dies_with_an_interrupted_caller(tmp_path):
                          and psutil.Process(grandchild).status() != psutil.STATUS_ZOMBIE)
 
 
+def test_kill_all_stops_the_tools_of_every_thread(tmp_path):
+    """What a process about to exit on a signal calls (the robustness campaign's timed-out
+    cases): the tools its worker threads wait for die too, with their children."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from onebit.hw import proc
+
+    pidfiles = [tmp_path / f"g{i}" for i in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        runs = [pool.submit(proc.run, ["bash", "-c", f"sleep 300 & echo $! > {f}; wait"])
+                for f in pidfiles]
+        deadline = time.time() + 60
+        while not all(f.exists() and f.read_text().strip() for f in pidfiles) \
+                and time.time() < deadline:
+            time.sleep(0.1)
+        t0 = time.time()
+        proc.kill_all()
+        codes = [r.result(timeout=30).returncode for r in runs]
+    assert codes == [-signal.SIGKILL] * 2 and time.time() - t0 < 30 and not proc._LIVE
+    for f in pidfiles:
+        pid = int(f.read_text())
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
 @pytest.mark.parametrize("sig,rc", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupted_build_says_so_and_leaves_no_compiler(tmp_path, sig, rc):
     """A real signal during the rtl step: exit 128+n, report 'interrupted' at that step."""
