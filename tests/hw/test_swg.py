@@ -138,12 +138,12 @@ def test_an_unsound_window_does_emit_extra_words_in_verilator(tmp_path, vcache):
 
 @pytest.mark.verilator
 @pytest.mark.parametrize("ifm, ch, simd, k, stride, depthwise, parallel", [
-    ((8, 8), 32, 4, (2, 2), (2, 2), 1, 0),
-    ((10, 10), 32, 32, (3, 3), (1, 1), 0, 0),
     ((9, 7), 4, 2, (3, 3), (3, 3), 1, 0),
-    ((7, 9), 6, 3, (3, 2), (1, 2), 0, 0),
     ((7, 7), 4, 4, (3, 3), (2, 2), 0, 1),  # parallel windows: swg_reg/ram_buffer too
-    ((6, 6), 4, 2, (2, 2), (2, 2), 1, 1),
+    pytest.param((8, 8), 32, 4, (2, 2), (2, 2), 1, 0, marks=pytest.mark.slow),
+    pytest.param((10, 10), 32, 32, (3, 3), (1, 1), 0, 0, marks=pytest.mark.slow),
+    pytest.param((7, 9), 6, 3, (3, 2), (1, 2), 0, 0, marks=pytest.mark.slow),
+    pytest.param((6, 6), 4, 2, (2, 2), (2, 2), 1, 1, marks=pytest.mark.slow),
 ])
 def test_onebit_swg_is_cycle_identical_to_finn_rtllib(ifm, ch, simd, k, stride, depthwise,
                                                       parallel, tmp_path, vcache):
