@@ -273,3 +273,24 @@ def test_sim_trace_writes_a_waveform_and_its_view(mlp_build):
     assert fifos and {f"u_fifo_{k}.total" for k in fifos} <= {
         s.split(".")[-2] + "." + s.split(".")[-1].split("[")[0] for s in signals}  # FIFO levels
     assert json.loads((out / "report.json").read_text())["sim"]["bit_exact"]
+
+
+def test_fifo_sizing_stops_at_its_cycle_budget(mlp_build, tmp_path, monkeypatch):
+    """Past `SIZING_MAX_CYCLES` simulated cycles the probes stop and the streams not searched
+    keep the deep run's peak fill: never shallower than a full search finds."""
+    from onebit.flows.build import load_intermediate
+    from onebit.flows.golden import Golden
+    from onebit.hw import accelerator
+
+    out, _ = mlp_build
+    acc = accelerator.Accelerator.load(out / "rtl")
+    x = np.load(out / "vectors.npz")["x"]
+    golden = Golden(load_intermediate(out, "hw_layers"),
+                    load_intermediate(out, "dataflow_golden"))
+    xin = golden(x)[0]
+    full, info = accelerator.size_fifos(acc, xin, tmp_path / "full")
+    monkeypatch.setattr(accelerator, "SIZING_MAX_CYCLES", 1)
+    capped, capped_info = accelerator.size_fifos(acc, xin, tmp_path / "capped")
+    assert info["complete"] and info["streams"] > 0 and info["probes"] > 1
+    assert capped_info["probes"] == 1 and not capped_info["complete"]
+    assert all(c >= f for c, f in zip(capped, full, strict=True))
