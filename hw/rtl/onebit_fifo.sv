@@ -51,6 +51,11 @@ module onebit_fifo #(
   endfunction
 
   wire [CNT_W-1:0] total_next = total + CNT_W'(s_fire) - CNT_W'(m_fire);
+  // ready_q's next value, total_next < DEPTH, as a late select on the two handshakes (they
+  // come through the neighbours' logic): compares of the count register made beforehand
+  wire below_d  = 32'(total) < DEPTH;
+  wire below_d1 = 32'(total) + 1 < DEPTH;
+  wire ready_next = m_fire ? (!s_fire || below_d) : (s_fire ? below_d1 : below_d);
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -65,7 +70,7 @@ module onebit_fifo #(
       if (from_mem) rd_ptr <= incr(rd_ptr);
       mem_cnt <= mem_cnt + CNT_W'(to_mem) - CNT_W'(from_mem);
       total   <= total_next;
-      ready_q <= 32'(total_next) < DEPTH;
+      ready_q <= ready_next;
       if (out_free) out_valid <= mem_some || s_fire;
     end
   end
@@ -80,4 +85,14 @@ module onebit_fifo #(
   assign s_axis_tready = ready_q;
   assign m_axis_tvalid = out_valid;
   assign m_axis_tdata  = out_q;
+
+`ifndef SYNTHESIS
+  // The late select is the "not full" flag it stands for, in every simulated cycle.
+  always_ff @(posedge clk) begin
+    if (rst_n) begin
+      assert (ready_next == (32'(total_next) < DEPTH))
+      else $error("onebit_fifo: ready_next differs from total_next < DEPTH");
+    end
+  end
+`endif
 endmodule
