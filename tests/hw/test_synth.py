@@ -88,6 +88,40 @@ def test_stitched_mlp_synthesizes_to_plausible_counts(mlp_build, tmp_path):
     assert again["cached"] and again["luts"] == res["luts"]
 
 
+def test_a_top_past_its_time_limit_is_summed_over_its_parts(monkeypatch, tmp_path):
+    """The totals of a stitched design Yosys ran too long on: counts summed over the layers and
+    FIFOs, LUT levels the deepest part's, the fmax estimate the slowest part's; the per-layer
+    table is the layers' alone. Without layers the time limit is an error."""
+    from onebit.hw.instance import RtlInstance
+
+    def inst(name):
+        return RtlInstance(name, name, [], 8, 8, 8, 8)
+
+    def counts(luts, levels, fmax):
+        return {**dict.fromkeys(synth._KEYS, 1), "luts": luts, "lut_levels": levels,
+                "fmax_mhz_est": fmax, "cells": {"LUT6": luts}, "seconds": 1.0}
+
+    parts = {"a": counts(10, 3, 200.0), "b": counts(20, 5, 150.0), "fifo_1": counts(4, 6, 140.0)}
+
+    def fake(top, run_dir, family, cache_dir, root=None, mapper="abc", timeout=None):
+        if top.name == "top":
+            assert timeout == 7.0
+            raise synth.SynthTimeout("synth", "Yosys ran past 7 s on 'top'")
+        return dict(parts[top.name])
+
+    monkeypatch.setattr(synth, "_run", fake)
+    monkeypatch.setattr(synth, "yosys_version", lambda: "test")
+    res = synth.synthesize(inst("top"), tmp_path, "xc7z020clg400-1", layers=[inst("a"), inst("b")],
+                           fifos=[inst("fifo_1")], top_timeout=7.0)
+    assert res["total_from"] == "parts" and res["parts"] == 3 and res["top_timeout_s"] == 7.0
+    assert res["luts"] == 34 and res["ffs"] == 3 and res["cells"] == {"LUT6": 34}
+    assert res["lut_levels"] == 6 and res["fmax_mhz_est"] == 140.0
+    assert list(res["per_layer"]) == ["a", "b"]
+    with pytest.raises(synth.SynthTimeout):
+        synth.synthesize(inst("top"), tmp_path, "xc7z020clg400-1", top_timeout=7.0)
+
+
+@pytest.mark.slow
 @pytest.mark.yosys
 @pytest.mark.verilator
 def test_a_design_past_its_time_limit_is_counted_by_its_parts(mlp_build, tmp_path):
