@@ -58,6 +58,7 @@ def measure(net: str, work: Path, jobs: int, epochs: int) -> dict:
             "frames_per_s": t["frames_per_s"], "seconds": t["seconds"],
             "golden_s": t["golden_s"], "sim_s": t["sim_s"],
             "sim_frames_per_s": t["sim_frames_per_s"], "golden_batched": t["golden_batched"],
+            "compile_s": t["compile_s"], "frames_per_s_steady": t["frames_per_s_steady"],
             "cycles_per_frame": report["sim"]["cycles_per_frame"],
             "build_s": round(build_s, 1), "cpus": os.cpu_count(),
             "load_avg_1min": round(os.getloadavg()[0], 2)}  # other work on the machine
@@ -65,12 +66,16 @@ def measure(net: str, work: Path, jobs: int, epochs: int) -> dict:
 
 def table(records: list[dict]) -> str:
     rows = ["| network | test set | images | hardware accuracy | torch | frames/s (all) | "
-            "Verilator frames/s | golden s | sim s | cycles/frame |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+            "frames/s after compiling | compile s | Verilator frames/s | golden s | sim s | "
+            "cycles/frame |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         torch = "-" if r["torch_accuracy"] is None else f"{r['torch_accuracy']:.4f}"
+        steady = r.get("frames_per_s_steady")
         rows.append(f"| {r['net']} | {r['dataset']} | {r['frames']} | {r['accuracy']:.4f} | "
-                    f"{torch} | {r['frames_per_s']:,.0f} | {r['sim_frames_per_s']:,.0f} | "
+                    f"{torch} | {r['frames_per_s']:,.0f} | "
+                    f"{'-' if steady is None else f'{steady:,.0f}'} | "
+                    f"{r.get('compile_s', 0):.1f} | {r['sim_frames_per_s']:,.0f} | "
                     f"{r['golden_s']:.1f} | {r['sim_s']:.1f} | {r['cycles_per_frame']:.0f} |")
     return "\n".join(rows) + "\n"
 

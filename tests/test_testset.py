@@ -61,6 +61,7 @@ def test_test_set_accuracy_is_torchs(digits_build):
     assert t["frames"] == n and t["bit_exact"] and t["golden_batched"]
     assert t["accuracy"] == report["meta"]["test_accuracy"] and t["matches_torch"]
     assert t["frames_per_s"] > 0 and t["jobs"] == 2
+    assert t["compile_s"] >= 0 and t["frames_per_s_steady"] >= t["frames_per_s"]
 
 
 @pytest.mark.verilator
