@@ -12,7 +12,10 @@ for the demo network. Here the build's graph is cut at its dataflow partition:
   batch at once: the nodes are told the batch through their shape methods (FINN's HW ops compute
   on numpy arrays whose first axis is the batch, but reshape to their one-image shape). Each
   node's batched result is checked against its one-image execution on the first images; a node
-  that cannot take a batch, or differs, runs one image at a time (`Dataflow.single`).
+  that cannot take a batch, or differs, runs one image at a time (`Dataflow.single`). FINN's
+  sliding-window generator executes an Im2Col of one image's shape: its batch is computed by
+  `sliding_windows` (numpy, the same windows), checked the same way; an MVAU is given its
+  batch as one matrix of pixels (`_matmul_rows`).
 """
 
 from __future__ import annotations
@@ -117,6 +120,35 @@ class _Software:
         return np.stack([self._one(v) for v in x])
 
 
+def sliding_windows(x: np.ndarray, op) -> np.ndarray:
+    """What FINN's ConvolutionInputGenerator computes (qonnx's Im2Col of one image, no
+    padding), for a whole NHWC batch at once: (b, OH, OW, KH * KW * C), the window's pixels
+    row by row, each pixel's channels innermost."""
+    (kh, kw), (sh, sw), (dh, dw) = (op.get_nodeattr(a) for a in ("ConvKernelDim", "Stride",
+                                                                 "Dilation"))
+    oh, ow = op.get_nodeattr("OFMDim")
+    win = np.lib.stride_tricks.sliding_window_view(x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1),
+                                                   axis=(1, 2))  # (b, y, x, C, ky, kx)
+    win = win[:, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw, :, ::dh, ::dw]
+    return np.ascontiguousarray(win.transpose(0, 1, 2, 4, 5, 3)).reshape(len(x), oh, ow, -1)
+
+
+def _plain_window(op) -> bool:
+    """Whether `op` executes as FINN's ConvolutionInputGenerator does (an Im2Col)."""
+    from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
+
+    return type(op).execute_node is ConvolutionInputGenerator.execute_node
+
+
+def _matmul_rows(op) -> bool:
+    """Whether `op` executes as FINN's MVAU does: a matmul of its input reshaped to its
+    one-image shape (numpy then runs one small product per image and row of pixels; all
+    pixels of the batch as the rows of one matrix give the same rows, in one product)."""
+    from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+
+    return type(op).execute_node is MVAU.execute_node
+
+
 class Dataflow:
     """FINN's golden graph of the partition, executed node by node on a batch of images; a node
     whose execution does not take a batch (it differs, or fails, on the first images against
@@ -141,11 +173,19 @@ class Dataflow:
     def _exec(self, node, op, ctx: dict, b: int) -> None:
         """`node`'s own execution on the `b` images of `ctx`, told the batch through its
         shape methods."""
+        if b != 1 and _plain_window(op):  # FINN's runs one image (its Im2Col's shape)
+            ctx[node.output[0]] = sliding_windows(ctx[node.input[0]], op).astype(np.float32)
+            return
         if b != 1:
+            rows = _matmul_rows(op)
             for name in _SHAPES:  # the node's one-image shapes, batch b
                 if hasattr(op, name):
                     f = getattr(type(op), name)
-                    setattr(op, name, lambda ind=0, f=f, op=op: (b, *tuple(f(op, ind))[1:]))
+                    if rows and name == "get_normal_input_shape":  # one (pixels, MW) matrix
+                        setattr(op, name, lambda ind=0, f=f, op=op: (
+                            b * int(np.prod(tuple(f(op, ind))[1:-1])), tuple(f(op, ind))[-1]))
+                    else:
+                        setattr(op, name, lambda ind=0, f=f, op=op: (b, *tuple(f(op, ind))[1:]))
         try:
             for t in node.output:
                 ctx[t] = np.zeros((b, *self.shapes[t][1:]), dtype=np.float32)

@@ -8,6 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from onebit.errors import UserInputError, VerificationError
 
@@ -26,13 +28,28 @@ def digits_build(tmp_path_factory):
     return d / "b"
 
 
-def test_golden_batched_equals_finn_per_image(mlp_build):
+@pytest.fixture(scope="module")
+def cnn_graphs(tmp_path_factory):
+    """The small CNN (tests/nets.py: sliding windows, conv MVAUs, a max-pool) built up to its
+    RTL, not simulated: the graphs the golden model runs."""
+    from onebit.flows.build import BuildConfig, BuildInput, build
+
+    from nets import cnn, pixels
+
+    out = tmp_path_factory.mktemp("cnn") / "b"
+    build(BuildInput("cnn", pixels(8), torch_model=cnn()), BuildConfig(out, sim=False))
+    return out
+
+
+@pytest.mark.parametrize("net", ["mlp", "cnn"])
+def test_golden_batched_equals_finn_per_image(net, request):
     from qonnx.core.onnx_exec import execute_onnx
 
     from onebit.flows.build import load_intermediate
     from onebit.flows.golden import Golden
 
-    out = mlp_build[0]
+    out = request.getfixturevalue("mlp_build")[0] if net == "mlp" else \
+        request.getfixturevalue("cnn_graphs")
     parent = load_intermediate(out, "hw_layers")
     x = np.load(out / "vectors.npz")["x"]
     golden = Golden(parent, load_intermediate(out, "dataflow_golden"))
@@ -49,6 +66,43 @@ def test_golden_batched_equals_finn_per_image(mlp_build):
 
 
 @pytest.mark.verilator
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_sliding_windows_of_a_batch_equal_finns_per_image(data):
+    """`golden.sliding_windows` (a batch at once) against FINN's ConvolutionInputGenerator
+    execution (an Im2Col of one image) for random maps, kernels, strides and dilations."""
+    from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+    from qonnx.util.basic import qonnx_make_model
+
+    from onebit.flows.golden import _plain_window, sliding_windows
+
+    draw = data.draw
+    kh, kw, dh, dw = (draw(st.integers(1, 3)) for _ in range(4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ih, iw = draw(st.integers(dh * (kh - 1) + 1, 9)), draw(st.integers(dw * (kw - 1) + 1, 9))
+    c, b = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    oh, ow = (ih - dh * (kh - 1) - 1) // sh + 1, (iw - dw * (kw - 1) - 1) // sw + 1
+    node = helper.make_node(
+        "ConvolutionInputGenerator", ["inp"], ["out"], domain="finn.custom_op.fpgadataflow",
+        backend="fpgadataflow", ConvKernelDim=[kh, kw], IFMChannels=c, IFMDim=[ih, iw],
+        OFMDim=[oh, ow], SIMD=c, Stride=[sh, sw], Dilation=[dh, dw], inputDataType="INT8",
+        outputDataType="INT8", depthwise=0)
+    graph = helper.make_graph(
+        [node], "swg", [helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, ih, iw, c])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, oh, ow, kh * kw * c])])
+    model = ModelWrapper(qonnx_make_model(graph))
+    op = getCustomOp(model.graph.node[0])
+    assert _plain_window(op)
+    x = np.random.default_rng(kh * 7 + ih).integers(-128, 128, (b, ih, iw, c)).astype(np.float32)
+    got = sliding_windows(x, op)
+    for i in range(b):
+        ctx = {"inp": x[i : i + 1], "out": np.zeros((1, oh, ow, kh * kw * c), np.float32)}
+        op.execute_node(ctx, model.graph)
+        assert np.array_equal(got[i : i + 1], ctx["out"]), i
+
+
 def test_test_set_accuracy_is_torchs(digits_build):
     from onebit import data
 
