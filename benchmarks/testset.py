@@ -1,10 +1,12 @@
 """Whole test sets through the simulated accelerator: hardware accuracy and frames/s.
 
-    .venv/bin/python benchmarks/testset.py [--nets demo,tfc,tfc-fast,cnv] [--jobs 2] [--epochs 1]
+    .venv/bin/python benchmarks/testset.py [--nets demo,tfc,tfc-fast,cnv,bnn-cnv] [--jobs 2]
+                                           [--epochs 1] [--reuse-builds]
 
 Each network is trained as a user trains it (`onebit demo`: tfc on digits; `onebit train
 --arch {tfc,cnv} --dataset fashion-mnist --epochs E`) and built at the default folding
-(`tfc-fast`: `--target-fps 1e6`); then `onebit sim BUILD --test-set --jobs J` streams the whole
+(`tfc-fast`: `--target-fps 1e6`; `bnn-cnv`: see BNN_CNV); then `onebit sim BUILD --test-set
+--jobs J` streams the whole
 test split through the RTL, every output checked against FINN's golden model. Records the
 hardware accuracy beside torch's, frames/s end to end (golden model, simulation and check;
 process start included) and the golden and Verilator parts apart. Writes
@@ -23,8 +25,32 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 NETS = {"demo": "digits", "tfc": "fashion-mnist", "tfc-fast": "fashion-mnist",
-        "cnv": "fashion-mnist"}
+        "cnv": "fashion-mnist", "bnn-cnv": "cifar10"}
 BUILD_ARGS = {"tfc-fast": ["--target-fps", "1000000"]}  # the fastest folding FINN finds
+FOLDING = Path(__file__).parent.parent / "tests" / "data" / "finn_examples"
+BNN_CNV = ["bnn_pynq:cnv", "--folding", str(FOLDING / "cnv-w1a1.json"), "--top-k", "1",
+           "--lut-levels", "6"]
+"""`bnn-cnv`: a CNV-sized build (bnn_pynq CNV-W1A1, random weights, finn-examples' folding, as
+benchmarks/timing.py --model cnv --lut-levels 6 builds it) on 10,000 random 32x32x3 images
+written in CIFAR-10's format (no CIFAR-10 here): the accuracy means nothing, the speed and the
+check of every output do."""
+
+
+def random_cifar(folder: Path, n: int = 10_000, seed: int = 0) -> Path:
+    """A CIFAR-10 python-format folder of `n` random test images (and a small train batch)."""
+    import pickle
+
+    import numpy as np
+
+    d = folder / "cifar-10-batches-py"
+    if not (d / "test_batch").is_file():
+        d.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(seed)
+        for name, k in (("data_batch_1", 100), ("test_batch", n)):
+            batch = {b"data": rng.integers(0, 256, (k, 3072), dtype=np.uint8),
+                     b"labels": rng.integers(0, 10, k).tolist()}
+            (d / name).write_bytes(pickle.dumps(batch))
+    return folder
 
 
 def onebit(*args: str) -> None:
@@ -34,10 +60,16 @@ def onebit(*args: str) -> None:
         raise SystemExit(f"onebit {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
 
 
-def measure(net: str, work: Path, jobs: int, epochs: int) -> dict:
+def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False) -> dict:
     out = work / net
     t0 = time.perf_counter()
-    if net == "demo":
+    sim_args: list[str] = []
+    if reuse and (out / "build" / "report.json").is_file():
+        bdir = out / "build"  # built before (--reuse-builds): its build time is not measured
+    elif net == "bnn-cnv":
+        bdir = out / "build"
+        onebit("-q", "build", *BNN_CNV, "--out", str(bdir))
+    elif net == "demo":
         onebit("demo", "--out", str(out))
         bdir = out / "build"
     else:
@@ -49,7 +81,9 @@ def measure(net: str, work: Path, jobs: int, epochs: int) -> dict:
         bdir = out / "build"
         onebit("-q", "build", str(ckpt), "--out", str(bdir), *BUILD_ARGS.get(net, []))
     build_s = time.perf_counter() - t0
-    onebit("sim", str(bdir), "--test-set", "--jobs", str(jobs))
+    if net == "bnn-cnv":
+        sim_args = ["--dataset", "cifar10", "--data-dir", str(random_cifar(work / "cifar10"))]
+    onebit("sim", str(bdir), "--test-set", "--jobs", str(jobs), *sim_args)
     report = json.loads((bdir / "report.json").read_text())
     t = report["sim"]["test_set"]
     return {"net": net, "dataset": t["dataset"], "frames": t["frames"],
@@ -60,7 +94,8 @@ def measure(net: str, work: Path, jobs: int, epochs: int) -> dict:
             "sim_frames_per_s": t["sim_frames_per_s"], "golden_batched": t["golden_batched"],
             "compile_s": t["compile_s"], "frames_per_s_steady": t["frames_per_s_steady"],
             "cycles_per_frame": report["sim"]["cycles_per_frame"],
-            "build_s": round(build_s, 1), "cpus": os.cpu_count(),
+            "build_s": round(build_s, 1), "build_reused": reuse and build_s < 1,
+            "cpus": os.cpu_count(),
             "load_avg_1min": round(os.getloadavg()[0], 2)}  # other work on the machine
 
 
@@ -87,6 +122,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--work", type=Path, default=Path("build/bench-testset"))
+    ap.add_argument("--reuse-builds", action="store_true",
+                    help="simulate the builds already in --work instead of building again")
     a = ap.parse_args()
     nets = a.nets.split(",")
     unknown = [n for n in nets if n not in NETS]
@@ -95,7 +132,7 @@ def main() -> None:
     path = RESULTS / "testset.json"
     old = {r["net"]: r for r in json.loads(path.read_text())} if path.exists() else {}
     for net in nets:
-        old[net] = r = measure(net, a.work, a.jobs, a.epochs)
+        old[net] = r = measure(net, a.work, a.jobs, a.epochs, a.reuse_builds)
         print(f"{net}: {r['frames']} images, accuracy {r['accuracy']:.4f} (torch "
               f"{r['torch_accuracy']}), {r['frames_per_s']:,.0f} frames/s", flush=True)
         records = [old[n] for n in NETS if n in old]
