@@ -24,6 +24,10 @@ import numpy as np
 
 from onebit.errors import UserInputError, VerificationError
 
+GOLDEN_CHUNK = 256
+"""Images the golden model takes at a time: a batch's intermediate tensors grow with it (a
+CNV-sized network's sliding windows: ~1 GB for 256 images as float32)."""
+
 
 def _slice(out: Path, x: np.ndarray, first: int) -> dict:
     """Golden and simulated outputs of the images `x` (indices from `first`) of build `out`."""
@@ -33,7 +37,8 @@ def _slice(out: Path, x: np.ndarray, first: int) -> dict:
 
     t0 = time.perf_counter()
     golden = Golden(load_intermediate(out, "hw_layers"), load_intermediate(out, "dataflow_golden"))
-    xin, want, final = golden(x)
+    parts = [golden(x[i : i + GOLDEN_CHUNK]) for i in range(0, len(x), GOLDEN_CHUNK)]
+    xin, want, final = (np.concatenate(p) for p in zip(*parts, strict=True))
     golden_s = time.perf_counter() - t0
     rtl = out / "rtl"
     acc = Accelerator.load(rtl)
