@@ -28,10 +28,9 @@ NETS = {"demo": "digits", "tfc": "fashion-mnist", "tfc-fast": "fashion-mnist",
         "cnv": "fashion-mnist", "bnn-cnv": "cifar10"}
 BUILD_ARGS = {"tfc-fast": ["--target-fps", "1000000"]}  # the fastest folding FINN finds
 FOLDING = Path(__file__).parent.parent / "tests" / "data" / "finn_examples"
-BNN_CNV = ["bnn_pynq:cnv", "--folding", str(FOLDING / "cnv-w1a1.json"), "--top-k", "1",
-           "--lut-levels", "6"]
+BNN_CNV = ["bnn_pynq:cnv", "--folding", str(FOLDING / "cnv-w1a1.json"), "--top-k", "1"]
 """`bnn-cnv`: a CNV-sized build (bnn_pynq CNV-W1A1, random weights, finn-examples' folding, as
-benchmarks/timing.py --model cnv --lut-levels 6 builds it) on 10,000 random 32x32x3 images
+benchmarks/timing.py --model cnv builds it) on 10,000 random 32x32x3 images
 written in CIFAR-10's format (no CIFAR-10 here): the accuracy means nothing, the speed and the
 check of every output do."""
 
