@@ -196,22 +196,27 @@ def check_all_hw(model: ModelWrapper) -> None:
 
 
 def check_sliding_windows(model: ModelWrapper) -> None:
-    """Refuse now a sliding window FINN would only reject when specializing at `fold`: a
-    kernel or stride larger than the map."""
+    """Refuse now a sliding window FINN would only reject when specializing at `fold`, or
+    build wrongly: a kernel or stride larger than the map; a 1x1 kernel (FINN's parallel
+    style) whose stride leaves a single output with pixels of the map over (robustness seed
+    230: a 1x1 conv at stride 2 over a 2x2 map; FINN's generator fails or emits wrong words)."""
     for n in model.graph.node:
         if not n.op_type.startswith("ConvolutionInputGenerator"):
             continue
         inst = getCustomOp(n)
         dims, kernel = inst.get_nodeattr("IFMDim"), inst.get_nodeattr("ConvKernelDim")
         stride = inst.get_nodeattr("Stride")
+        shape = (f"a {kernel[0]}x{kernel[1]} conv with stride {stride[0]}x{stride[1]} over a "
+                 f"{dims[0]}x{dims[1]}x{inst.get_nodeattr('IFMChannels')} map (feeding "
+                 f"{', '.join(c.name for c in model.find_consumers(n.output[0]) or [])})")
         if any(k > d or s > d for k, s, d in zip(kernel, stride, dims, strict=True)):
-            raise UnsupportedOpError(
-                n.name, n.op_type,
-                f"a {kernel[0]}x{kernel[1]} conv with stride {stride[0]}x{stride[1]} over a "
-                f"{dims[0]}x{dims[1]}x{inst.get_nodeattr('IFMChannels')} map (feeding "
-                f"{', '.join(c.name for c in model.find_consumers(n.output[0]) or [])}): FINN's "
-                "sliding window needs kernel and stride within the map",
-            )
+            raise UnsupportedOpError(n.name, n.op_type, f"{shape}: FINN's sliding window needs "
+                                     "kernel and stride within the map")
+        if list(kernel) == [1, 1] and any((d - 1) // s == 0 < d - 1 for s, d in
+                                          zip(stride, dims, strict=True)):
+            raise UnsupportedOpError(n.name, n.op_type, f"{shape}: one output pixel with "
+                                     "pixels of the map left over, which FINN's 1x1 sliding "
+                                     "window computes wrongly; crop or pool the map first")
 
 
 def outside_nodes(parent: ModelWrapper) -> list[str]:

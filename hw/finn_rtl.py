@@ -270,6 +270,31 @@ def unsound_parallel_window(op) -> str | None:
     return None
 
 
+def swg_generation_error(op) -> str | None:
+    """Why FINN's code generation of the sliding window `op` fails as folded (it asserts, or
+    its own arithmetic fails: a 1x1 window at SIMD = channels over a 2x2 map at stride 2 takes
+    a logarithm of 0), or None."""
+    _ensure_finn_settings()
+    try:
+        if op.select_impl_style() == "parallel":
+            op.prepare_codegen_parallel()
+        else:
+            op.prepare_codegen_default()
+    except (AssertionError, ValueError) as e:
+        return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    return None
+
+
+def buildable_simd(op, simd: int) -> bool:
+    """Whether FINN generates the sliding window `op` at `simd` (its folding left as it was)."""
+    old = op.get_nodeattr("SIMD")
+    op.set_nodeattr("SIMD", simd)
+    try:
+        return swg_generation_error(op) is None
+    finally:
+        op.set_nodeattr("SIMD", old)
+
+
 def _check_swg(node: NodeProto, op) -> None:
     """FINN's own checks of the SWG geometry and folding, which it otherwise asserts while
     generating: SIMD dividing IFMChannels (equal to it for a non-depthwise parallel window),
@@ -281,19 +306,16 @@ def _check_swg(node: NodeProto, op) -> None:
         raise _reject(node, f"parallel_window=1 with {why} (OFMDim={op.get_nodeattr('OFMDim')}"
                             f", Stride={op.get_nodeattr('Stride')}): FINN's parallel sliding "
                             "window computes it wrongly; use parallel_window=0")
-    _ensure_finn_settings()
-    try:
-        style = op.select_impl_style()
-        if style == "parallel":
-            op.prepare_codegen_parallel()
-        else:
-            op.prepare_codegen_default()
-    except (AssertionError, ValueError) as e:  # FINN asserts, or fails its own arithmetic
+    if (why := swg_generation_error(op)) is not None:
         g = op.get_nodeattr
+        ok = [d for d in range(1, g("IFMChannels") + 1) if g("IFMChannels") % d == 0
+              and buildable_simd(op, d)]
         raise _reject(
-            node, f"SIMD={g('SIMD')} parallel_window={g('parallel_window')} "
-            f"IFMChannels={g('IFMChannels')} ConvKernelDim={g('ConvKernelDim')}: {e}"
-        ) from e
+            node, f"FINN's generator cannot build this window (IFMDim={g('IFMDim')}, "
+            f"ConvKernelDim={g('ConvKernelDim')}, Stride={g('Stride')}) at SIMD={g('SIMD')} "
+            f"parallel_window={g('parallel_window')} ({why}); SIMD values it builds: "
+            f"{', '.join(map(str, ok)) or 'none'}")
+    style = op.select_impl_style()
     if style == "default" and (why := unsound_window(op)):
         g = op.get_nodeattr
         raise _reject(node, f"FINN's sliding window is wrong for IFMDim={g('IFMDim')}, "

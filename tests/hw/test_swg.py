@@ -170,3 +170,22 @@ def test_onebit_swg_is_cycle_identical_to_finn_rtllib(ifm, ch, simd, k, stride, 
                                       p_valid=p, p_ready=p) for i in (inst, finn))
         assert (a.out_words == b.out_words).all(), seed
         assert list(a.out_cycles) == list(b.out_cycles), seed
+
+
+def test_a_simd_finn_cannot_generate_is_refused_by_name_or_avoided(tmp_path):
+    """A 1x1 window at stride 2 over a 2x2 map: FINN's generator fails its own arithmetic at
+    SIMD 3 and 6 of 6 channels (robustness seed 230). A folding that asks for it is refused
+    at fold naming the node and the SIMDs that build; the fps path steps down to SIMD 2."""
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
+    from onebit.flows.folding import avoid_unsound_parallel_window
+    from onebit.hw import codegen
+
+    use_build_dir(tmp_path / "finn")
+    model = swg_model((2, 2), 6, 6, (1, 1), (2, 2), 0).transform(SpecializeLayers(PART))
+    with pytest.raises(UnsupportedOpError, match=r"ConvolutionInputGenerator_rtl_0.*cannot "
+                       r"build this window .* at SIMD=6 .*SIMD values it builds: 1, 2$"):
+        codegen.check(model)
+    model = avoid_unsound_parallel_window(model)
+    assert getCustomOp(model.graph.node[0]).get_nodeattr("SIMD") == 2
+    codegen.check(model)  # now generated
