@@ -139,6 +139,16 @@ def test_stride_beyond_the_map_is_refused_before_fold(tmp_path):
     assert "stride 3x3 over a 2x2x1 map" in o.message and "within the map" in o.message
 
 
+def test_a_1x1_stride_leaving_one_output_and_pixels_over_is_refused_before_fold(tmp_path):
+    """Seed 230: a 1x1 conv at stride 2 over a 2x2 map; FINN's 1x1 window fails its code
+    generation at SIMD = channels and emits wrong words at SIMD 1: refused at hw_layers."""
+    spec = NetSpec((1, 4, 4), 3, convs=(ConvSpec(4, 3), ConvSpec(5, 1, stride=2)))
+    o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
+    assert (o.outcome, o.step) == ("refused_early", "hw_layers"), o.message
+    assert "1x1 conv with stride 2x2 over a 2x2x4 map" in o.message, o.message
+    assert "one output pixel with pixels of the map left over" in o.message
+
+
 def test_residual_sign_feeding_the_8bit_output_layer_builds(tmp_path):
     """The residual's last sign is a threshold of its own (not an MVAU's): FINN's Thresholding
     layer has no +-1 output (out_scale 2), so it emits the {0,1} code and the 8-bit output layer
