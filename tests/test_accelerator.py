@@ -140,8 +140,8 @@ def test_cnn_with_padding_and_pooling(tmp_path, target_fps):
     golden = Golden(parent, dataflow)
     _, got, _ = golden(x)
     assert np.array_equal(got, golden_outputs(dataflow, golden_contexts(parent, dataflow, x)[1]))
-    single = golden.dataflow.single  # FINN's sliding window executes one image's Im2Col
-    assert single and all(n.startswith("ConvolutionInputGenerator") for n in single)
+    # every node batched: FINN's sliding windows (one image's Im2Col) as `sliding_windows`
+    assert golden.dataflow.batched and not golden.dataflow.single
 
 
 def test_bnn_pynq_tfc_simulated_bit_exact(tmp_path):
