@@ -43,6 +43,7 @@ from pathlib import Path
 from onebit import data
 from onebit.flows.build import BuildConfig, build
 from onebit.flows.inputs import resolve
+from onebit.hw.synth import TOP_TIMEOUT_S
 from onebit.models.recipes import train_recipe
 from onebit.models.train import evaluate, torch_threads
 
@@ -250,7 +251,7 @@ def main() -> None:
     p.add_argument("--synth", choices=("first", "all", "none"), default="first",
                    help="Yosys: the first layer's layers each on its own (default), the whole "
                    "design and every layer (the build's --synth: slow), or none")
-    p.add_argument("--top-timeout", type=float, default=1800.0,
+    p.add_argument("--top-timeout", type=float, default=TOP_TIMEOUT_S,
                    help="--synth all: seconds Yosys may take on a whole design before it is "
                    "counted by its layers and FIFOs (onebit.hw.synth.TOP_TIMEOUT_S)")
     p.add_argument("--jobs", type=int, default=1, help="configurations run at a time")

@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from onebit.hw.synth import TOP_TIMEOUT_S
+
 HERE = Path(__file__).resolve().parent
 FOLDING = HERE.parent / "tests" / "data" / "finn_examples"
 
@@ -40,7 +42,7 @@ BIREAL_INT8 = Path("build/bench-fracbnn/fashion-mnist/int8/int8.pt")
 
 
 def run(model: str, out: Path, board: str, lut_levels: int | None,
-        top_timeout: float = 1800.0) -> dict:
+        top_timeout: float = TOP_TIMEOUT_S) -> dict:
     from onebit.flows.build import BuildConfig, build
     from onebit.flows.inputs import resolve
 
@@ -150,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/timing"))
     ap.add_argument("--model", default="tfc", choices=["tfc", "cnv", "bireal-int8"])
-    ap.add_argument("--top-timeout", type=float, default=1800.0,
+    ap.add_argument("--top-timeout", type=float, default=TOP_TIMEOUT_S,
                     help="s of Yosys on the whole design; past them it is counted by parts")
     ap.add_argument("--board", default="pynq-z2")
     ap.add_argument("--lut-levels", type=int, default=None)

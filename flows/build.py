@@ -30,6 +30,7 @@ from onebit.export.verify import torch_forward
 from onebit.flows.builddir import claim
 from onebit.flows.check import check_supported
 from onebit.hw.accelerator import MANIFEST
+from onebit.hw.synth import TOP_TIMEOUT_S
 from onebit.verify import StageCheck, compare
 
 DEFAULT_TARGET_FPS = 100_000.0
@@ -49,7 +50,7 @@ class BuildConfig:
     sim_frames: int = 16
     backpressure: bool = False
     synth: bool = False  # Yosys resource counts of the stitched design (slow for big nets)
-    synth_top_timeout: float = 1800.0  # s of Yosys on the whole design, then by parts
+    synth_top_timeout: float = TOP_TIMEOUT_S  # s of Yosys on the whole design, then parts
     strict: bool = False  # an estimate over the board's capacity fails the build
     seed: int = 0
     top_k: int | None = None  # output the indices of the k best classes (a LabelSelect layer)

@@ -141,17 +141,16 @@ def avoid_unsound_parallel_window(model: ModelWrapper) -> ModelWrapper:
     (`hw.finn_rtl.unsound_parallel_window`) go back to the default style: slower, exact; and
     a SIMD FINN's generator cannot build the window at (`hw.finn_rtl.swg_generation_error`)
     goes down to the largest divisor of the channels it can."""
-    from onebit.hw.finn_rtl import buildable_simd, swg_generation_error, unsound_parallel_window
+    from onebit.hw.finn_rtl import buildable_simds, swg_generation_error, unsound_parallel_window
 
     for node in model.get_nodes_by_op_type("ConvolutionInputGenerator_rtl"):
         op = getCustomOp(node)
         if op.get_nodeattr("parallel_window") and unsound_parallel_window(op):
             op.set_nodeattr("parallel_window", 0)
         if swg_generation_error(op) is not None:
-            ch, simd = op.get_nodeattr("IFMChannels"), op.get_nodeattr("SIMD")
-            lower = [d for d in range(simd - 1, 0, -1) if ch % d == 0 and buildable_simd(op, d)]
+            lower = [d for d in buildable_simds(op) if d < op.get_nodeattr("SIMD")]
             if lower:
-                op.set_nodeattr("SIMD", lower[0])
+                op.set_nodeattr("SIMD", lower[-1])
     return model
 
 

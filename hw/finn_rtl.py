@@ -285,14 +285,19 @@ def swg_generation_error(op) -> str | None:
     return None
 
 
-def buildable_simd(op, simd: int) -> bool:
-    """Whether FINN generates the sliding window `op` at `simd` (its folding left as it was)."""
-    old = op.get_nodeattr("SIMD")
-    op.set_nodeattr("SIMD", simd)
+def buildable_simds(op) -> list[int]:
+    """The SIMDs (divisors of the channels, ascending) FINN generates the sliding window `op`
+    at; its folding is left as it was."""
+    ch, old = op.get_nodeattr("IFMChannels"), op.get_nodeattr("SIMD")
+    ok = []
     try:
-        return swg_generation_error(op) is None
+        for d in (d for d in range(1, ch + 1) if ch % d == 0):
+            op.set_nodeattr("SIMD", d)
+            if swg_generation_error(op) is None:
+                ok.append(d)
     finally:
         op.set_nodeattr("SIMD", old)
+    return ok
 
 
 def _check_swg(node: NodeProto, op) -> None:
@@ -308,8 +313,7 @@ def _check_swg(node: NodeProto, op) -> None:
                             "window computes it wrongly; use parallel_window=0")
     if (why := swg_generation_error(op)) is not None:
         g = op.get_nodeattr
-        ok = [d for d in range(1, g("IFMChannels") + 1) if g("IFMChannels") % d == 0
-              and buildable_simd(op, d)]
+        ok = buildable_simds(op)
         raise _reject(
             node, f"FINN's generator cannot build this window (IFMDim={g('IFMDim')}, "
             f"ConvKernelDim={g('ConvKernelDim')}, Stride={g('Stride')}) at SIMD={g('SIMD')} "

@@ -388,12 +388,12 @@ def random_folding(model: ModelWrapper, seed: int) -> dict[str, dict]:
     MVAU: PE | MH, SIMD | MW. Thresholding, DuplicateStreams, AddStreams, StreamingMaxPool: PE |
     channels; LabelSelect: PE | labels; FMPadding and the sliding window (SWG): SIMD | channels;
     Pool (fed by a depthwise SWG): PE | channels and the SWG's SIMD = that PE. A dense SWG's
-    SIMD is one FINN's generator builds (`hw.finn_rtl.buildable_simd`; a user's folding with
+    SIMD is one FINN's generator builds (`hw.finn_rtl.buildable_simds`; a user's folding with
     another is refused at fold by name); at full SIMD it may take parallel_window=1 (one in
     four), where FINN's parallel style computes the geometry exactly
     (`hw.finn_rtl.unsound_parallel_window`).
     """
-    from onebit.hw.finn_rtl import buildable_simd, unsound_parallel_window
+    from onebit.hw.finn_rtl import buildable_simds, unsound_parallel_window
 
     rng = np.random.default_rng(seed)
 
@@ -424,10 +424,10 @@ def random_folding(model: ModelWrapper, seed: int) -> dict[str, dict]:
             if get("depthwise"):
                 continue  # set by the Pool it feeds
             ch = int(get("IFMChannels"))
-            simd = int(rng.choice([d for d in _divisors(ch) if not node.op_type.endswith("_rtl")
-                                   or buildable_simd(inst, d)] or [1]))
+            rtl = node.op_type.endswith("_rtl")
+            simd = int(rng.choice((buildable_simds(inst) if rtl else _divisors(ch)) or [1]))
             full = simd == ch and rng.random() < 0.25 and not (
-                node.op_type.endswith("_rtl") and unsound_parallel_window(inst))
+                rtl and unsound_parallel_window(inst))
             cfg[node.name] = {"SIMD": simd, **_window(node, int(full))}
     return cfg
 
