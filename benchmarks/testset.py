@@ -1,11 +1,12 @@
 """Whole test sets through the simulated accelerator: hardware accuracy and frames/s.
 
-    .venv/bin/python benchmarks/testset.py [--nets demo,tfc,tfc-fast,cnv,bnn-cnv] [--jobs 2]
+    .venv/bin/python benchmarks/testset.py [--nets demo,tfc,tfc-fast,cnv,bnn-tfc,bnn-cnv]
+                                           [--jobs 2]
                                            [--epochs 1] [--reuse-builds]
 
 Each network is trained as a user trains it (`onebit demo`: tfc on digits; `onebit train
 --arch {tfc,cnv} --dataset fashion-mnist --epochs E`) and built at the default folding
-(`tfc-fast`: `--target-fps 1e6`; `bnn-cnv`: see BNN_CNV); then `onebit sim BUILD --test-set
+(`tfc-fast`: `--target-fps 1e6`; `bnn-tfc`, `bnn-cnv`: see BNN); then `onebit sim BUILD --test-set
 --jobs J` streams the whole
 test split through the RTL, every output checked against FINN's golden model. Records the
 hardware accuracy beside torch's, frames/s end to end (golden model, simulation and check;
@@ -25,14 +26,16 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 NETS = {"demo": "digits", "tfc": "fashion-mnist", "tfc-fast": "fashion-mnist",
-        "cnv": "fashion-mnist", "bnn-cnv": "cifar10"}
+        "cnv": "fashion-mnist", "bnn-tfc": "fashion-mnist", "bnn-cnv": "cifar10"}
 BUILD_ARGS = {"tfc-fast": ["--target-fps", "1000000"]}  # the fastest folding FINN finds
 FOLDING = Path(__file__).parent.parent / "tests" / "data" / "finn_examples"
-BNN_CNV = ["bnn_pynq:cnv", "--folding", str(FOLDING / "cnv-w1a1.json"), "--top-k", "1"]
-"""`bnn-cnv`: a CNV-sized build (bnn_pynq CNV-W1A1, random weights, finn-examples' folding, as
-benchmarks/timing.py --model cnv builds it) on 10,000 random 32x32x3 images
-written in CIFAR-10's format (no CIFAR-10 here): the accuracy means nothing, the speed and the
-check of every output do."""
+BNN = {net: [f"bnn_pynq:{net[4:]}", "--folding", str(FOLDING / f"{net[4:]}-w1a1.json"),
+              "--top-k", "1"] for net in ("bnn-tfc", "bnn-cnv")}
+"""`bnn-tfc`, `bnn-cnv`: FINN's TFC-W1A1 and CNV-W1A1 as `benchmarks/timing.py` builds them
+(bnn_pynq, random weights, finn-examples' folding), TFC on the 10,000 Fashion-MNIST test images
+(MNIST's format; no MNIST here), CNV on 10,000 random 32x32x3 images written in CIFAR-10's
+format (no CIFAR-10 here): the accuracy means nothing, the speed and the check of every output
+do."""
 
 
 def random_cifar(folder: Path, n: int = 10_000, seed: int = 0) -> Path:
@@ -65,9 +68,9 @@ def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False) -
     sim_args: list[str] = []
     if reuse and (out / "build" / "report.json").is_file():
         bdir = out / "build"  # built before (--reuse-builds): its build time is not measured
-    elif net == "bnn-cnv":
+    elif net in BNN:
         bdir = out / "build"
-        onebit("-q", "build", *BNN_CNV, "--out", str(bdir))
+        onebit("-q", "build", *BNN[net], "--out", str(bdir))
     elif net == "demo":
         onebit("demo", "--out", str(out))
         bdir = out / "build"
@@ -82,6 +85,8 @@ def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False) -
     build_s = time.perf_counter() - t0
     if net == "bnn-cnv":
         sim_args = ["--dataset", "cifar10", "--data-dir", str(random_cifar(work / "cifar10"))]
+    elif net == "bnn-tfc":
+        sim_args = ["--dataset", "fashion-mnist"]
     onebit("sim", str(bdir), "--test-set", "--jobs", str(jobs), *sim_args)
     report = json.loads((bdir / "report.json").read_text())
     t = report["sim"]["test_set"]

@@ -4,11 +4,11 @@ The build checked its RTL on a few dozen vectors; here the whole test split stre
 same compiled design and every output is compared with FINN's golden execution, so the
 accuracy reported is the hardware's, measured, not inferred. The design's simulator is
 compiled once (`compile_s`; the build's own simulation had taps, a different executable),
-then the split is cut into `jobs` contiguous slices, each in its own process: FINN's execution
-of the build's graph
-(`flows/golden.py`: the dataflow partition's input and golden output, and the graph's output,
-per image; the partition batched) and one Verilator run of the slice's frames. A differing
-output fails with the image's index.
+then the split is cut into `jobs` contiguous slices, each one Verilator run (a subprocess per
+slice, all at once), while this process computes FINN's golden execution of the build's graph
+(`flows/golden.py`: the dataflow partition batched, BLAS on one thread: the simulators hold
+the other cores, and OpenBLAS threads spinning against them made TFC's golden model 7x
+slower). A differing output fails with the image's index.
 The hardware accuracy is the graph's output (the accelerator's, the software nodes after it
 applied) against the labels; the build's torch accuracy on the same split is beside it.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -29,32 +29,15 @@ GOLDEN_CHUNK = 256
 CNV-sized network's sliding windows: ~1 GB for 256 images as float32)."""
 
 
-def _slice(out: Path, x: np.ndarray, first: int) -> dict:
-    """Golden and simulated outputs of the images `x` (indices from `first`) of build `out`."""
-    from onebit.flows.build import load_intermediate
-    from onebit.flows.golden import Golden
+def _simulate(rtl: Path, xin: np.ndarray) -> tuple[np.ndarray, int, float]:
+    """The stitched design's outputs for the partition inputs `xin` (one Verilator run, a
+    subprocess: a thread waiting on it holds no core), its cycles and seconds."""
     from onebit.hw.accelerator import Accelerator, run_frames
 
-    t0 = time.perf_counter()
-    golden = Golden(load_intermediate(out, "hw_layers"), load_intermediate(out, "dataflow_golden"))
-    parts = [golden(x[i : i + GOLDEN_CHUNK]) for i in range(0, len(x), GOLDEN_CHUNK)]
-    xin, want, final = (np.concatenate(p) for p in zip(*parts, strict=True))
-    golden_s = time.perf_counter() - t0
-    rtl = out / "rtl"
     acc = Accelerator.load(rtl)
     t0 = time.perf_counter()
     got, res = run_frames(acc, acc.top, xin, run_dir=rtl)
-    sim_s = time.perf_counter() - t0
-    got = got.reshape(want.shape)
-    bad = np.argwhere(got != want)
-    if len(bad):
-        i, j = (int(k) for k in bad[0])
-        raise VerificationError(
-            "rtlsim", f"test image {first + i}, output {j}: got {got[i, j]:g}, FINN golden "
-            f"{want[i, j]:g} ({len(np.unique(bad[:, 0]))} images differ)",
-            golden.dataflow.out, (first + i, j))
-    return {"final": final, "golden_s": golden_s, "sim_s": sim_s, "cycles": int(res.cycles),
-            "batched": golden.dataflow.batched}
+    return got, int(res.cycles), time.perf_counter() - t0
 
 
 def _compile(out: Path) -> float:
@@ -70,6 +53,18 @@ def _compile(out: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _check(got: np.ndarray, want: np.ndarray, first: int, where: str) -> None:
+    """`got` (the simulator's outputs of images from `first`) equals FINN's golden `want`."""
+    got = got.reshape(want.shape)
+    bad = np.argwhere(got != want)
+    if len(bad):
+        i, j = (int(k) for k in bad[0])
+        raise VerificationError(
+            "rtlsim", f"test image {first + i}, output {j}: got {got[i, j]:g}, FINN golden "
+            f"{want[i, j]:g} ({len(np.unique(bad[:, 0]))} images differ)", where,
+            (first + i, j))
+
+
 def predictions(parent, final: np.ndarray) -> np.ndarray:
     """The class of each row of the graph's outputs: the first index of a graph ending in
     TopK/LabelSelect, else the largest score."""
@@ -83,9 +78,12 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
                  limit: int | None = None, jobs: int = 2) -> dict:
     """Stream the test split of `dataset` (default: the build's) through the simulated design;
     records `"sim": {"test_set": {...}}` in `report.json` and returns it."""
+    from threadpoolctl import threadpool_limits
+
     from onebit import data
     from onebit.flows.build import load_intermediate, write_report
     from onebit.flows.builddir import claim
+    from onebit.flows.golden import Golden
     from onebit.flows.inputs import test_vectors
     from onebit.hw.accelerator import MANIFEST
 
@@ -108,12 +106,25 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
     with claim(out, fresh=False):
         t0 = time.perf_counter()
         compile_s = _compile(out)
+        golden = Golden(parent, load_intermediate(out, "dataflow_golden"))
+        xin = golden.pre(x)
         cuts = np.array_split(np.arange(len(x)), max(1, min(jobs, len(x))))
-        with ProcessPoolExecutor(len(cuts)) as pool:
-            parts = list(pool.map(_slice, [out] * len(cuts), [x[c] for c in cuts],
-                                  [int(c[0]) for c in cuts]))
+        # the slices' simulators run while the golden model computes, on the cores they leave
+        with ThreadPoolExecutor(len(cuts)) as pool:
+            sims = [pool.submit(_simulate, out / "rtl", xin[c]) for c in cuts]
+            t1 = time.perf_counter()
+            with threadpool_limits(1):
+                parts = [golden.dataflow(xin[i : i + GOLDEN_CHUNK])
+                         for i in range(0, len(xin), GOLDEN_CHUNK)]
+            want = np.concatenate(parts)
+            final = golden.post(want)
+            golden_s = time.perf_counter() - t1
+            for c, f in zip(cuts, sims, strict=True):
+                got, _, _ = f.result()
+                _check(got, want[c], int(c[0]), golden.dataflow.out)
         wall = time.perf_counter() - t0
-        pred = predictions(parent, np.concatenate([p["final"] for p in parts]))
+        sim_s = [f.result()[2] for f in sims]
+        pred = predictions(parent, final)
         acc = float((pred == y).mean())
         torch_acc = (report.get("meta") or {}).get("test_accuracy") if limit is None else None
         entry = {
@@ -123,10 +134,10 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
             "jobs": len(cuts), "seconds": round(wall, 3), "frames_per_s": round(len(x) / wall, 1),
             "compile_s": round(compile_s, 3),
             "frames_per_s_steady": round(len(x) / max(wall - compile_s, 1e-9), 1),
-            "golden_s": round(sum(p["golden_s"] for p in parts), 3),
-            "sim_s": round(sum(p["sim_s"] for p in parts), 3),
-            "sim_frames_per_s": round(len(x) / max(max(p["sim_s"] for p in parts), 1e-9), 1),
-            "golden_batched": all(p["batched"] for p in parts),
+            "golden_s": round(golden_s, 3),
+            "sim_s": round(sum(sim_s), 3),
+            "sim_frames_per_s": round(len(x) / max(max(sim_s), 1e-9), 1),
+            "golden_batched": bool(golden.dataflow.batched),
         }
         report = json.loads(path.read_text())
         report.setdefault("sim", {})["test_set"] = entry

@@ -5,8 +5,8 @@ come from a role -> name map (`onebit.hw.instance.PORT_ROLES`, plus `PORT_ROLES_
 `PORT_ROLES_OUT1` for a second input (AddStreams) or output (DuplicateStreams)). The design is
 wrapped in a generated top `onebit_sim_top` with fixed port names (`s`, `s1`, `m`, `m1`), built
 once (cached, see `onebit.hw.verilator`) with the C++ driver `hw/rtl/sim/stream_driver.cpp`,
-and run on hex word files. Stall probabilities, seed and watchdog are runtime arguments, so one
-executable serves every run.
+and run on binary word files (uint32s a word, bit 0 first: no text either way). Stall
+probabilities, seed and watchdog are runtime arguments, so one executable serves every run.
 
 Every port has its own random valid (inputs) or ready (outputs) pattern. The driver checks the
 AXI-Stream protocol on every output (tdata stable and tvalid held while `tvalid && !tready`),
@@ -48,7 +48,7 @@ import numpy as np
 
 from onebit.errors import OnebitError, UserInputError
 from onebit.hw import coverage as rtl_coverage
-from onebit.hw import packing, proc, verilator
+from onebit.hw import proc, verilator
 from onebit.hw.instance import (
     ONEBIT_PORTS,
     PORT_ROLES,
@@ -381,6 +381,28 @@ def _read_hex_fast(path: Path, n: int | None, width: int) -> np.ndarray:
     return bits.reshape(n, ndig * 4)[:, :width].astype(np.uint8)
 
 
+def _word_bytes(width: int) -> int:
+    """Bytes of a binary word of the driver: max(2, ceil(width / 32)) uint32."""
+    return 4 * max(2, -(-width // 32))
+
+
+def _write_words(path: Path, words: np.ndarray, width: int) -> None:
+    """A (n, <= width) bit matrix as the driver's binary words (`*.bin`): each word its
+    uint32s, little-endian, bit 0 first."""
+    full = np.zeros((len(words), 8 * _word_bytes(width)), dtype=np.uint8)
+    full[:, : words.shape[1]] = words
+    path.write_bytes(np.packbits(full, axis=1, bitorder="little").tobytes())
+
+
+def _read_words(path: Path, n: int, width: int) -> np.ndarray:
+    """The (n, width) bit matrix of the driver's `n` binary words in `path`."""
+    nb = _word_bytes(width)
+    raw = np.fromfile(path, dtype=np.uint8) if n else np.zeros(0, dtype=np.uint8)
+    if raw.size != n * nb:
+        raise SimulationError("driver error", f"malformed output file {path}")
+    return np.unpackbits(raw.reshape(n, nb), axis=1, bitorder="little")[:, :width]
+
+
 def _read_cycles(path: Path, n_ports: int) -> tuple[int, list[np.ndarray]]:
     """The driver's cycles file: total cycles, then per port its count and handshake cycles."""
     raw = np.fromfile(path, dtype="<u8").astype(np.int64)
@@ -450,10 +472,10 @@ def _run(
         t = Path(tmp)
         cmd = [str(exe)]
         for i, (words, width) in enumerate(zip(in_words, ins, strict=True)):
-            (t / f"in{i}.hex").write_bytes(packing.hex_lines(_fit(words, width, i)))
-            cmd.append(f"in{i}={t / f'in{i}.hex'}")
+            _write_words(t / f"in{i}.bin", _fit(words, width, i), width)
+            cmd.append(f"in{i}={t / f'in{i}.bin'}")
         for j, n in enumerate(n_out):
-            cmd += [f"out{j}={t / f'out{j}.hex'}", f"n_out{j}={int(n)}"]
+            cmd += [f"out{j}={t / f'out{j}.bin'}", f"n_out{j}={int(n)}"]
         fcyc = t / "cycles.bin"
         cmd += [f"p_valid{i}={p!r}" for i, p in enumerate(pv)]
         cmd += [f"p_ready{j}={p!r}" for j, p in enumerate(pr)]
@@ -473,7 +495,7 @@ def _run(
         if fcyc.exists():
             total, cyc = _read_cycles(fcyc, len(ins) + len(outs))
             words = [
-                _read_hex_fast(t / f"out{j}.hex", len(c), w)
+                _read_words(t / f"out{j}.bin", len(c), w)
                 for j, (c, w) in enumerate(zip(cyc[len(ins) :], outs, strict=True))
             ]
             tapped = [_read_hex_fast(t / f"tap{k}.hex", None, tap.bits)

@@ -7,8 +7,11 @@
 // s_tdata/s_tvalid/s_tready (input 0), s1_* (input 1), m_tdata/m_tvalid/m_tready (output 0),
 // m1_* (output 1).
 // Arguments are key=value:
-//   in0=FILE in1=FILE    input words, one hex word per line ($readmemh style)
-//   out0=FILE out1=FILE  output words written here, one hex word per line
+//   in0=FILE in1=FILE    input words, one hex word per line ($readmemh style); a FILE named
+//                        *.bin holds them as binary words instead (below)
+//   out0=FILE out1=FILE  output words written here, one hex word per line (*.bin: binary)
+//                        A binary word is max(2, ceil(width / 32)) little-endian uint32, the
+//                        word's bit 0 first: what the host packs without text either way.
 //   n_out0=N n_out1=N    words expected on each output
 //   cycles=FILE          binary little-endian uint64: total cycles, then for each present port
 //                        (in order in0, in1, out0, out1) the number of handshakes followed by
@@ -157,6 +160,30 @@ static bool read_hex(const char* path, std::vector<uint32_t>& data, size_t& coun
     return true;
 }
 
+static bool binary_file(const char* path) {
+    size_t n = std::strlen(path);
+    return n >= 4 && std::strcmp(path + n - 4, ".bin") == 0;
+}
+
+// Appends the binary words of `path` (nwords(W) uint32 each, masked to W bits).
+template <int W>
+static bool read_bin(const char* path, std::vector<uint32_t>& data, size_t& count) {
+    constexpr int NW = nwords(W);
+    FILE* f = std::fopen(path, "rb");
+    if (!f) return false;
+    std::vector<uint32_t> chunk(1 << 14);
+    size_t got, total = 0;
+    while ((got = std::fread(chunk.data(), sizeof(uint32_t), chunk.size(), f)) > 0) {
+        data.insert(data.end(), chunk.begin(), chunk.begin() + got);
+        total += got;
+    }
+    bool whole = std::ferror(f) == 0 && total % NW == 0;
+    std::fclose(f);
+    count = total / NW;
+    for (size_t i = 0; i < count; ++i) mask(&data[data.size() - total + i * NW], W, NW);
+    return whole;
+}
+
 template <int W>
 static void write_hex(FILE* f, const uint32_t* w) {
     static const char* digits = "0123456789abcdef";
@@ -193,7 +220,9 @@ struct Source : Port {
     explicit Source(const char* name_) : Port(name_, W) {}
 
     bool load() {
-        if (W == 0 || (path && read_hex<W>(path, data, n))) return true;
+        if (W == 0 || (path && (binary_file(path) ? read_bin<W>(path, data, n)
+                                                   : read_hex<W>(path, data, n))))
+            return true;
         std::fprintf(stderr, "cannot read %s words from %s\n", name, path ? path : "?");
         return false;
     }
@@ -223,14 +252,17 @@ struct Sink : Port {
 
     bool save() const {
         if (W == 0) return true;
-        FILE* fo = std::fopen(path, "w");
+        FILE* fo = std::fopen(path, "wb");
         if (!fo) {
             std::fprintf(stderr, "cannot write %s words to %s\n", name, path);
             return false;
         }
-        for (size_t i = 0; i < count; ++i) write_hex<W>(fo, &data[i * NW]);
-        std::fclose(fo);
-        return true;
+        if (binary_file(path)) {
+            std::fwrite(data.data(), sizeof(uint32_t), count * NW, fo);
+        } else {
+            for (size_t i = 0; i < count; ++i) write_hex<W>(fo, &data[i * NW]);
+        }
+        return std::fclose(fo) == 0;
     }
 
     inline bool done() const {
