@@ -43,8 +43,11 @@ BIREAL_INT8 = Path("build/bench-fracbnn/fashion-mnist/int8/int8.pt")
 
 def run(model: str, out: Path, board: str, lut_levels: int | None,
         top_timeout: float = TOP_TIMEOUT_S) -> dict:
+    from dataclasses import asdict
+
     from onebit.flows.build import BuildConfig, build
     from onebit.flows.inputs import resolve
+    from onebit.hw.timing import DELAY_MODELS
 
     kw = {} if lut_levels is None else {"lut_levels": lut_levels}
     if model == "bireal-int8":
@@ -81,7 +84,7 @@ def run(model: str, out: Path, board: str, lut_levels: int | None,
         "layers": res["layers"],
         "worst_layer": res["worst_layer"],
         "below_clock": res["below_clock"],
-        "delay_model": res["timing"]["model"],
+        "delay_model": asdict(DELAY_MODELS[res["family"]]),  # also when summed from parts
         "tool": res["tool"],
         "build_wall_s": round(wall, 1),
         "host": platform.node(),

@@ -48,9 +48,11 @@ module onebit_dwc #(
     return a;
   endfunction
 
-  localparam int unsigned G = gcd(IN_BITS, OUT_BITS);
-  localparam int unsigned A = IN_BITS / G;                   // slots of an input word
-  localparam int unsigned B = OUT_BITS / G;                  // slots of an output word
+  localparam int unsigned IN_B = IN_BITS > 0 ? IN_BITS : 1;  // (the checks below name a 0)
+  localparam int unsigned OUT_B = OUT_BITS > 0 ? OUT_BITS : 1;
+  localparam int unsigned G = gcd(IN_B, OUT_B);
+  localparam int unsigned A = IN_B / G;                      // slots of an input word
+  localparam int unsigned B = OUT_B / G;                     // slots of an output word
   localparam int unsigned S = A + B + (A < B ? A : B) - 1;   // slots of the buffer
 
   if (IN_BITS < 1) begin : g_bad_in
@@ -60,61 +62,66 @@ module onebit_dwc #(
     $error("onebit_dwc: OUT_BITS must be >= 1, got %0d", OUT_BITS);
   end
 
-  logic [G-1:0] buf_q [S];  // buffer slots, slot 0 = the oldest G bits
-  logic [G-1:0] ext [S];    // buf_q with this cycle's input word landed at fill
-  logic [S:1]   th_q;       // th_q[k]: fill >= k
-  logic [S:0]   oh_q;       // oh_q[k]: fill == k
+  // The buffer, its landing words and both codes are whole vectors (slot p at bits p*G +: G),
+  // so that a simulator updates each as one shift, not bit by bit; the logic per bit is the
+  // same either way (a 4:1 choice by `step`, an AND-OR of the landing input slots).
+  localparam int unsigned SG = S * G;
+  logic [SG-1:0] buf_q;  // buffer slots, slot 0 = the oldest G bits
+  logic [S:1]    th_q;   // th_q[k]: fill >= k
+  logic [S:0]    oh_q;   // oh_q[k]: fill == k
 
   assign m_axis_tvalid = th_q[B];
   assign s_axis_tready = !th_q[S - A + 1];
   wire m_fire = m_axis_tvalid && m_axis_tready;
   wire s_fire = s_axis_tvalid && s_axis_tready;
   wire [1:0] step = {s_fire, m_fire};
+  assign m_axis_tdata = buf_q[OUT_BITS-1:0];
 
-  for (genvar k = 0; k < int'(B); k++) begin : g_out
-    assign m_axis_tdata[k*G +: G] = buf_q[k];
+  // fill after this cycle: fill - B (a word left: both codes shift down B), + A (a word came:
+  // up A, "fill >= k" true below A), or both at once (A - B)
+  localparam int unsigned UP = A > B ? A - B : 0;  // both at once: fill + UP - DOWN
+  localparam int unsigned DOWN = B > A ? B - A : 0;
+  localparam logic [S-1:0] ONES_A = {S{1'b1}} >> (S - A);  // "fill >= k" for k <= A
+  localparam logic [S-1:0] ONES_UP = UP == 0 ? '0 : {S{1'b1}} >> (S - UP);
+  function automatic logic [S:0] one_hot_next(logic [S:0] oh, logic [1:0] st);
+    case (st)
+      2'b00: return oh;
+      2'b01: return oh >> B;
+      2'b10: return oh << A;
+      default: return oh << UP >> DOWN;
+    endcase
+  endfunction
+  function automatic logic [S-1:0] thermo_next(logic [S-1:0] th, logic [1:0] st);
+    case (st)
+      2'b00: return th;
+      2'b01: return th >> B;
+      2'b10: return th << A | ONES_A;
+      default: return (th << UP | ONES_UP) >> DOWN;
+    endcase
+  endfunction
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      oh_q <= (S + 1)'(1);
+      th_q <= '0;
+    end else begin
+      oh_q <= one_hot_next(oh_q, step);
+      th_q <= thermo_next(th_q, step);
+    end
   end
 
-  // fill after this cycle: fill - B (a word left) + A (a word came). Both codes extended by
-  // constants, so that bit OFF + k is "fill >= k" / "fill == k" for -OFF <= k <= S + B.
-  localparam int OFF = int'(A);
-  wire [OFF + S + B:0] th_x = {{B{1'b0}}, th_q, {(OFF + 1){1'b1}}};
-  wire [OFF + S + B:0] oh_x = {{B{1'b0}}, oh_q, {OFF{1'b0}}};
-  for (genvar k = 0; k <= int'(S); k++) begin : g_fill
-    localparam int K = OFF + k;
-    wire [3:0] oh_src = {oh_x[K + B - A], oh_x[K - A], oh_x[K + B], oh_x[K]};
-    always_ff @(posedge clk) begin
-      if (!rst_n) oh_q[k] <= k == 0;
-      else oh_q[k] <= oh_src[step];
-    end
-    if (k > 0) begin : g_th
-      wire [3:0] th_src = {th_x[K + B - A], th_x[K - A], th_x[K + B], th_x[K]};
-      always_ff @(posedge clk) begin
-        if (!rst_n) th_q[k] <= 1'b0;
-        else th_q[k] <= th_src[step];
-      end
-    end
-  end
-
-  // Slot p before any output: its own bits below fill, else input slot p - fill (slots above
-  // fill + A are don't care; without s_fire the input lands anyway, above the valid slots).
-  for (genvar p = 0; p < int'(S); p++) begin : g_slot
-    // input slot j lands here when fill == p - j, 0 <= p - j <= S - A (a word is taken)
-    localparam int JLO = p > int'(S - A) ? p - int'(S - A) : 0;
-    localparam int JHI = p < int'(A) ? p : int'(A) - 1;
-    always_comb begin
-      ext[p] = {G{th_q[p+1]}} & buf_q[p];
-      for (int j = JLO; j <= JHI; j++) begin
-        ext[p] |= {G{oh_q[p-j]}} & s_axis_tdata[j*G +: G];
-      end
-    end
+  // Slot p before any output: its own bits below fill, else input slot j where fill == p - j
+  // (0 <= p - j <= S - A: a word is taken); slots above fill + A are don't care (without
+  // s_fire the input lands anyway, above the valid slots).
+  logic [SG-1:0] keep, ext;
+  always_comb begin
+    for (int p = 0; p < int'(S); p++) keep[p*G +: G] = {G{th_q[p+1]}};
+    ext = buf_q & keep;
+    for (int f = 0; f <= int'(S - A); f++) ext |= {SG{oh_q[f]}} & (SG'(s_axis_tdata) << (f * G));
   end
 
   // Data path without reset: slots at and above `fill` are never offered. A word leaving
-  // shifts the buffer down by B slots (nothing valid lands in the top B slots then).
-  always_ff @(posedge clk) begin
-    for (int p = 0; p < int'(S); p++) begin
-      buf_q[p] <= m_fire && p + int'(B) < int'(S) ? ext[(p + B) % S] : ext[p];
-    end
-  end
+  // shifts the buffer down by B slots (the top B slots keep their own landing: nothing valid
+  // lands there then).
+  localparam logic [SG-1:0] LOW = SG'({SG{1'b1}} >> (B * G));  // slots p + B < S
+  always_ff @(posedge clk) buf_q <= m_fire ? ext >> (B * G) & LOW | ext & ~LOW : ext;
 endmodule
