@@ -1,10 +1,11 @@
 """FINN HW node -> RtlInstance: the registry of onebit's RTL generators.
 
-Nodes FINN ships as simulatable RTL (Thresholding, sliding window, padding) use FINN's own HDL
-generation; nodes FINN only has as HLS (the MVAU, pooling, label select, residual forks and
-adds), FracBNN's thermometer encoder (`onebit.flows.fracbnn_ops`; its gated MVAU is an MVAU),
-width converters (finn-rtllib's crashes Verilator at large ratios) and FIFOs get onebit's
-SystemVerilog.
+Nodes FINN ships as simulatable RTL (sliding window, padding) use FINN's own HDL generation
+(the sliding window's common modules onebit's); nodes FINN only has as HLS (the MVAU, pooling,
+label select, residual forks and adds), FracBNN's thermometer encoder
+(`onebit.flows.fracbnn_ops`; its gated MVAU is an MVAU), thresholding (finn-rtllib's costs a
+simulator ~10x more a word: `onebit.hw.thresholding`), width converters (finn-rtllib's crashes
+Verilator at large ratios) and FIFOs get onebit's SystemVerilog.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ GENERATORS = {
     "Pool_hls": "onebit.hw.pool",
     "StreamingMaxPool_hls": "onebit.hw.pool",
     "LabelSelect_hls": "onebit.hw.labelselect",
-    "Thresholding_rtl": "onebit.hw.finn_rtl",
+    "Thresholding_rtl": "onebit.hw.thresholding",
     "ConvolutionInputGenerator_rtl": "onebit.hw.finn_rtl",
     "FMPadding_rtl": "onebit.hw.finn_rtl",
     "StreamingDataWidthConverter_rtl": "onebit.hw.dwc",

@@ -16,8 +16,8 @@ executable of its own) and run with a coverage directory writes there:
 `summarize` maps each point to its layer by the instance the stitched top gives it
 (`u_<layer>`, `hw.stitch`); the stream FIFOs between layers (`u_fifo_<k>`) are summarised
 together, the stitched top's own wires and the simulation wrapper are left out. Only onebit's
-RTL (files `onebit_*.sv`) counts in `"total"`; a layer built from finn-rtllib (Thresholding,
-sliding window, padding) is reported with `"rtl": "finn-rtllib"` and its line/toggle over its
+RTL (files `onebit_*.sv`) counts in `"total"`; a layer built from finn-rtllib (sliding
+window, padding) is reported with `"rtl": "finn-rtllib"` and its line/toggle over its
 own sources, outside the total.
 
 >>> summarize(read_dat(d / DAT), read_functional(d / FUNCTIONAL), ["MVAU_0"])  # doctest: +SKIP

@@ -17,30 +17,25 @@ as an `RtlInstance`:
 
 StreamingFIFO_rtl is the exception: finn-rtllib's fifo.sv does not elaborate on Verilator, so
 it becomes an instance of onebit's `onebit_fifo` (onebit port names, unpadded width, same depth).
-Width converters are not generated here at all: every StreamingDataWidthConverter becomes
-onebit's `onebit_dwc` (`onebit.hw.dwc`).
+Width converters and thresholding are not generated here at all: every
+StreamingDataWidthConverter becomes onebit's `onebit_dwc` (`onebit.hw.dwc`), every
+Thresholding_rtl onebit's `onebit_thresholding` (`onebit.hw.thresholding`).
 
-Thresholding_rtl and FMPadding_rtl also have AXI-lite ports (and Thresholding a set-select
-stream) that onebit does not use; for them a thin wrapper `<node>_onebit` ties those inputs off
-and exposes only the stream ports, under the same FINN names. Thresholding is generated with
-its thresholds baked in (`runtime_writeable_weights=0`: the `.dat` files written next to the
-wrapper are loaded by `$readmemh` at elaboration; the wrapper passes their absolute path, so the
-simulator's working directory does not matter).
+FMPadding_rtl also has AXI-lite ports that onebit does not use; a thin wrapper `<node>_onebit`
+ties those inputs off and exposes only the stream ports, under the same FINN names.
 
 >>> inst = generate(node, model, Path("build/rtl"))  # doctest: +SKIP
 >>> inst.module, inst.ports["s_tdata"], inst.in_width, inst.in_bits  # doctest: +SKIP
-('Thresholding_rtl_0_onebit', 'in0_V_TDATA', 16, 12)
+('FMPadding_rtl_0_onebit', 'in0_V_TDATA', 16, 12)
 """
 
 from __future__ import annotations
 
-import math
 import string
 from collections.abc import Callable
 from pathlib import Path
 
 from onnx import NodeProto
-from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 
 from onebit.errors import UnsupportedOpError
@@ -116,7 +111,7 @@ module ${top} (
   input  wire              out0_V_TREADY
 );
   /* verilator lint_off PINCONNECTEMPTY */
-  ${inner} ${overrides}inner (
+  ${inner} inner (
     .ap_clk(ap_clk),
     .ap_rst_n(ap_rst_n),
 ${tieoffs}
@@ -163,21 +158,16 @@ def _write_tieoff_wrapper(
     out_width: int,
     tieoffs: dict[str, str],
     open_outputs: tuple[str, ...],
-    overrides: dict[str, str] | None = None,
 ) -> tuple[str, Path]:
     top = f"{inner}_onebit"
     conns = [f"    .{p}({v})," for p, v in tieoffs.items()]
     conns += [f"    .{p}()," for p in open_outputs]
-    ovr = ""
-    if overrides:
-        ovr = "#(" + ", ".join(f".{k}({v})" for k, v in overrides.items()) + ") "
     text = _TIEOFF_TEMPLATE.substitute(
         top=top,
         inner=inner,
         in_width=in_width,
         out_width=out_width,
         tieoffs="\n".join(conns),
-        overrides=ovr,
     )
     if "${" in text:  # a placeholder left behind is a bug here, not a user error
         raise RuntimeError(f"unfilled placeholder in the wrapper of {inner}")
@@ -194,50 +184,6 @@ def _check_attr(node: NodeProto, op, attr: str, allowed) -> None:
     value = op.get_nodeattr(attr)
     if value not in allowed:
         raise _reject(node, f"attribute {attr}={value!r} is not supported (expected {allowed})")
-
-
-def _check_thresholding(node: NodeProto, op) -> None:
-    _check_attr(node, op, "runtime_writeable_weights", (0,))
-    _check_attr(node, op, "mlo_max_iter", (0,))
-    _check_attr(node, op, "bodies", (0,))
-    idt = op.get_input_datatype(0)
-    if not idt.is_integer() or idt == DataType["BIPOLAR"]:
-        raise _reject(node, f"input datatype {idt.name} (onebit supports integer inputs)")
-    odt = op.get_output_datatype()
-    steps, bias = int(op.get_nodeattr("numSteps")), int(op.get_nodeattr("ActVal"))
-    # The width finn-rtllib's thresholding gives each output element (thresholding_rtl.py).
-    if bias >= 0:
-        o_bits = math.ceil(math.log2(steps + bias + 1))
-    else:
-        o_bits = 1 + math.ceil(math.log2(-bias if -bias >= (steps + 1) / 2 else steps + bias + 1))
-    if o_bits != odt.bitwidth():
-        raise _reject(
-            node,
-            f"outputDataType {odt.name} has {odt.bitwidth()} bits but the RTL emits {o_bits} "
-            f"bits per element (numSteps={steps}, ActVal={bias})",
-        )
-    if odt == DataType["BIPOLAR"] and bias != 0:
-        raise _reject(node, f"BIPOLAR output needs ActVal=0, got {bias}")
-
-
-def _thresholding(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance:
-    op, out_dir = _run_finn_generation(node, model, out_dir)
-    inner = op.get_nodeattr("gen_top_module")
-    path_prefix = str(out_dir / f"{node.name}_")
-    if '"' in path_prefix or "\\" in path_prefix:
-        raise _reject(node, f"output directory {out_dir} has a quote or backslash in its path")
-    tieoffs = dict(_AXILITE_TIEOFFS, in1_V_TVALID="1'b0", in1_V_TDATA="'0")
-    top, wrapper = _write_tieoff_wrapper(
-        out_dir,
-        inner,
-        _pad8(op.get_instream_width()),
-        _pad8(op.get_outstream_width()),
-        tieoffs,
-        (*_AXILITE_OPEN, "in1_V_TREADY"),
-        overrides={"THRESHOLDS_PATH": f'"{path_prefix}"'},
-    )
-    sources = [Path(p) for p in op.get_rtl_file_list(abspath=True)] + [wrapper]
-    return _instance(node, op, top, sources)
 
 
 def _check_fmpadding(node: NodeProto, op) -> None:
@@ -372,7 +318,6 @@ Generator = Callable[[NodeProto, ModelWrapper, Path], RtlInstance]
 Check = Callable[[NodeProto, object], None]
 
 GENERATORS: dict[str, tuple[Check, Generator]] = {
-    "Thresholding_rtl": (_check_thresholding, _thresholding),
     "ConvolutionInputGenerator_rtl": (_check_swg, _swg),
     "FMPadding_rtl": (_check_fmpadding, _fmpadding),
     "StreamingFIFO_rtl": (_check_fifo, _fifo),

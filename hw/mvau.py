@@ -60,6 +60,7 @@ from onebit.errors import UnsupportedOpError, UserInputError
 from onebit.hw import rtl_source
 from onebit.hw.instance import RtlInstance
 from onebit.hw.packing import pack, to_hex
+from onebit.hw.thresholding import output_code, thresholds_of
 
 MODULE = "onebit_mvau"
 MAX_WEIGHT_BITS = 16
@@ -351,29 +352,14 @@ def mvau_params(node: NodeProto, model: ModelWrapper) -> dict:
         n_thres, out_bits, out_bias = 0, odt.bitwidth(), 0
         acc_bits = _signed_bits(acc_lo, acc_hi)
     else:
-        t = model.get_initializer(node.input[2]) if len(node.input) > 2 else None
-        if t is None or t.ndim != 2 or t.shape[0] not in (1, mh) or t.shape[1] < 1:
-            raise _fail(node, f"thresholds: expected an initializer of shape ({mh}, T) or (1, T)")
-        t = np.broadcast_to(np.asarray(t, dtype=np.float64), (mh, t.shape[1]))
-        if np.isnan(t).any():
-            raise _fail(node, "thresholds contain NaN")
+        t = thresholds_of(node, model, 2, mh)
         if pad is not None:  # acc + corr >= t  <=>  acc >= t - corr, one set per class
             t = class_thresholds(t, pad[2]).reshape(-1, t.shape[1])
         # integer accumulators: acc >= thr <=> acc >= ceil(thr); clamping to [lo, hi + 1]
         # keeps every comparison's result.
         thr = integer_thresholds(t, acc_lo, acc_hi)
         n_thres = t.shape[1]
-        if odt == DataType["BIPOLAR"]:
-            if n_thres != 1:
-                raise _fail(node, f"BIPOLAR output with {n_thres} thresholds: expected 1")
-            out_bits, out_bias = 1, 0
-        else:
-            out_bias = int(g("ActVal"))
-            if not odt.is_integer() or not (odt.min() <= out_bias and out_bias + n_thres
-                                            <= odt.max()):
-                raise _fail(node, f"outputDataType={odt.name} cannot hold outputs in "
-                            f"[{out_bias}, {out_bias + n_thres}]")
-            out_bits = odt.bitwidth()
+        out_bits, out_bias = output_code(node, odt, n_thres, int(g("ActVal")))
         acc_bits = _signed_bits(min(acc_lo, int(thr.min())), max(acc_hi + 1, int(thr.max())))
     acc_bits = max(acc_bits, 2)
     if acc_bits > 64:

@@ -151,8 +151,8 @@ def _absolute(top: RtlInstance, root: Path | None) -> RtlInstance:
 def _data_files(paths: Sequence[str]) -> list[Path]:
     """Files behind referenced paths: the file itself, or the files a path prefix begins.
 
-    finn-rtllib's thresholding takes a prefix (`.../Thresholding_rtl_0_`) and appends its
-    own suffixes; every file in that directory starting with the prefix is taken.
+    A thresholding layer names its memories by a prefix (`.../Thresholding_rtl_0_`) that
+    the RTL completes; every file in that directory starting with the prefix is taken.
     """
     files = set()
     for s in paths:

@@ -8,12 +8,10 @@ from onnx import TensorProto, helper
 from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
-from qonnx.custom_op.registry import getCustomOp
 from qonnx.util.basic import qonnx_make_model
 
 from onebit.errors import UnsupportedOpError
 from onebit.hw import finn_rtl, packing, sim
-from onebit.hw.instance import FINN_PORTS
 from onebit.hw.pool import window_stream_order
 
 PART = "xczu3eg-sbva484-1-e"
@@ -83,29 +81,6 @@ def check_stream(inst, in_values, in_dt, in_elems, expected, out_dt, out_elems, 
         bad = np.flatnonzero((got[:, : inst.out_bits] != want).any(axis=1))
         assert bad.size == 0, f"seed {seed}: first wrong output word {bad[:1]}"
     return res
-
-
-@pytest.mark.verilator
-@pytest.mark.parametrize(
-    "idt, odt, ch, pe, steps",
-    [("INT8", "UINT2", 4, 2, 3), ("UINT6", "BIPOLAR", 10, 5, 1)],
-)
-def test_thresholding(idt, odt, ch, pe, steps, tmp_path, vcache):
-    rng = np.random.default_rng(ch)
-    idt, odt = DataType[idt], DataType[odt]
-    thr = np.sort(random_values(rng, idt, (ch, steps)), axis=1)
-    model = single_node_model(
-        "Thresholding", (1, 3, 2, ch), (1, 3, 2, ch), idt, odt,
-        inits=[("thr", thr, idt)], NumChannels=ch, PE=pe, numSteps=steps,
-        inputDataType=idt.name, weightDataType=idt.name, outputDataType=odt.name, ActVal=0,
-        numInputVectors=[1, 3, 2],
-    )
-    x = random_values(rng, idt, (1, 3, 2, ch))
-    x[0, 0, 0, :] = thr[:, 0]  # values equal to a threshold
-    golden, inst, _ = golden_and_rtl(model, x, tmp_path)
-    assert inst.ports == FINN_PORTS and inst.module.endswith("_onebit")
-    assert inst.in_bits == pe * idt.bitwidth() and inst.in_width % 8 == 0
-    check_stream(inst, x, idt, pe, golden, odt, pe, vcache)
 
 
 @pytest.mark.verilator
@@ -209,25 +184,3 @@ def test_unsupported_op_type(tmp_path):
         finn_rtl.generate(model.graph.node[0], model, tmp_path)
 
 
-def test_runtime_thresholds_rejected(tmp_path):
-    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
-
-    dt = DataType["INT4"]
-    model = single_node_model(
-        "Thresholding", (1, 2), (1, 2), dt, DataType["UINT1"],
-        inits=[("thr", np.zeros((2, 1), dtype=np.float32), dt)], NumChannels=2, PE=1,
-        numSteps=1, inputDataType=dt.name, weightDataType=dt.name, outputDataType="UINT1",
-        runtime_writeable_weights=1,
-    )
-    spec = model.transform(SpecializeLayers(PART))
-    with pytest.raises(UnsupportedOpError, match="runtime_writeable_weights"):
-        finn_rtl.generate(spec.graph.node[0], spec, tmp_path)
-    # a folding file asking for it is refused at fold, by node and key
-    from onebit.errors import UserInputError
-    from onebit.flows.folding import apply_folding_config
-
-    getCustomOp(spec.graph.node[0]).set_nodeattr("runtime_writeable_weights", 0)
-    name = spec.graph.node[0].name
-    with pytest.raises(UserInputError, match=f"node '{name}'.*'runtime_writeable_weights': not "
-                       "yet on Thresholding"):
-        apply_folding_config(spec, {name: {"runtime_writeable_weights": 1}})
