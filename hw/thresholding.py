@@ -7,7 +7,8 @@ result; max x + 1 is never reached) and sorted (a count does not depend on their
 padded with max x + 1 to 2^S - 1 values; stage s of the search holds level s of the implicit
 tree, node j at sorted position (2j + 1) * 2^(S-1-s) - 1. Lane p's memory of stage s is the
 file `<prefix>threshs_<p>_<s>.dat` (the names finn-rtllib uses, so that `flows.mutation` finds
-them), line nf * 2^s + j, one value in T_BITS-bit two's complement hex.
+them), line nf * 2^s + j, one value a line in T_BITS-bit offset binary (value + 2^(T_BITS-1),
+hex: the RTL compares unsigned).
 
 >>> inst = generate(node, model, Path("build/rtl/Thresholding_rtl_0"))  # doctest: +SKIP
 >>> inst.module, inst.params["STAGES"]  # doctest: +SKIP
@@ -120,13 +121,13 @@ def generate(node: NodeProto, model: ModelWrapper, out_dir: Path) -> RtlInstance
     out.mkdir(parents=True, exist_ok=True)
     prefix = out / f"{node.name}_"
     levels = search_levels(layer["thresholds"], layer["hi"])
-    mask, digits = (1 << t_bits) - 1, -(-t_bits // 4)
+    offset, digits = 1 << (t_bits - 1), -(-t_bits // 4)
     for s, level in enumerate(levels):
         # lane p, channel nf * PE + p: its 2^s nodes at lines nf * 2^s ..
         by_lane = level.reshape(nf, pe, -1).transpose(1, 0, 2).reshape(pe, -1)
         for p in range(pe):
             Path(f"{prefix}threshs_{p}_{s}.dat").write_text(
-                "".join(f"{int(v) & mask:0{digits}x}\n" for v in by_lane[p]))
+                "".join(f"{int(v) + offset:0{digits}x}\n" for v in by_lane[p]))
     uram, bram = layer["triggers"]
     return RtlInstance(
         name=node.name,

@@ -13,7 +13,8 @@
 // {nf, j} (a register: nothing precedes the memory), then compared with x (the only logic
 // between registers: one T_BITS-bit compare and j's shift). Lane p of stage s reads its own
 // memory of NF * 2^s words, `<THRES_PREFIX>threshs_<p>_<s>.dat` (one T_BITS-bit value a line,
-// hex, two's complement, at line nf * 2^s + j; written by onebit.hw.thresholding), placed by
+// hex, offset binary: value + 2^(T_BITS-1), at line nf * 2^s + j; written by
+// onebit.hw.thresholding), placed by
 // its depth as FINN's RTL thresholding does: URAM from DEPTH_TRIGGER_URAM words (if non-zero),
 // else BRAM from DEPTH_TRIGGER_BRAM (if non-zero), else LUTs when a BRAM trigger is set, else
 // where the tool likes.
@@ -27,7 +28,7 @@ module onebit_thresholding #(
   parameter int unsigned IN_BITS            = 8,
   parameter bit          IN_SIGNED          = 1'b0,
   parameter int unsigned STAGES             = 1,  // thresholds <= 2^STAGES - 1
-  parameter int unsigned T_BITS             = 9,  // two's complement, holds [min x, max x + 1]
+  parameter int unsigned T_BITS             = 9,  // bits of [min x, max x + 1] as signed
   parameter int unsigned OUT_BITS           = 1,
   parameter int          OUT_BIAS           = 0,
   parameter string       THRES_PREFIX       = "",
@@ -47,7 +48,6 @@ module onebit_thresholding #(
   localparam int unsigned J_W = STAGES;          // a lane's node index (its count at the end)
   localparam int unsigned FIFO_DEPTH = 2 * STAGES + 4;  // credits for one result a cycle
   localparam int unsigned CR_W = $clog2(FIFO_DEPTH + 1);
-  localparam int unsigned IN_W = PE * IN_BITS;
   localparam int unsigned OUT_W = PE * OUT_BITS;
 
   if (PE < 1 || NF < 1 || IN_BITS < 1 || OUT_BITS < 1) begin : g_bad_size
@@ -78,30 +78,33 @@ module onebit_thresholding #(
   end
 
   // ---- search: r_* enter stage s (r_*[0] the word taken), t_* hold its thresholds read ---------
+  // Lanes are arrays of their own (a simulator then moves words, not slices of wide vectors).
+  // x and the thresholds are compared in offset binary (value + 2^(T_BITS-1): two's complement
+  // with the sign bit inverted), an unsigned compare of the same order.
+  typedef logic [T_BITS-1:0] val_t;
+  localparam val_t MSB = val_t'(1) << (T_BITS - 1);
   logic            r_v  [STAGES+1];
-  logic [IN_W-1:0] r_x  [STAGES+1];
+  val_t            r_x  [STAGES+1][PE];
   logic [NF_W-1:0] r_nf [STAGES+1];
-  logic [PE*J_W-1:0] r_j [STAGES+1];  // lane p's node at [p*J_W +: J_W]
+  logic [J_W-1:0]  r_j  [STAGES+1][PE];  // lane p's node in level s (its count at the end)
   logic            t_v  [STAGES];
-  logic [IN_W-1:0] t_x  [STAGES];
+  val_t            t_x  [STAGES][PE];
   logic [NF_W-1:0] t_nf [STAGES];
-  logic [PE*J_W-1:0] t_j [STAGES];
-  wire  [PE*T_BITS-1:0] t_thr [STAGES];
+  logic [J_W-1:0]  t_j  [STAGES][PE];
+  val_t            t_thr [STAGES][PE];
 
   always_ff @(posedge clk) begin
     if (!rst_n) r_v[0] <= 1'b0;
     else r_v[0] <= s_fire;
   end
   always_ff @(posedge clk) begin
-    r_x[0]  <= s_axis_tdata;
     r_nf[0] <= nf;
-    r_j[0]  <= '0;
+    for (int p = 0; p < int'(PE); p++) begin
+      r_x[0][p] <= MSB ^ (IN_SIGNED ? val_t'($signed(s_axis_tdata[p*IN_BITS +: IN_BITS]))
+                                    : val_t'(s_axis_tdata[p*IN_BITS +: IN_BITS]));
+      r_j[0][p] <= '0;
+    end
   end
-
-  // x as a T_BITS-bit signed value
-  function automatic logic signed [T_BITS-1:0] widen(logic [IN_BITS-1:0] x);
-    return IN_SIGNED ? T_BITS'($signed(x)) : T_BITS'($signed({1'b0, x}));
-  endfunction
 
   for (genvar s = 0; s < STAGES; s++) begin : g_stage
     localparam int unsigned DEPTH = NF << s;
@@ -116,10 +119,10 @@ module onebit_thresholding #(
       (* ram_style = STYLE *) logic [T_BITS-1:0] mem [DEPTH];
       initial $readmemh($sformatf("%sthreshs_%0d_%0d.dat", THRES_PREFIX, p, s), mem);
       // address {nf, j}: node j of level s (j < 2^s) of channel nf * PE + p
-      wire [AW-1:0] addr = AW'(32'(r_nf[s]) * (1 << s) + 32'(r_j[s][p*J_W +: J_W]));
-      logic [T_BITS-1:0] rd;  // the read register of this memory alone (block RAM's own)
+      wire [AW-1:0] addr = AW'(32'(r_nf[s]) * (1 << s) + 32'(r_j[s][p]));
+      logic [T_BITS-1:0] rd;  // the memory's own read register (block RAM's output register)
       always_ff @(posedge clk) rd <= mem[addr];
-      assign t_thr[s][p*T_BITS +: T_BITS] = rd;
+      assign t_thr[s][p] = rd;
     end
     always_ff @(posedge clk) begin
       if (!rst_n) begin
@@ -131,14 +134,14 @@ module onebit_thresholding #(
       end
     end
     always_ff @(posedge clk) begin
-      t_x[s]      <= r_x[s];
       t_nf[s]     <= r_nf[s];
-      t_j[s]      <= r_j[s];
-      r_x[s + 1]  <= t_x[s];
       r_nf[s + 1] <= t_nf[s];
-      for (int p = 0; p < int'(PE); p++)
-        r_j[s + 1][p*J_W +: J_W] <= J_W'({t_j[s][p*J_W +: J_W], widen(t_x[s][p*IN_BITS +: IN_BITS])
-                                           >= $signed(t_thr[s][p*T_BITS +: T_BITS])});
+      for (int p = 0; p < int'(PE); p++) begin
+        t_x[s][p]     <= r_x[s][p];
+        t_j[s][p]     <= r_j[s][p];
+        r_x[s + 1][p] <= t_x[s][p];
+        r_j[s + 1][p] <= J_W'({t_j[s][p], t_x[s][p] >= t_thr[s][p]});
+      end
     end
   end
 
@@ -146,7 +149,7 @@ module onebit_thresholding #(
   logic [OUT_W-1:0] y;
   always_comb
     for (int p = 0; p < int'(PE); p++)
-      y[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(r_j[STAGES][p*J_W +: J_W]) + OUT_BIAS);
+      y[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(r_j[STAGES][p]) + OUT_BIAS);
 
   onebit_fifo #(
     .WIDTH(OUT_W),
@@ -164,7 +167,11 @@ module onebit_thresholding #(
   assign m_axis_tvalid = fifo_m_valid;
 
   /* verilator lint_off UNUSEDSIGNAL */
-  wire unused = ^{r_x[STAGES], r_nf[STAGES]};
+  logic unused;  // the last stage's x and fold are not read
+  always_comb begin
+    unused = ^r_nf[STAGES];
+    for (int p = 0; p < int'(PE); p++) unused ^= ^r_x[STAGES][p];
+  end
   /* verilator lint_on UNUSEDSIGNAL */
 
 `ifndef SYNTHESIS
