@@ -52,7 +52,7 @@ def compile_seconds(bdir: Path) -> dict:
     """Seconds to compile the build's stitched top into an empty Verilator cache (runtime
     objects included), plain and as a coverage build."""
     from onebit.hw.accelerator import Accelerator
-    from onebit.hw.sim import build_stream_sim
+    from onebit.hw.sim import build_instance_sim
 
     acc = Accelerator.load(bdir / "rtl")
     top = acc.top
@@ -60,10 +60,8 @@ def compile_seconds(bdir: Path) -> dict:
     for name, coverage in (("plain", False), ("coverage", True)):
         with tempfile.TemporaryDirectory() as cache:
             t0 = time.perf_counter()
-            build_stream_sim(top.sources, top.module, in_width=top.in_width,
-                             out_width=top.out_width, params=top.params, ports=top.ports,
-                             tied=top.tied, taps=[t for _, t in acc.taps()], coverage=coverage,
-                             cache_dir=cache)
+            build_instance_sim(top, taps=[t for _, t in acc.taps()], coverage=coverage,
+                               cache_dir=cache)
             out[name] = round(time.perf_counter() - t0, 1)
     return out
 

@@ -44,12 +44,11 @@ def _compile(out: Path) -> float:
     """Seconds to compile the build's stitched design for simulation (once, before the
     slices: they find it in the cache instead of each compiling it)."""
     from onebit.hw.accelerator import Accelerator
-    from onebit.hw.sim import build_stream_sim
+    from onebit.hw.sim import build_instance_sim
 
     top = Accelerator.load(out / "rtl").top
     t0 = time.perf_counter()
-    build_stream_sim(top.sources, top.module, in_width=top.in_width, out_width=top.out_width,
-                     params=top.params, ports=top.ports, tied=top.tied)
+    build_instance_sim(top)
     return time.perf_counter() - t0
 
 

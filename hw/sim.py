@@ -589,20 +589,21 @@ def simulate_stream(
                           taps=taps, trace=trace, coverage=coverage, **run_kw)
 
 
+def _of_instance(inst: RtlInstance) -> dict:
+    """The keywords of a one-input, one-output `RtlInstance`: widths, params, ports, tied."""
+    return {"in_width": inst.in_width, "out_width": inst.out_width, "params": inst.params,
+            "ports": inst.ports, "tied": inst.tied}
+
+
+def build_instance_sim(inst: RtlInstance, **kw) -> Path:
+    """`build_stream_sim` for an `RtlInstance`."""
+    return build_stream_sim(inst.sources, inst.module, **_of_instance(inst), **kw)
+
+
 def simulate_instance(inst: RtlInstance, in_words: np.ndarray, n_out: int, **kw) -> SimResult:
     """`simulate_stream` for an `RtlInstance` (its sources, module, widths, params and ports)."""
-    return simulate_stream(
-        inst.sources,
-        inst.module,
-        in_words,
-        n_out,
-        in_width=inst.in_width,
-        out_width=inst.out_width,
-        params=inst.params,
-        ports=inst.ports,
-        tied=inst.tied,
-        **kw,
-    )
+    return simulate_stream(inst.sources, inst.module, in_words, n_out, **_of_instance(inst),
+                           **kw)
 
 
 def simulate_multi(

@@ -42,10 +42,7 @@ def simulate_under_stalls(
 ) -> list[tuple[tuple[int, float, float], sim.SimResult]]:
     """Builds `inst`'s stream simulation, feeds `words` under each of `STALLS` and asserts the
     output words equal `want` exactly; returns ((seed, p_valid, p_ready), result) per run."""
-    exe = sim.build_stream_sim(
-        inst.sources, inst.module, in_width=inst.in_width, out_width=inst.out_width,
-        params=inst.params, cache_dir=cache_dir,
-    )
+    exe = sim.build_instance_sim(inst, cache_dir=cache_dir)
     runs = []
     for seed, pv, pr in STALLS:
         res = sim.run_stream_sim(

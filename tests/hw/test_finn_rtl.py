@@ -66,10 +66,7 @@ def check_stream(inst, in_values, in_dt, in_elems, expected, out_dt, out_elems, 
     """
     words = packing.pack(in_values, in_dt, in_elems)
     n_out = expected.size // out_elems
-    exe = sim.build_stream_sim(
-        inst.sources, inst.module, in_width=inst.in_width, out_width=inst.out_width,
-        params=inst.params, ports=inst.ports, cache_dir=vcache,
-    )
+    exe = sim.build_instance_sim(inst, cache_dir=vcache)
     want = packing.pack(expected, out_dt, out_elems)
     for seed, pv, pr in STALLS:
         res = sim.run_stream_sim(
