@@ -77,13 +77,18 @@ def chain_edges(n: int) -> list[Edge]:
             for i in range(n + 1)]
 
 
+def has_fifo(e: Edge, depth: int) -> bool:
+    """Whether `stitch` puts a FIFO of `depth` on edge `e` (never on the top's input)."""
+    return depth > 0 and e.src[0] != GRAPH
+
+
 def edge_fifos(insts: list[RtlInstance], edges: list[Edge],
                fifo_depths: list[int]) -> list[RtlInstance]:
     """The stream FIFOs `stitch` places (`fifo_<k>` for edge k), as instances of their own (to
     synthesize a design part by part)."""
     fifos = []
     for k, e in enumerate(edges):
-        if fifo_depths[k] and e.src[0] != GRAPH:
+        if has_fifo(e, fifo_depths[k]):
             bits = insts[e.src[0]].out_port_bits(e.src[1])
             fifos.append(RtlInstance(f"fifo_{k}", "onebit_fifo", [rtl_source("onebit_fifo")],
                                      bits, bits, bits, bits,
@@ -125,7 +130,7 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
                                     f"{role}_tready": f"{p}_tready"})
             src = (f"{p}_tdata[{bits - 1}:0]", f"{p}_tvalid", f"{p}_tready")
         dst = src
-        if fifo_depths[k] and e.src[0] != GRAPH:
+        if has_fifo(e, fifo_depths[k]):
             body.append(_fifo(k, bits, fifo_depths[k], src, monitor))
             dst = (f"e{k}_c_tdata", f"e{k}_c_tvalid", f"e{k}_c_tready")
         if e.dst[0] == GRAPH:
@@ -163,7 +168,7 @@ def stitch(insts: list[RtlInstance], edges: list[Edge], fifo_depths: list[int], 
             "  // synthesis translate_off\n  final begin\n    int fd;\n"
             '    fd = $fopen("fifo_occupancy.txt", "w");\n'
             + "".join(f'    $fdisplay(fd, "{k} %0d", peak_{k});\n'
-                      for k, e in enumerate(edges) if fifo_depths[k] and e.src[0] != GRAPH)
+                      for k, e in enumerate(edges) if has_fifo(e, fifo_depths[k]))
             + "    $fclose(fd);\n  end\n  // synthesis translate_on"
         )
     lines = [
