@@ -33,10 +33,12 @@ SIZING_SLACK = 1 / 16
 search stops there: a 10,000-word shortcut is not worth 10 more simulations for its last 5 %)."""
 SIZING_BUDGET = 32.0
 """The FIFO sizing probes together simulate at most this many times the deep run's cycles."""
-SIZING_MAX_CYCLES = 200_000_000
-"""... and at most this many cycles in all (a few minutes of Verilator): a design of millions
-of cycles a frame (PE = SIMD = 1 on a wide convolution) keeps its deep run's peak fills
-for the streams the probes do not reach, instead of simulating for an hour."""
+SIZING_MAX_WORK = 1_000_000_000
+"""... and at most this many layer-cycles in all (simulated cycles times the design's layers:
+a simulator's cost grows with both; a few minutes of Verilator): a design of millions of cycles
+a run (PE = SIMD = 1 on a wide convolution; robustness seed 115, 49 layers, 5.3M cycles a run,
+ran past 30 min with a bound in cycles alone) keeps its deep run's peak fills for the streams
+the probes do not reach, instead of simulating for an hour."""
 MANIFEST = "accelerator.json"
 
 
@@ -337,8 +339,8 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     shortcut shallower than what its branch holds back) or slows the design that much counts
     as too small without waiting for the watchdog. The probes together simulate at most
     `budget` times the deep run's cycles; where that runs out, the streams not yet searched
-    keep their peak fill (a cap that never binds); so do they past `SIZING_MAX_CYCLES`
-    simulated cycles.
+    keep their peak fill (a cap that never binds); so do they past `SIZING_MAX_WORK`
+    simulated layer-cycles.
 
     Returns the depths (0 for the graph's input stream) and `{"probes", "streams",
     "searched", "complete"}`: probes run, streams whose cap could bind, how many of them were
@@ -373,7 +375,7 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     if not peaks:
         raise SimulationError("watchdog", "the design deadlocks even with one-frame FIFOs")
     bound[0] = 3 * int(total) // 2 + 1_000
-    budget = min(budget, SIZING_MAX_CYCLES / max(total, 1))
+    budget = min(budget, SIZING_MAX_WORK / max(total * len(acc.layers), 1))
     slowest = best * (1 + tolerance)
     # caps above the deep run's peak fill never bind: that run's trace, its throughput
     limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized, strict=True)]

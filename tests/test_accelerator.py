@@ -276,7 +276,7 @@ def test_sim_trace_writes_a_waveform_and_its_view(mlp_build):
 
 
 def test_fifo_sizing_stops_at_its_cycle_budget(mlp_build, tmp_path, monkeypatch):
-    """Past `SIZING_MAX_CYCLES` simulated cycles the probes stop and the streams not searched
+    """Past `SIZING_MAX_WORK` simulated layer-cycles the probes stop and the streams not searched
     keep the deep run's peak fill: never shallower than a full search finds."""
     from onebit.flows.build import load_intermediate
     from onebit.flows.golden import Golden
@@ -289,7 +289,7 @@ def test_fifo_sizing_stops_at_its_cycle_budget(mlp_build, tmp_path, monkeypatch)
                     load_intermediate(out, "dataflow_golden"))
     xin = golden(x)[0]
     full, info = accelerator.size_fifos(acc, xin, tmp_path / "full")
-    monkeypatch.setattr(accelerator, "SIZING_MAX_CYCLES", 1)
+    monkeypatch.setattr(accelerator, "SIZING_MAX_WORK", 1)
     capped, capped_info = accelerator.size_fifos(acc, xin, tmp_path / "capped")
     assert info["complete"] and info["streams"] > 0 and info["probes"] > 1
     assert capped_info["probes"] == 1 and not capped_info["complete"]
