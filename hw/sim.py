@@ -143,7 +143,9 @@ def driver_source() -> Path:
     return Path(str(resources.files("onebit.hw") / "rtl" / "sim" / "stream_driver.cpp"))
 
 
-def _sv_value(name: str, value: int | str) -> str:
+def sv_value(name: str, value: int | str) -> str:
+    """Parameter `name`'s value as a SystemVerilog literal; `UserInputError` for a string SV
+    cannot quote (a path with a quote or backslash) or a value neither int nor str."""
     if isinstance(value, str):
         if '"' in value or "\\" in value or "\n" in value:
             raise UserInputError(f"parameter {name}: string {value!r} cannot be quoted in SV")
@@ -199,7 +201,7 @@ def wrapper_source(
     for p, w in zip(_OUT_PREFIX, outs, strict=False):
         decl += [f"  output logic [{w - 1}:0] {p}_tdata", f"  output logic {p}_tvalid",
                  f"  input  logic {p}_tready"]
-    plist = ",\n".join(f"    .{k}({_sv_value(k, v)})" for k, v in sorted((params or {}).items()))
+    plist = ",\n".join(f"    .{k}({sv_value(k, v)})" for k, v in sorted((params or {}).items()))
     pblock = f" #(\n{plist}\n  )" if plist else ""
     conns = ",\n".join([f"    .{ports[r]}({r})" for r in roles]
                         + [f"    .{p}({v})" for p, v in (tied or {}).items()])

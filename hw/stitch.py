@@ -20,7 +20,7 @@ from onebit.driver.weights import WritableLayer, address_bits, place
 from onebit.errors import BuildError
 from onebit.hw import rtl_source
 from onebit.hw.instance import ONEBIT_PORTS, RtlInstance
-from onebit.hw.sim import Tap
+from onebit.hw.sim import Tap, sv_value
 
 TOP = "onebit_accel"
 GRAPH = -1  # the top level's own port, in place of an instance index
@@ -33,10 +33,6 @@ class Edge:
     name: str
     src: tuple[int, int]
     dst: tuple[int, int]
-
-
-def _param(v: int | str) -> str:
-    return f'"{v}"' if isinstance(v, str) else str(int(v))
 
 
 def in_bits(inst: RtlInstance, port: int) -> tuple[int, int]:
@@ -209,7 +205,7 @@ def _instance(inst: RtlInstance, conns: dict[str, str]) -> str:
     params = ""
     if inst.params:
         params = " #(\n" + ",\n".join(
-            f"    .{k}({_param(v)})" for k, v in inst.params.items()) + "\n  )"
+            f"    .{k}({sv_value(k, v)})" for k, v in inst.params.items()) + "\n  )"
     ports = ",\n".join(f"    .{inst.ports.get(role, role)}({sig})" for role, sig in conns.items())
     return f"  {inst.module}{params} u_{inst.name} (\n{ports}\n  );\n"
 

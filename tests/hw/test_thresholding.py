@@ -169,3 +169,17 @@ def test_deep_search_in_block_ram_within_the_budget(tmp_path):
     assert inst.params["STAGES"] == 8
     assert res["brams_18k"] >= 2  # stages 3..7: 512..8192 words
     assert res["lut_levels"] <= 4
+
+
+def test_a_prefix_sv_cannot_quote_is_refused_by_name(tmp_path):
+    """Its memories' prefix is an SV string: a build directory with a quote in its path is
+    refused naming the parameter when the design is stitched, not as a compiler error."""
+    from onebit.errors import UserInputError
+    from onebit.hw.stitch import chain_edges, stitch
+
+    idt = DataType["UINT4"]
+    _, spec = threshold_model(idt, DataType["UINT1"], 2, 1, np.zeros((2, 1)))
+    inst = thresholding.generate(spec.graph.node[0], spec, tmp_path / 'o"dir')
+    with pytest.raises(UserInputError, match="parameter THRES_PREFIX: string .* cannot be "
+                       "quoted in SV"):
+        stitch([inst], chain_edges(1), [0, 2], tmp_path / "top")
