@@ -29,26 +29,23 @@ GOLDEN_CHUNK = 256
 CNV-sized network's sliding windows: ~1 GB for 256 images as float32)."""
 
 
-def _simulate(rtl: Path, xin: np.ndarray) -> tuple[np.ndarray, int, float]:
-    """The stitched design's outputs for the partition inputs `xin` (one Verilator run, a
-    subprocess: a thread waiting on it holds no core), its cycles and seconds."""
-    from onebit.hw.accelerator import Accelerator, run_frames
+def _simulate(acc, rtl: Path, xin: np.ndarray) -> tuple[np.ndarray, int, float]:
+    """The stitched design `acc`'s outputs for the partition inputs `xin` (one Verilator run,
+    a subprocess: a thread waiting on it holds no core), its cycles and seconds."""
+    from onebit.hw.accelerator import run_frames
 
-    acc = Accelerator.load(rtl)
     t0 = time.perf_counter()
     got, res = run_frames(acc, acc.top, xin, run_dir=rtl)
     return got, int(res.cycles), time.perf_counter() - t0
 
 
-def _compile(out: Path) -> float:
-    """Seconds to compile the build's stitched design for simulation (once, before the
-    slices: they find it in the cache instead of each compiling it)."""
-    from onebit.hw.accelerator import Accelerator
+def _compile(acc) -> float:
+    """Seconds to compile the stitched design `acc` for simulation (once, before the slices:
+    they find it in the cache instead of each compiling it)."""
     from onebit.hw.sim import build_instance_sim
 
-    top = Accelerator.load(out / "rtl").top
     t0 = time.perf_counter()
-    build_instance_sim(top)
+    build_instance_sim(acc.top)
     return time.perf_counter() - t0
 
 
@@ -84,7 +81,7 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
     from onebit.flows.builddir import claim
     from onebit.flows.golden import Golden
     from onebit.flows.inputs import test_vectors
-    from onebit.hw.accelerator import MANIFEST
+    from onebit.hw.accelerator import MANIFEST, Accelerator
 
     out = Path(out_dir)
     path = out / "report.json"
@@ -104,13 +101,14 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
                              f"takes {want} values a frame")
     with claim(out, fresh=False):
         t0 = time.perf_counter()
-        compile_s = _compile(out)
+        design = Accelerator.load(out / "rtl")
+        compile_s = _compile(design)
         golden = Golden(parent, load_intermediate(out, "dataflow_golden"))
         xin = golden.pre(x)
         cuts = np.array_split(np.arange(len(x)), max(1, min(jobs, len(x))))
         # the slices' simulators run while the golden model computes, on the cores they leave
         with ThreadPoolExecutor(len(cuts)) as pool:
-            sims = [pool.submit(_simulate, out / "rtl", xin[c]) for c in cuts]
+            sims = [pool.submit(_simulate, design, out / "rtl", xin[c]) for c in cuts]
             t1 = time.perf_counter()
             with threadpool_limits(1):
                 parts = [golden.dataflow(xin[i : i + GOLDEN_CHUNK])
