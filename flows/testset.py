@@ -7,8 +7,8 @@ compiled once (`compile_s`; the build's own simulation had taps, a different exe
 then the split is cut into `jobs` contiguous slices, each one Verilator run (a subprocess per
 slice, all at once), while this process computes FINN's golden execution of the build's graph
 (`flows/golden.py`: the dataflow partition batched, BLAS on one thread: the simulators hold
-the other cores, and OpenBLAS threads spinning against them made TFC's golden model 7x
-slower). A differing output fails with the image's index.
+the other cores, and OpenBLAS threads spin against them). A differing output fails with the
+image's index.
 The hardware accuracy is the graph's output (the accelerator's, the software nodes after it
 applied) against the labels; the build's torch accuracy on the same split is beside it.
 """

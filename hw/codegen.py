@@ -3,9 +3,10 @@
 Nodes FINN ships as simulatable RTL (sliding window, padding) use FINN's own HDL generation
 (the sliding window's common modules onebit's); nodes FINN only has as HLS (the MVAU, pooling,
 label select, residual forks and adds), FracBNN's thermometer encoder
-(`onebit.flows.fracbnn_ops`; its gated MVAU is an MVAU), thresholding (finn-rtllib's costs a
-simulator ~10x more a word: `onebit.hw.thresholding`), width converters (finn-rtllib's crashes
-Verilator at large ratios) and FIFOs get onebit's SystemVerilog.
+(`onebit.flows.fracbnn_ops`; its gated MVAU is an MVAU), thresholding (with finn-rtllib's,
+bnn_pynq TFC's simulation took 45% more instructions a frame: `onebit.hw.thresholding`), width
+converters (finn-rtllib's crashes Verilator at large ratios) and FIFOs get onebit's
+SystemVerilog.
 """
 
 from __future__ import annotations
