@@ -163,9 +163,32 @@ def bytes_to_frames(data, word_bits: int, n_words: int) -> np.ndarray:
     return np.unpackbits(img, axis=1, bitorder="little")[:, :word_bits]
 
 
+def encode_words(values, t: ElemType, epw: int, stride: int | None = None) -> np.ndarray:
+    """Values (flattened in stream order) to their words' memory image, one row a word:
+    (n_words, stride) uint8, each word little-endian, bits past its elements zero; `stride`
+    (bytes a word) defaults to `word_bytes(epw * bits)`. Elements of 8, 16 or 32 bits are their
+    codes' own bytes, without the bit matrix `pack` makes (~10x less work for an image)."""
+    need = -(-epw * t.bits // 8)
+    stride = word_bytes(epw * t.bits) if stride is None else int(stride)
+    if stride < need:
+        raise PackingError(f"words of {epw}x{t.bits} bits do not fit in {stride} bytes")
+    if t.bits in (8, 16, 32):
+        codes = encode(np.asarray(values).reshape(-1), t)
+        if codes.size % epw:
+            raise PackingError(f"{codes.size} elements do not fill words of {epw} elements")
+        img = codes.astype(f"<u{t.bits // 8}").view(np.uint8).reshape(-1, need)
+    else:
+        img = np.packbits(pack(values, t, epw), axis=1, bitorder="little")
+    if stride == need:
+        return img
+    out = np.zeros((len(img), stride), dtype=np.uint8)
+    out[:, :need] = img
+    return out
+
+
 def encode_frames(frames, t: ElemType, epw: int) -> bytes:
     """Frames of values (any shape, stream order) to their memory image."""
-    return frames_to_bytes(pack(frames, t, epw), epw * t.bits)
+    return encode_words(frames, t, epw).tobytes()
 
 
 def decode_frames(data, t: ElemType, epw: int, n_frames: int, words: int,

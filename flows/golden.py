@@ -166,6 +166,12 @@ class Dataflow:
         self.single: set[str] | None = None  # decided on the first call
 
     @property
+    def image_bytes(self) -> int:
+        """Bytes of the tensors the graph computes for one image (float32; the nodes' own
+        temporaries come on top)."""
+        return 4 * sum(int(np.prod(s[1:])) for s in self.shapes.values())
+
+    @property
     def batched(self) -> bool | None:
         """Whether every node ran on whole batches (None before the first call)."""
         return None if self.single is None else not self.single

@@ -24,9 +24,11 @@ import numpy as np
 
 from onebit.errors import UserInputError, VerificationError
 
-GOLDEN_CHUNK = 256
-"""Images the golden model takes at a time: a batch's intermediate tensors grow with it (a
-CNV-sized network's sliding windows: ~1 GB for 256 images as float32)."""
+GOLDEN_BYTES, GOLDEN_MIN = 8 << 20, 16
+"""The golden model takes as many images at a time as their tensors fit in `GOLDEN_BYTES`, at
+least `GOLDEN_MIN`: a batch whose tensors outgrow the caches runs slower an image, and each
+batch costs every node's call overhead once (FINN's TFC-W1A1: 1,184 images a batch, CNV-W1A1:
+16)."""
 
 
 def _simulate(acc, rtl: Path, xin: np.ndarray) -> tuple[np.ndarray, int, float]:
@@ -110,9 +112,9 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
         with ThreadPoolExecutor(len(cuts)) as pool:
             sims = [pool.submit(_simulate, design, out / "rtl", xin[c]) for c in cuts]
             t1 = time.perf_counter()
+            chunk = max(GOLDEN_MIN, GOLDEN_BYTES // golden.dataflow.image_bytes)
             with threadpool_limits(1):
-                parts = [golden.dataflow(xin[i : i + GOLDEN_CHUNK])
-                         for i in range(0, len(xin), GOLDEN_CHUNK)]
+                parts = [golden.dataflow(xin[i : i + chunk]) for i in range(0, len(xin), chunk)]
             want = np.concatenate(parts)
             final = golden.post(want)
             golden_s = time.perf_counter() - t1

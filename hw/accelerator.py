@@ -23,7 +23,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import UserInputError, VerificationError
 from onebit.hw import codegen, mvau, packing
 from onebit.hw.instance import RtlInstance
-from onebit.hw.sim import SIM_TOP, SimResult, SimulationError, Tap, simulate_instance
+from onebit.hw.sim import (SIM_TOP, Packed, SimResult, SimulationError, Tap,
+                           simulate_instance)
 from onebit.hw.stitch import GRAPH, Edge, stitch, stream_taps, windows
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
@@ -278,7 +279,7 @@ def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int =
     """
     first, last = acc.first, acc.last
     n = len(x)
-    words = pack_frames(x, first.dt, first.epw)
+    words = Packed.of(x, first.dt, first.epw, top.in_width)
     p = 0.6 if backpressure else 1.0
     res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
                             watchdog=watchdog(acc.layers), max_cycles=max_cycles,

@@ -29,8 +29,8 @@ from onebit.driver import packing as driver_packing
 from onebit.driver.errors import PackingError
 from onebit.errors import UserInputError
 
-__all__ = ["bits", "bytes_to_frames", "decode", "elem", "encode", "frames_to_bytes", "from_hex",
-           "pack", "to_hex", "unpack", "word_bytes"]
+__all__ = ["bits", "bytes_to_frames", "decode", "elem", "encode", "encode_words",
+           "frames_to_bytes", "from_hex", "pack", "to_hex", "unpack", "word_bytes"]
 
 
 def elem(dt: DataType) -> driver_packing.ElemType:
@@ -70,6 +70,14 @@ def pack(values: np.ndarray, dt: DataType, elems_per_word: int) -> np.ndarray:
     """
     with _user_errors():
         return driver_packing.pack(values, elem(dt), elems_per_word)
+
+
+def encode_words(values: np.ndarray, dt: DataType, elems_per_word: int,
+                 stride: int | None = None) -> np.ndarray:
+    """Values (flattened in stream order) to their words' memory image, (n_words, stride)
+    uint8 (`driver.packing.encode_words`)."""
+    with _user_errors():
+        return driver_packing.encode_words(values, elem(dt), elems_per_word, stride)
 
 
 def unpack(word_bits: np.ndarray, dt: DataType, elems_per_word: int) -> np.ndarray:

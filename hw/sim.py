@@ -48,7 +48,7 @@ import numpy as np
 
 from onebit.errors import OnebitError, UserInputError
 from onebit.hw import coverage as rtl_coverage
-from onebit.hw import proc, verilator
+from onebit.hw import packing, proc, verilator
 from onebit.hw.instance import (
     ONEBIT_PORTS,
     PORT_ROLES,
@@ -396,6 +396,31 @@ def _write_words(path: Path, words: np.ndarray, width: int) -> None:
     path.write_bytes(np.packbits(full, axis=1, bitorder="little").tobytes())
 
 
+@dataclass(frozen=True)
+class Packed:
+    """Input words already in the driver's binary layout (`_word_bytes(width)` bytes a word, as
+    `packing.encode_words` makes them with that stride): written as they are, a test set's
+    images without a bit matrix."""
+
+    image: np.ndarray  # (n_words, bytes) uint8
+
+    @classmethod
+    def of(cls, values: np.ndarray, dt, epw: int, width: int) -> Packed:
+        """`values` (stream order) of datatype `dt`, `epw` a word, for a port `width` wide."""
+        return cls(packing.encode_words(values, dt, epw, _word_bytes(width)))
+
+
+def _write_input(path: Path, words: np.ndarray | Packed, width: int, i: int) -> None:
+    """Input `i`'s words, a bit matrix or `Packed`, as the driver's binary file."""
+    if not isinstance(words, Packed):
+        _write_words(path, _fit(words, width, i), width)
+    elif words.image.ndim != 2 or words.image.shape[1] != _word_bytes(width):
+        raise UserInputError(f"input {i}: packed words of {words.image.shape[-1]} bytes, port "
+                             f"of {width} bits takes {_word_bytes(width)}")
+    else:
+        path.write_bytes(np.ascontiguousarray(words.image, dtype=np.uint8).tobytes())
+
+
 def _read_words(path: Path, n: int, width: int) -> np.ndarray:
     """The (n, width) bit matrix of the driver's `n` binary words in `path`."""
     nb = _word_bytes(width)
@@ -441,7 +466,7 @@ def _single(res: MultiSimResult) -> SimResult:
 
 def _run(
     exe: Path,
-    in_words: Sequence[np.ndarray],
+    in_words: Sequence[np.ndarray | Packed],
     n_out: Sequence[int],
     in_widths: Sequence[int],
     out_widths: Sequence[int],
@@ -474,7 +499,7 @@ def _run(
         t = Path(tmp)
         cmd = [str(exe)]
         for i, (words, width) in enumerate(zip(in_words, ins, strict=True)):
-            _write_words(t / f"in{i}.bin", _fit(words, width, i), width)
+            _write_input(t / f"in{i}.bin", words, width, i)
             cmd.append(f"in{i}={t / f'in{i}.bin'}")
         for j, n in enumerate(n_out):
             cmd += [f"out{j}={t / f'out{j}.bin'}", f"n_out{j}={int(n)}"]
@@ -515,7 +540,7 @@ def _run(
 
 def run_multi_sim(
     exe: Path,
-    in_words: Sequence[np.ndarray],
+    in_words: Sequence[np.ndarray | Packed],
     n_out: Sequence[int],
     *,
     in_widths: Sequence[int],
@@ -532,7 +557,7 @@ def run_multi_sim(
 
 def run_stream_sim(
     exe: Path,
-    in_words: np.ndarray,
+    in_words: np.ndarray | Packed,
     n_out: int,
     *,
     in_width: int,
@@ -557,7 +582,7 @@ def run_stream_sim(
 def simulate_stream(
     sources: Sequence[Path | str],
     module: str,
-    in_words: np.ndarray,
+    in_words: np.ndarray | Packed,
     n_out: int,
     *,
     in_width: int,
@@ -574,7 +599,7 @@ def simulate_stream(
     """Simulate `module` fed with `in_words` until it has produced `n_out` output words.
 
     `in_words`: (n_words, bits) bit matrix as `packing.pack` returns (zero-padded to
-    `in_width`). `run_kw` are `run_stream_sim`'s: `seed`; `p_valid`/`p_ready`, per-cycle
+    `in_width`), or `Packed` words. `run_kw` are `run_stream_sim`'s: `seed`; `p_valid`/`p_ready`, per-cycle
     probabilities that the source offers a word and that the sink is ready (1.0 = never
     stall); `watchdog`, `max_cycles`, `tail` (cycles); `run_dir`, the working directory of the
     simulation (where relative `$readmemh` paths resolve). Raises `SimulationError` on a hang, a
@@ -602,7 +627,8 @@ def build_instance_sim(inst: RtlInstance, **kw) -> Path:
     return build_stream_sim(inst.sources, inst.module, **_of_instance(inst), **kw)
 
 
-def simulate_instance(inst: RtlInstance, in_words: np.ndarray, n_out: int, **kw) -> SimResult:
+def simulate_instance(inst: RtlInstance, in_words: np.ndarray | Packed, n_out: int,
+                      **kw) -> SimResult:
     """`simulate_stream` for an `RtlInstance` (its sources, module, widths, params and ports)."""
     return simulate_stream(inst.sources, inst.module, in_words, n_out, **_of_instance(inst),
                            **kw)
@@ -611,7 +637,7 @@ def simulate_instance(inst: RtlInstance, in_words: np.ndarray, n_out: int, **kw)
 def simulate_multi(
     sources: Sequence[Path | str],
     module: str,
-    in_words: Sequence[np.ndarray],
+    in_words: Sequence[np.ndarray | Packed],
     n_out: Sequence[int],
     *,
     in_widths: Sequence[int],
@@ -635,7 +661,7 @@ def simulate_multi(
 
 def simulate_multi_instance(
     inst: RtlInstance,
-    in_words: Sequence[np.ndarray],
+    in_words: Sequence[np.ndarray | Packed],
     n_out: Sequence[int],
     *,
     in_widths: Sequence[int] | None = None,

