@@ -1,17 +1,18 @@
 """Whole test sets through the simulated accelerator: hardware accuracy and frames/s.
 
     .venv/bin/python benchmarks/testset.py [--nets demo,tfc,tfc-fast,cnv,bnn-tfc,bnn-cnv]
-                                           [--jobs 2]
+                                           [--jobs 2] [--repeat 3]
                                            [--epochs 1] [--reuse-builds]
 
 Each network is trained as a user trains it (`onebit demo`: tfc on digits; `onebit train
 --arch {tfc,cnv} --dataset fashion-mnist --epochs E`) and built at the default folding
-(`tfc-fast`: `--target-fps 1e6`; `bnn-tfc`, `bnn-cnv`: see BNN); then `onebit sim BUILD --test-set
---jobs J` streams the whole
-test split through the RTL, every output checked against FINN's golden model. Records the
-hardware accuracy beside torch's, frames/s end to end (golden model, simulation and check;
-process start included) and the golden and Verilator parts apart. Writes
-benchmarks/results/testset.{json,md}; every figure comes from the run.
+(`tfc-fast`: `--target-fps 1e6`; `bnn-tfc`, `bnn-cnv`: see BNN); then `onebit sim BUILD
+--test-set --jobs J` streams the whole test split through the RTL, every output checked
+against FINN's golden model, `--repeat` times: the fastest run is recorded (as timeit does:
+other load on the machine only slows a run down). Records the hardware accuracy beside
+torch's, frames/s end to end (golden model, simulation and check; process start included)
+and the golden and Verilator parts apart. Writes benchmarks/results/testset.{json,md}; every
+figure comes from the run.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def onebit(*args: str) -> None:
         raise SystemExit(f"onebit {' '.join(args)} failed:\n{r.stdout}{r.stderr}")
 
 
-def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False) -> dict:
+def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False,
+            repeat: int = 1) -> dict:
     out = work / net
     t0 = time.perf_counter()
     sim_args: list[str] = []
@@ -87,9 +89,12 @@ def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False) -
         sim_args = ["--dataset", "cifar10", "--data-dir", str(random_cifar(work / "cifar10"))]
     elif net == "bnn-tfc":
         sim_args = ["--dataset", "fashion-mnist"]
-    onebit("sim", str(bdir), "--test-set", "--jobs", str(jobs), *sim_args)
-    report = json.loads((bdir / "report.json").read_text())
-    t = report["sim"]["test_set"]
+    runs = []
+    for _ in range(repeat):  # the fastest run: other load on the machine only slows one down
+        onebit("sim", str(bdir), "--test-set", "--jobs", str(jobs), *sim_args)
+        report = json.loads((bdir / "report.json").read_text())
+        runs.append(report["sim"]["test_set"])
+    t = min(runs, key=lambda r: r["seconds"])
     return {"net": net, "dataset": t["dataset"], "frames": t["frames"],
             "accuracy": t["accuracy"], "torch_accuracy": t["torch_accuracy"],
             "matches_torch": t["matches_torch"], "jobs": t["jobs"],
@@ -99,7 +104,7 @@ def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False) -
             "compile_s": t["compile_s"], "frames_per_s_steady": t["frames_per_s_steady"],
             "cycles_per_frame": report["sim"]["cycles_per_frame"],
             "build_s": round(build_s, 1), "build_reused": reuse and build_s < 1,
-            "cpus": os.cpu_count(),
+            "runs": repeat, "cpus": os.cpu_count(),
             "load_avg_1min": round(os.getloadavg()[0], 2)}  # other work on the machine
 
 
@@ -126,6 +131,8 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--work", type=Path, default=Path("build/bench-testset"))
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="test-set runs of each build; the fastest is recorded")
     ap.add_argument("--reuse-builds", action="store_true",
                     help="simulate the builds already in --work instead of building again")
     a = ap.parse_args()
@@ -136,7 +143,7 @@ def main() -> None:
     path = RESULTS / "testset.json"
     old = {r["net"]: r for r in json.loads(path.read_text())} if path.exists() else {}
     for net in nets:
-        old[net] = r = measure(net, a.work, a.jobs, a.epochs, a.reuse_builds)
+        old[net] = r = measure(net, a.work, a.jobs, a.epochs, a.reuse_builds, a.repeat)
         print(f"{net}: {r['frames']} images, accuracy {r['accuracy']:.4f} (torch "
               f"{r['torch_accuracy']}), {r['frames_per_s']:,.0f} frames/s", flush=True)
         records = [old[n] for n in NETS if n in old]

@@ -106,9 +106,9 @@ _VERSIONS: dict[tuple[str, int, int], str] = {}
 
 def verilator_version() -> str:
     """The `verilator --version` line of the installed executable, part of every build's cache
-    key. Asking costs ~50 ms, more than a test set's run of a small design, so the answer is
-    kept, in the process and on disk, for the executable's path, size and modification time (a
-    reinstalled Verilator is asked again)."""
+    key. Asking starts Verilator's Perl front end, longer than a test set's run of a small
+    design takes, so the answer is kept, in the process and on disk, for the executable's path,
+    size and modification time (a reinstalled Verilator is asked again)."""
     exe = verilator_path()
     st = exe.stat()
     key = (str(exe), st.st_size, st.st_mtime_ns)
