@@ -13,7 +13,8 @@ classified by `build_outcome.run_case` (built / refused_early / refused_unclear 
 crashed / timeout).
 
 Every finished case is appended to `<out>.jsonl` at once, so a rerun with the same arguments
-resumes where the last one stopped. The JSON summary (`--out`) holds the counts, the seeds per
+resumes where the last one stopped; `--retry-timeouts SECONDS` runs the timed-out ones again
+with that limit (each record holds the limit it ran under, `timeout_s`). The JSON summary (`--out`) holds the counts, the seeds per
 outcome and every failure's step and first line; the Markdown table goes beside it (`.md`).
 """
 
@@ -247,6 +248,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--workdir", type=Path, default=None, help="(default: a temporary folder)")
     p.add_argument("--note", default="", help="recorded in the summary (e.g. the code built)")
+    p.add_argument("--retry-timeouts", type=float, default=None, metavar="SECONDS",
+                   help="run the journal's timed-out cases again with this limit (their new "
+                        "records replace the old)")
     p.add_argument("--report-only", action="store_true",
                    help="summarize the journal's finished cases, run nothing")
     p.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
@@ -258,8 +262,10 @@ def main(argv=None) -> int:
     journal = args.out.with_suffix(".jsonl")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = load_done(journal)
+    retry = ({s for s, r in done.items() if r["outcome"] == "timeout"}
+             if args.retry_timeouts else set())
     seeds = [] if args.report_only else [s for s in range(args.seed, args.seed + args.cases)
-                                         if s not in done]
+                                         if s not in done or s in retry]
     print(f"{len(done)} cases done before, {len(seeds)} to run", flush=True)
     if not seeds:
         return _write(done, args)
@@ -269,7 +275,9 @@ def main(argv=None) -> int:
         commit = _commit()
 
         def one(s: int) -> dict:
-            r = {**run_isolated(s, work, not args.no_sim, args.timeout), "onebit": commit}
+            limit = args.retry_timeouts if s in retry else args.timeout
+            r = {**run_isolated(s, work, not args.no_sim, limit), "onebit": commit,
+                 "timeout_s": limit}
             with open(journal, "a") as f:  # appended whole lines, one writer thread at a time
                 f.write(json.dumps(r) + "\n")
             print(f"seed {s}: {r['outcome']} {r.get('step') or ''} {r['seconds']}s "

@@ -164,3 +164,35 @@ def test_one_channel_conv_builds(tmp_path):
     spec = NetSpec((1, 6, 6), 3, convs=(ConvSpec(1, 3, pad=1), ConvSpec(3, 3)))
     o = run_case(Case(spec, Folding(target_fps=1e4), seed=-1), tmp_path / "w", sim=False)
     assert o.outcome == "built", o.message
+
+
+def test_campaign_runs_timed_out_cases_again_with_the_retry_limit(tmp_path, monkeypatch):
+    """`--retry-timeouts S`: the journal's timed-out cases run again under S seconds (their
+    new records replace the old), the others are not run again."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "robustness.py"
+    spec = importlib.util.spec_from_file_location("robustness_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "r.json"
+    out.with_suffix(".jsonl").write_text(
+        json.dumps({"seed": 0, "case": "a", "outcome": "timeout", "message": "no result",
+                    "seconds": 9.0}) + "\n"
+        + json.dumps({"seed": 1, "case": "b", "outcome": "built", "seconds": 1.0}) + "\n")
+    ran = []
+
+    def fake(seed, workdir, sim, timeout):
+        ran.append((seed, timeout))
+        return {"seed": seed, "case": "a", "outcome": "built", "seconds": 20.0}
+
+    monkeypatch.setattr(bench, "run_isolated", fake)
+    monkeypatch.setattr(bench, "_commit", lambda: "abc")
+    assert bench.main(["--cases", "2", "--out", str(out)]) == 0 and ran == []
+    assert bench.main(["--cases", "2", "--out", str(out), "--retry-timeouts", "7200"]) == 0
+    assert ran == [(0, 7200.0)]
+    summary = json.loads(out.read_text())
+    assert summary["counts"]["built"] == 2 and summary["counts"]["timeout"] == 0
+    last = json.loads(out.with_suffix(".jsonl").read_text().splitlines()[-1])
+    assert last["timeout_s"] == 7200.0
