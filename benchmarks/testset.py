@@ -10,8 +10,9 @@ Each network is trained as a user trains it (`onebit demo`: tfc on digits; `oneb
 --test-set --jobs J` streams the whole test split through the RTL, every output checked
 against FINN's golden model, `--repeat` times: the fastest run is recorded (as timeit does:
 other load on the machine only slows a run down). Records the hardware accuracy beside
-torch's, frames/s end to end (golden model, simulation and check; process start included)
-and the golden and Verilator parts apart. Writes benchmarks/results/testset.{json,md}; every
+torch's, frames/s end to end (from loading the design to the last output checked: the
+simulator found or compiled, the golden model, the Verilator runs and the check; the command's
+imports and the dataset's loading not included) and the golden and Verilator parts apart. Writes benchmarks/results/testset.{json,md}; every
 figure comes from the run.
 """
 
