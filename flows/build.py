@@ -365,17 +365,17 @@ def step_fold(state: BuildState) -> None:
     from onebit.flows.hw_layers import mvaus_to_finn_domain
     from onebit.flows.memory_styles import place_weight_memories
     from onebit.flows.passes import run_passes
-    from onebit.hw.codegen import check, prefer_rtl
+    from onebit.hw.codegen import check, prefer_variants
 
     model = ModelWrapper(deepcopy(state.models["dataflow_golden"].model))
-    model = prefer_rtl(mvaus_to_finn_domain(model))
+    model = prefer_variants(mvaus_to_finn_domain(model))
     model = set_onebit_defaults(run_passes(model, [SpecializeLayers(state.board.part)]))
     if state.cfg.folding is not None:
         model = apply_folding_config(model, state.cfg.folding, state.board.part)
     else:
         fps = state.cfg.target_fps or DEFAULT_TARGET_FPS
         model = fold_for_fps(model, fps, state.board.clock_mhz)
-    model = prefer_rtl(run_passes(model, [InsertDWC()]))
+    model = prefer_variants(run_passes(model, [InsertDWC()]))
     model = run_passes(model, [SpecializeLayers(state.board.part), GiveUniqueNodeNames()])
     place_weight_memories(model, state.board.part, state.board.capacity["BRAM_18K"])
     name_new_tensors(model, state.models["dataflow_golden"])

@@ -341,6 +341,10 @@ def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> 
     elif key == "runtime_writeable_weights" and value and op != "MVAU":
         raise UserInputError(f"{where}: not yet on {op}: onebit's runtime-writable memories "
                              "are the MVAU's weights and thresholds (onebit_mvau)")
+    elif key == "runtime_writeable_weights" and value and (act := _activation_layer(model, node)):
+        raise UserInputError(f"{where}: its activation is the thresholding layer '{act}' (more "
+                             "thresholds than an MVAU compares at once), whose thresholds are "
+                             "not runtime-writable yet")
     elif key == "mem_mode" and value not in WEIGHT_MEM_MODES:
         raise UserInputError(f"{where}: {value!r}: onebit_mvau holds its weights "
                              f"({' or '.join(WEIGHT_MEM_MODES)}); streamed weights not yet")
@@ -348,6 +352,15 @@ def _check_key(model: ModelWrapper, node, key: str, value, part: str | None) -> 
             (key.startswith("ram_style") and value == "ultra")
             or (key == "depth_trigger_uram" and value and value != NEVER)):
         raise UserInputError(f"{where}: {value!r} needs UltraRAM, which {part} does not have")
+
+
+def _activation_layer(model: ModelWrapper, node) -> str | None:
+    """The thresholding layer an MVAU without activation feeds (a wide activation split off
+    it, `flows/wide_activation.py`), else None."""
+    if not getCustomOp(node).get_nodeattr("noActivation"):
+        return None
+    nxt = model.find_consumers(node.output[0]) or []
+    return next((n.name for n in nxt if base_op(n.op_type) == "Thresholding"), None)
 
 
 def folding_of(model: ModelWrapper) -> dict[str, dict]:

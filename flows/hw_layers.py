@@ -131,6 +131,7 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     from qonnx.transformation.infer_datatypes import InferDataTypes
 
     from onebit.flows.binary_mvau import PopcountAccumulator
+    from onebit.flows.wide_activation import SplitWideActivations
 
     check_no_software_between_hw(model)
     parent = run_passes(model, [_named_failure(CreateDataflowPartition())])
@@ -147,10 +148,13 @@ def partition(model: ModelWrapper) -> tuple[ModelWrapper, ModelWrapper]:
     dataflow = ModelWrapper(path)
     check_all_hw(dataflow)
     check_sliding_windows(dataflow)
-    # narrowest accumulators (and the datatypes that follow), as FINN's builder does;
-    # saved in place so the parent graph executes the same dataflow graph
+    # narrowest accumulators (and the datatypes that follow), as FINN's builder does, and
+    # wide activations split off their MVAUs (`flows/wide_activation.py`), then the nodes
+    # named as a folding file names them; saved in place so the parent graph executes the
+    # same dataflow graph
     dataflow = run_passes(dataflow, [_named_failure(MinimizeAccumulatorWidth()),
-                                     PopcountAccumulator(), InferDataTypes()])
+                                     SplitWideActivations(), PopcountAccumulator(),
+                                     GiveUniqueNodeNames(), InferDataTypes()])
     dataflow.save(path)
     return parent, dataflow
 

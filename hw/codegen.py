@@ -40,9 +40,13 @@ GENERATORS = {
     "ThermometerEncoder": "onebit.hw.thermometer",
 }
 
-PREFER_RTL = ("Thresholding", "ConvolutionInputGenerator", "FMPadding",
-              "StreamingDataWidthConverter", "StreamingFIFO")
-"""FINN ops whose RTL variant onebit simulates: SpecializeLayers is asked for it."""
+PREFERRED = {**dict.fromkeys(("Thresholding", "ConvolutionInputGenerator", "FMPadding",
+                              "StreamingDataWidthConverter", "StreamingFIFO"), "rtl"),
+             "MVAU": "hls"}
+"""The variant of each FINN op that onebit builds, asked of SpecializeLayers: the RTL one where
+onebit simulates FINN's RTL (or builds its own in its place), the MVAU as `MVAU_hls`
+(`onebit_mvau`; FINN would pick its DSP-based `MVAU_rtl` for a layer of 4-bit-or-wider inputs
+and weights without activation)."""
 
 
 def _generator(node):
@@ -81,11 +85,11 @@ def check(model: ModelWrapper) -> None:
                 gen.generate(node, model, Path(d))
 
 
-def prefer_rtl(model: ModelWrapper) -> ModelWrapper:
-    """Ask SpecializeLayers for the RTL variant of every node that has one onebit simulates."""
+def prefer_variants(model: ModelWrapper) -> ModelWrapper:
+    """Ask SpecializeLayers for the variant onebit builds of every node (`PREFERRED`)."""
     from qonnx.custom_op.registry import getCustomOp
 
     for node in model.graph.node:
-        if node.op_type in PREFER_RTL:
-            getCustomOp(node).set_nodeattr("preferred_impl_style", "rtl")
+        if node.op_type in PREFERRED:
+            getCustomOp(node).set_nodeattr("preferred_impl_style", PREFERRED[node.op_type])
     return model

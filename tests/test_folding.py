@@ -17,7 +17,7 @@ from onebit.flows.build import BuildConfig, BuildInput, build
 from onebit.flows.folding import apply_folding_config, set_onebit_defaults
 from onebit.flows.passes import run_passes
 from onebit.hw import mvau, verilator
-from onebit.hw.codegen import prefer_rtl
+from onebit.hw.codegen import prefer_variants
 
 from nets import cnn, pixels
 
@@ -48,7 +48,7 @@ def specialized(tmp_path_factory):
     build(BuildInput("cnn", pixels(2), torch_model=cnn()), BuildConfig(out / "b"),
           steps=["export", "finn", "streamline", "hw_layers"])
     golden = ModelWrapper(str(out / "b" / "intermediate" / "05_dataflow_golden.onnx"))
-    return set_onebit_defaults(run_passes(prefer_rtl(golden), [SpecializeLayers(PYNQ_Z2)]))
+    return set_onebit_defaults(run_passes(prefer_variants(golden), [SpecializeLayers(PYNQ_Z2)]))
 
 
 def _fresh(model):
@@ -161,7 +161,7 @@ def tfc_specialized(tmp_path_factory):
     build(resolve("bnn_pynq:tfc", vectors=2), BuildConfig(out),
           steps=["export", "finn", "streamline", "hw_layers"])
     golden = load_intermediate(out, "dataflow_golden")
-    return set_onebit_defaults(run_passes(prefer_rtl(golden), [SpecializeLayers(PYNQ_Z2)]))
+    return set_onebit_defaults(run_passes(prefer_variants(golden), [SpecializeLayers(PYNQ_Z2)]))
 
 
 @pytest.mark.parametrize("style", ["distributed", "block", "auto"])

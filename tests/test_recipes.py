@@ -252,6 +252,10 @@ def test_bireal_residual_simulates_bit_exact(digits, tmp_path):
     hw = ModelWrapper(str(tmp_path / "bireal" / "intermediate" / "05_dataflow_golden.onnx"))
     ops = [n.op_type for n in hw.graph.node]
     assert ops.count("DuplicateStreams") == 2 and ops.count("ElementwiseAdd") == 2
+    # the 8-bit stream's activations (255 thresholds) are thresholding layers of their own
+    wide = [n for n in hw.graph.node if n.op_type == "Thresholding"
+            and getCustomOp(n).get_nodeattr("numSteps") == 255]  # fmt: skip
+    assert len(wide) == 4 and {hw.find_producer(n.input[0]).op_type for n in wide} == {"MVAU"}
     assert rep["sim"]["bit_exact"]
 
 
