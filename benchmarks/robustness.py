@@ -14,8 +14,9 @@ crashed / timeout).
 
 Every finished case is appended to `<out>.jsonl` at once, so a rerun with the same arguments
 resumes where the last one stopped; `--retry-timeouts SECONDS` runs the timed-out ones again
-with that limit (each record holds the limit it ran under, `timeout_s`). The JSON summary (`--out`) holds the counts, the seeds per
-outcome and every failure's step and first line; the Markdown table goes beside it (`.md`).
+with that limit (each record holds the limit it ran under, `timeout_s`). The JSON summary
+(`--out`) holds the counts, the seeds per outcome and every failure's step and first line;
+the Markdown table goes beside it (`.md`).
 """
 
 from __future__ import annotations

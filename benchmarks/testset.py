@@ -12,8 +12,8 @@ against FINN's golden model, `--repeat` times: the fastest run is recorded (as t
 other load on the machine only slows a run down). Records the hardware accuracy beside
 torch's, frames/s end to end (from loading the design to the last output checked: the
 simulator found or compiled, the golden model, the Verilator runs and the check; the command's
-imports and the dataset's loading not included) and the golden and Verilator parts apart. Writes benchmarks/results/testset.{json,md}; every
-figure comes from the run.
+imports and the dataset's loading not included) and the golden and Verilator parts apart.
+Writes benchmarks/results/testset.{json,md}; every figure comes from the run.
 """
 
 from __future__ import annotations

@@ -23,8 +23,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import UserInputError, VerificationError
 from onebit.hw import codegen, mvau, packing
 from onebit.hw.instance import RtlInstance
-from onebit.hw.sim import (SIM_TOP, Packed, SimResult, SimulationError, Tap,
-                           simulate_instance)
+from onebit.hw.sim import SIM_TOP, Packed, SimResult, SimulationError, Tap, simulate_instance
 from onebit.hw.stitch import GRAPH, Edge, stitch, stream_taps, windows
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")

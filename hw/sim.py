@@ -599,14 +599,15 @@ def simulate_stream(
     """Simulate `module` fed with `in_words` until it has produced `n_out` output words.
 
     `in_words`: (n_words, bits) bit matrix as `packing.pack` returns (zero-padded to
-    `in_width`), or `Packed` words. `run_kw` are `run_stream_sim`'s: `seed`; `p_valid`/`p_ready`, per-cycle
-    probabilities that the source offers a word and that the sink is ready (1.0 = never
-    stall); `watchdog`, `max_cycles`, `tail` (cycles); `run_dir`, the working directory of the
-    simulation (where relative `$readmemh` paths resolve). Raises `SimulationError` on a hang, a
-    protocol violation or an extra output word; `VerilatorError` when the design does not build.
-    `taps`: streams inside `module` recorded into the result's `taps`; `trace`: a VCD file
-    the run writes (every signal; an executable built for it, cached apart); `coverage`: a
-    directory the run writes its coverage files to (`hw.coverage`; cached apart as well).
+    `in_width`), or `Packed` words. `run_kw` are `run_stream_sim`'s: `seed`;
+    `p_valid`/`p_ready`, per-cycle probabilities that the source offers a word and that the sink
+    is ready (1.0 = never stall); `watchdog`, `max_cycles`, `tail` (cycles); `run_dir`, the
+    working directory of the simulation (where relative `$readmemh` paths resolve). Raises
+    `SimulationError` on a hang, a protocol violation or an extra output word; `VerilatorError`
+    when the design does not build. `taps`: streams inside `module` recorded into the result's
+    `taps`; `trace`: a VCD file the run writes (every signal; an executable built for it, cached
+    apart); `coverage`: a directory the run writes its coverage files to (`hw.coverage`; cached
+    apart as well).
     """
     exe = build_stream_sim(sources, module, in_width=in_width, out_width=out_width,
                            params=params, ports=ports, tied=tied, taps=taps,
