@@ -99,14 +99,20 @@ def decode(codes, t: ElemType) -> np.ndarray:
     return c.astype(np.float32)
 
 
+def _word_codes(values, t: ElemType, epw: int) -> np.ndarray:
+    """The codes of values (flattened in stream order) that fill whole words of `epw`."""
+    codes = encode(np.asarray(values).reshape(-1), t)
+    if codes.size % epw:
+        raise PackingError(f"{codes.size} elements do not fill words of {epw} elements")
+    return codes
+
+
 def pack(values, t: ElemType, epw: int) -> np.ndarray:
     """Pack values (flattened in stream order) into words: a (n_words, epw * bits) bit matrix.
 
     Bit column `j` of the result is bit `j` of the word (column 0 is the LSB).
     """
-    codes = encode(np.asarray(values).reshape(-1), t)
-    if codes.size % epw:
-        raise PackingError(f"{codes.size} elements do not fill words of {epw} elements")
+    codes = _word_codes(values, t, epw)
     nbytes = 1 << max(0, (t.bits - 1) // 8).bit_length()  # 1, 2, 4 or 8 bytes a code
     le = codes.astype(f"<u{nbytes}").view(np.uint8)  # each code's little-endian bytes
     # unpacked flat (along a short axis 1 numpy is ~10x slower), then each code's low b bits
@@ -167,15 +173,13 @@ def encode_words(values, t: ElemType, epw: int, stride: int | None = None) -> np
     """Values (flattened in stream order) to their words' memory image, one row a word:
     (n_words, stride) uint8, each word little-endian, bits past its elements zero; `stride`
     (bytes a word) defaults to `word_bytes(epw * bits)`. Elements of 8, 16 or 32 bits are their
-    codes' own bytes, without the bit matrix `pack` makes (~10x less work for an image)."""
+    codes' own bytes, without the bit matrix `pack` makes (a byte for every bit)."""
     need = -(-epw * t.bits // 8)
     stride = word_bytes(epw * t.bits) if stride is None else int(stride)
     if stride < need:
         raise PackingError(f"words of {epw}x{t.bits} bits do not fit in {stride} bytes")
     if t.bits in (8, 16, 32):
-        codes = encode(np.asarray(values).reshape(-1), t)
-        if codes.size % epw:
-            raise PackingError(f"{codes.size} elements do not fill words of {epw} elements")
+        codes = _word_codes(values, t, epw)
         img = codes.astype(f"<u{t.bits // 8}").view(np.uint8).reshape(-1, need)
     else:
         img = np.packbits(pack(values, t, epw), axis=1, bitorder="little")

@@ -24,7 +24,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
-HW_DOMAIN = "finn.custom_op.fpgadataflow"
+from onebit.flows.hw_layers import HW_DOMAIN
 
 MAX_PARALLEL_THRESHOLDS = 15
 """Thresholds an MVAU still compares at once (a 4-bit activation); more are split off."""
