@@ -487,7 +487,7 @@ def waveform_view(acc: Accelerator, vcd: str) -> str:
                   "@22", f"{scope}.{sig}_tdata[{bits - 1}:0]"]
         if k is not None and acc.depths[k]:  # the stream's FIFO: words held (decimal)
             level = max(1, (acc.depths[k]).bit_length())  # onebit_fifo's $clog2(DEPTH + 1)
-            lines += ["@24", f"{dut}.u_fifo_{k}.total[{level - 1}:0]"]
+            lines += ["@24", f"{dut}.u_fifo_{k}.words[{level - 1}:0]"]
     return "\n".join(lines) + "\n"
 
 

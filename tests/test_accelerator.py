@@ -270,7 +270,7 @@ def test_sim_trace_writes_a_waveform_and_its_view(mlp_build):
     assert set(signals) <= _vcd_signals(out / "trace.vcd"), set(signals) - _vcd_signals(
         out / "trace.vcd")
     fifos = [k for k, d in enumerate(Accelerator.load(out / "rtl").depths) if d]
-    assert fifos and {f"u_fifo_{k}.total" for k in fifos} <= {
+    assert fifos and {f"u_fifo_{k}.words" for k in fifos} <= {
         s.split(".")[-2] + "." + s.split(".")[-1].split("[")[0] for s in signals}  # FIFO levels
     assert json.loads((out / "report.json").read_text())["sim"]["bit_exact"]
 

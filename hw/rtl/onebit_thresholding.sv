@@ -97,12 +97,15 @@ module onebit_thresholding #(
     if (!rst_n) r_v[0] <= 1'b0;
     else r_v[0] <= s_fire;
   end
+  // Data registers load only with a valid word (clock enables: a simulator skips idle lanes).
   always_ff @(posedge clk) begin
-    r_nf[0] <= nf;
-    for (int p = 0; p < int'(PE); p++) begin
-      r_x[0][p] <= MSB ^ (IN_SIGNED ? val_t'($signed(s_axis_tdata[p*IN_BITS +: IN_BITS]))
-                                    : val_t'(s_axis_tdata[p*IN_BITS +: IN_BITS]));
-      r_j[0][p] <= '0;
+    if (s_fire) begin
+      r_nf[0] <= nf;
+      for (int p = 0; p < int'(PE); p++) begin
+        r_x[0][p] <= MSB ^ (IN_SIGNED ? val_t'($signed(s_axis_tdata[p*IN_BITS +: IN_BITS]))
+                                      : val_t'(s_axis_tdata[p*IN_BITS +: IN_BITS]));
+        r_j[0][p] <= '0;
+      end
     end
   end
 
@@ -121,7 +124,7 @@ module onebit_thresholding #(
       // address {nf, j}: node j of level s (j < 2^s) of channel nf * PE + p
       wire [AW-1:0] addr = AW'(32'(r_nf[s]) * (1 << s) + 32'(r_j[s][p]));
       logic [T_BITS-1:0] rd;  // the memory's own read register (block RAM's output register)
-      always_ff @(posedge clk) rd <= mem[addr];
+      always_ff @(posedge clk) if (r_v[s]) rd <= mem[addr];
       assign t_thr[s][p] = rd;
     end
     always_ff @(posedge clk) begin
@@ -134,13 +137,19 @@ module onebit_thresholding #(
       end
     end
     always_ff @(posedge clk) begin
-      t_nf[s]     <= r_nf[s];
-      r_nf[s + 1] <= t_nf[s];
-      for (int p = 0; p < int'(PE); p++) begin
-        t_x[s][p]     <= r_x[s][p];
-        t_j[s][p]     <= r_j[s][p];
-        r_x[s + 1][p] <= t_x[s][p];
-        r_j[s + 1][p] <= J_W'({t_j[s][p], t_x[s][p] >= t_thr[s][p]});
+      if (r_v[s]) begin
+        t_nf[s] <= r_nf[s];
+        for (int p = 0; p < int'(PE); p++) begin
+          t_x[s][p] <= r_x[s][p];
+          t_j[s][p] <= r_j[s][p];
+        end
+      end
+      if (t_v[s]) begin
+        r_nf[s + 1] <= t_nf[s];
+        for (int p = 0; p < int'(PE); p++) begin
+          r_x[s + 1][p] <= t_x[s][p];
+          r_j[s + 1][p] <= J_W'({t_j[s][p], t_x[s][p] >= t_thr[s][p]});
+        end
       end
     end
   end

@@ -42,6 +42,33 @@ def test_fifo_scoreboard_and_throughput(depth, vcache):
     assert res.cycles == len(words) + 1
 
 
+@pytest.mark.parametrize("depth", [2, 3, 5])
+def test_fifo_handshakes_follow_its_fill_level(depth, vcache):
+    """Cycle for cycle, whatever the implementation (DEPTH = 2 is a skid buffer, deeper ones a
+    ring buffer): with a source that always offers, a word is taken exactly in the cycles that
+    start with fewer than DEPTH words held; with a sink that is always ready, a word leaves
+    exactly in the cycles that start with a word held (one cycle from input to output)."""
+    width = 5
+    words = np.random.default_rng(depth).integers(0, 2, (400, width)).astype(np.uint8)
+    exe = sim.build_stream_sim([FIFO], "onebit_fifo", in_width=width, out_width=width,
+                               params={"WIDTH": width, "DEPTH": depth}, cache_dir=vcache)
+    for pv, pr in [(1.0, 0.3), (0.3, 1.0), (1.0, 0.7)]:
+        res = sim.run_stream_sim(exe, words, len(words), in_width=width, out_width=width,
+                                 seed=depth, p_valid=pv, p_ready=pr)
+        assert (res.out_words == words).all()
+        n = res.cycles + 1
+        held = np.concatenate([[0], _occupancy(res)[:-1]])  # words held as cycle c starts
+        fired_in = np.zeros(n, bool)
+        fired_in[res.in_cycles] = True
+        fired_out = np.zeros(n, bool)
+        fired_out[res.out_cycles] = True
+        if pv == 1.0:
+            last = res.in_cycles[-1]
+            assert (fired_in[: last + 1] == (held[: last + 1] < depth)).all()
+        if pr == 1.0:
+            assert (fired_out == (held > 0)).all()
+
+
 def test_fifo_lint_clean():
     for depth in (2, 7, 64):
         assert verilator.lint([FIFO], "onebit_fifo", {"WIDTH": 1, "DEPTH": depth}) == ""
