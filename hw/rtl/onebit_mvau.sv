@@ -389,9 +389,66 @@ module onebit_mvau #(
 
   localparam int MSB = GATED ? 1 : 0;  // the plane of the first lane
 
+  // Small dot products (PLANES: not XNOR, not packed, IN_BITS * W_BITS <= 4) as popcounts of
+  // bit planes, a few word operations a PE where a simulator unrolls a loop of SIMD products
+  // into PE x SIMD of them. With value(v) = sum_b c_b v[b] + k (c_b = 2^b, the
+  // MSB's -2^b when signed; a bipolar code 2 v - 1: c_0 = 2, k = -1),
+  //   sum_s value(x_s) value(w_s) = sum_a,b cx_a cw_b popcount(xs_a & w_b)
+  //                                 + kx sum_b cw_b popcount(w_b) + kw sum_s value(x_s)
+  // where w_b = (w >> b) & LANE0 is bit b of every weight of the row where it is stored (bit
+  // s*W_BITS), and xs_a bit a of every input element moved there (once a cycle, for all PEs).
+  localparam bit PLANES = !POPCNT && !PACK && IN_BITS * W_BITS <= 4
+                          && (!IN_BIPOLAR || IN_BITS == 1);
+  localparam bit W_BIP1 = W_BITS == 1 && W_BIPOLAR;  // product() reads W_SIGNED when W_BITS > 1
+
+  function automatic row_t lane0_mask();
+    row_t m = '0;
+    for (int s = 0; s < SIMD; s++) m[s*W_BITS] = 1'b1;
+    return m;
+  endfunction
+  localparam row_t LANE0 = lane0_mask();
+
+  function automatic acc_t coef_x(int a);
+    if (IN_BIPOLAR) return acc_t'(2);
+    return (IN_SIGNED && a == IN_BITS - 1) ? -(acc_t'(1) << a) : acc_t'(1) << a;
+  endfunction
+
+  function automatic acc_t coef_w(int b);
+    if (W_BITS == 1) return W_BIPOLAR ? acc_t'(2) : acc_t'(1);
+    return (W_SIGNED && b == W_BITS - 1) ? -(acc_t'(1) << b) : acc_t'(1) << b;
+  endfunction
+
+  typedef logic [IN_BITS-1:0][RW-1:0] spread_t;
+  /* verilator lint_off UNUSEDSIGNAL */
+  spread_t xs1;  // bit a of input element s at [a][s*W_BITS]; unused without PLANES
+  acc_t xk1;     // kw sum_s value(x_s): the part of every row's sum that is the input's alone
+  /* verilator lint_on UNUSEDSIGNAL */
+  always_comb begin
+    xs1 = '0;
+    for (int a = 0; a < IN_BITS; a++)
+      for (int s = 0; s < SIMD; s++) xs1[a][s*W_BITS] = x1[s*IN_BITS + a];
+    xk1 = '0;
+    if (W_BIP1) begin  // kw = -1
+      for (int a = 0; a < IN_BITS; a++) xk1 = xk1 - coef_x(a) * acc_t'($countones(xs1[a]));
+      if (IN_BIPOLAR) xk1 = xk1 + acc_t'(SIMD);  // kx kw = 1, per element
+    end
+  end
+
+  function automatic acc_t plane_dot(spread_t xs, acc_t xk, row_t w);
+    acc_t d = xk;
+    for (int b = 0; b < W_BITS; b++) begin
+      row_t wb = (w >> b) & LANE0;
+      for (int a = 0; a < IN_BITS; a++)
+        d = d + coef_x(a) * coef_w(b) * acc_t'($countones(xs[a] & wb));
+      if (IN_BIPOLAR) d = d - coef_w(b) * acc_t'($countones(wb));  // kx = -1
+    end
+    return d;
+  endfunction
+
   function automatic acc_t dot(logic [IN_W-1:0] x, row_t w);
     acc_t d = '0;
     if (POPCNT) return acc_t'($countones(agree(x, w, MSB)));  // a word popcount in Verilator
+    if (PLANES) return plane_dot(xs1, xk1, w);
     for (int s = 0; s < SIMD; s++)
       d = d + product(x[s*IN_BITS +: IN_BITS], w[s*W_BITS +: W_BITS]);
     return d;

@@ -17,6 +17,7 @@ from onebit.hw import mvau, sim, verilator
 from onebit.hw.packing import pack, unpack
 
 BIN, BIP = DataType["BINARY"], DataType["BIPOLAR"]
+INT2, UINT2 = DataType["INT2"], DataType["UINT2"]
 
 
 def make_mvau(mw, mh, simd, pe, idt, wdt, odt, *, w=None, thr=None, xnor=0, act_val=0,
@@ -97,10 +98,10 @@ CASES = {
                              {"binaryXnorMode": 1}, (2,)),
     "uint8_x_bipolar": (12, 6, 3, 3, DataType["UINT8"], BIP, BIP, (-1000, 1000, 1, False),
                         {}, (1, 2, 2)),
-    "int4_x_bipolar_int2_out": (6, 4, 1, 1, DataType["INT4"], BIP, DataType["INT2"],
+    "int4_x_bipolar_int2_out": (6, 4, 1, 1, DataType["INT4"], BIP, INT2,
                                 (-30, 30, 3, False), {"ActVal": -2}, (2,)),
     "bipolar_x_binary_noact": (8, 4, 2, 4, BIP, BIN, DataType["INT8"], None, {}, (3,)),
-    "and_popcount_shared_thr": (8, 4, 8, 1, BIN, BIN, DataType["UINT2"], (0, 8, 3, True),
+    "and_popcount_shared_thr": (8, 4, 8, 1, BIN, BIN, UINT2, (0, 8, 3, True),
                                 {}, (2,)),
     "bipolar_x_bipolar": (8, 4, 2, 2, BIP, BIP, BIP, (-8, 8, 1, False), {}, (2,)),
     # a binary network's first layer (pixels x int8) and output layer (+-1 x int8 -> logits)
@@ -108,8 +109,16 @@ CASES = {
                      (-40000, 40000, 1, False), {}, (1, 2, 2)),
     "bipolar_x_int8_noact": (16, 6, 4, 3, BIP, DataType["INT8"], DataType["INT13"], None,
                              {}, (3,)),
-    "binary_x_uint3": (6, 4, 2, 2, BIN, DataType["UINT3"], DataType["UINT2"],
+    "binary_x_uint3": (6, 4, 2, 2, BIN, DataType["UINT3"], UINT2,
                        (0, 42, 3, False), {}, (2,)),
+    # bit-plane dot products (IN_BITS * W_BITS <= 4): wide SIMD, signed and unsigned planes
+    # (thresholds around the sums' mean +- 2 sd: -65 +- 13 and 65 +- 24, so outputs depend on them)
+    "int2_x_binary_wide": (260, 6, 130, 3, INT2, BIN, INT2, (-92, -38, 3, False),
+                           {"ActVal": -2}, (4,)),
+    "int2_x_int2_wide": (260, 6, 130, 3, INT2, INT2, INT2, (17, 113, 3, False), {"ActVal": -2},
+                         (4,)),
+    "bipolar_x_int2_noact": (16, 4, 8, 2, BIP, INT2, DataType["INT8"], None, {}, (3,)),
+    "uint2_x_uint2_noact": (12, 4, 6, 2, UINT2, UINT2, DataType["UINT8"], None, {}, (3,)),
 }
 
 
@@ -253,7 +262,9 @@ def test_generate_rejects_unsupported(change, match, tmp_path):
 def mvau_configs(draw):
     simd, sf = draw(st.integers(1, 5)), draw(st.integers(1, 4))
     pe, nf = draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    mode = draw(st.sampled_from(["xnor", "int_bip", "bip_bin", "bin_bin", "int_int"]))
+    mode = draw(st.sampled_from(["xnor", "int_bip", "bip_bin", "bin_bin", "int_int", "int_bin",
+                                 "small_small"]))
+    small = st.sampled_from([INT2, UINT2])
     ints = st.sampled_from([DataType["UINT3"], DataType["INT4"]])
     idt, wdt, xnor = {
         "xnor": (BIN, BIN, 1),
@@ -261,6 +272,8 @@ def mvau_configs(draw):
         "bip_bin": (BIP, BIN, 0),
         "bin_bin": (BIN, BIN, 0),
         "int_int": (draw(st.sampled_from([BIP, DataType["UINT3"]])), draw(ints), 0),
+        "int_bin": (draw(ints), BIN, 0),
+        "small_small": (draw(st.sampled_from([BIP, INT2, UINT2])), draw(small), 0),
     }[mode]
     n_thres = draw(st.sampled_from([0, 1, 3]))
     return simd * sf, pe * nf, simd, pe, idt, wdt, xnor, n_thres, draw(st.integers(0, 2**16))
@@ -279,7 +292,7 @@ def test_mvau_sweep(cfg, tmp_path_factory, vcache):
     elif n_thres == 1:
         odt, thr, act = BIP, thresholds(lo, hi, mh, 1, rng), 0
     else:
-        odt, thr, act = DataType["INT2"], thresholds(lo, hi, mh, 3, rng), -2
+        odt, thr, act = INT2, thresholds(lo, hi, mh, 3, rng), -2
     model = make_mvau(mw, mh, simd, pe, idt, wdt, odt, thr=thr, xnor=xnor, act_val=act,
                       n_vec=(3,), seed=seed)
     x = random_input(model, rng)
@@ -291,18 +304,17 @@ def test_mvau_sweep(cfg, tmp_path_factory, vcache):
 def test_accumulator_range_from_actual_weights(tmp_path):
     """FINN sizes a noActivation outputDataType from the actual weights (TFC-W1A2's last layer:
     INT8 for 64 INT2 x +-1 terms whose worst case is [-128, 128]); so does onebit_mvau."""
-    i2 = DataType["INT2"]
     w = np.where(np.random.default_rng(3).random((64, 10)) < 0.55, 1.0, -1.0)
-    lo, hi = mvau.acc_range(i2, w, False)
+    lo, hi = mvau.acc_range(INT2, w, False)
     assert (lo, hi) != (-128, 128) and -128 <= lo and hi <= 127
-    model = make_mvau(64, 10, 8, 2, i2, BIP, DataType["INT8"], w=w)
+    model = make_mvau(64, 10, 8, 2, INT2, BIP, DataType["INT8"], w=w)
     assert mvau.generate(model.graph.node[0], model, tmp_path).params["ACC_BITS"] == 8
-    all_minus = make_mvau(64, 10, 8, 2, i2, BIP, DataType["INT8"], w=-np.ones((64, 10)))
+    all_minus = make_mvau(64, 10, 8, 2, INT2, BIP, DataType["INT8"], w=-np.ones((64, 10)))
     with pytest.raises(UnsupportedOpError, match=r"INT8 cannot hold accumulators in \[-64, 128\]"):
         mvau.generate(all_minus.graph.node[0], all_minus, tmp_path)
     # with thresholds: ACC_BITS from the actual range too (clamped thresholds: hi + 1)
     thr = np.full((10, 2), 1e6, dtype=np.float32)
-    act = make_mvau(64, 10, 8, 2, i2, BIP, i2, w=w, thr=thr, act_val=-1)
+    act = make_mvau(64, 10, 8, 2, INT2, BIP, INT2, w=w, thr=thr, act_val=-1)
     assert mvau.mvau_params(act.graph.node[0], act)["params"]["ACC_BITS"] == mvau._signed_bits(
         lo, hi + 1)
 
@@ -310,13 +322,12 @@ def test_accumulator_range_from_actual_weights(tmp_path):
 @pytest.mark.verilator
 def test_exact_accumulator_width_at_its_extremes(tmp_path, vcache):
     """Inputs that drive columns to their exact minimum and maximum: RTL == FINN."""
-    i2 = DataType["INT2"]
     w = np.where(np.random.default_rng(4).random((64, 4)) < 0.6, 1.0, -1.0)
-    lo, hi = mvau.acc_range(i2, w, False)
+    lo, hi = mvau.acc_range(INT2, w, False)
     odt = DataType[f"INT{mvau._signed_bits(lo, hi)}"]
-    model = make_mvau(64, 4, 8, 2, i2, BIP, odt, w=w, n_vec=(8,))
-    lo_x = np.where(w > 0, i2.min(), i2.max()).T  # (4, 64): column j at its minimum
-    hi_x = np.where(w > 0, i2.max(), i2.min()).T
+    model = make_mvau(64, 4, 8, 2, INT2, BIP, odt, w=w, n_vec=(8,))
+    lo_x = np.where(w > 0, INT2.min(), INT2.max()).T  # (4, 64): column j at its minimum
+    hi_x = np.where(w > 0, INT2.max(), INT2.min()).T
     x = np.concatenate([lo_x, hi_x]).astype(np.float32).reshape(8, 64)
     want = golden(model, x)
     assert want.min() == lo and want.max() == hi
@@ -326,7 +337,7 @@ def test_exact_accumulator_width_at_its_extremes(tmp_path, vcache):
 
 # name: (MW, MH, SIMD, PE, idt, odt, thresholds T, LUT-level budget)
 PACKED = {
-    "uint8_x_int8_thr": (18, 8, 3, 4, DataType["UINT8"], DataType["UINT2"], 3, None),
+    "uint8_x_int8_thr": (18, 8, 3, 4, DataType["UINT8"], UINT2, 3, None),
     "int4_x_int8_noact": (12, 4, 6, 2, DataType["INT4"], DataType["INT14"], 0, None),
     "uint8_x_int8_pipelined_noact": (27, 6, 9, 6, DataType["UINT8"], DataType["INT21"], 0, 3),
 }
