@@ -149,6 +149,73 @@ def _matmul_rows(op) -> bool:
     return type(op).execute_node is MVAU.execute_node
 
 
+EXACT_F32 = 1 << 24
+"""Integers of magnitude below this are exact in float32, whatever order BLAS sums them in."""
+
+
+def _count_at_least(v: np.ndarray, thr: np.ndarray) -> np.ndarray:
+    """qonnx's multithreshold count, channels last: how many of each channel's thresholds
+    (`thr`: (C or 1, T)) every value of `v` (..., C) reaches, in float32, one pass a threshold
+    instead of a (..., C, T) comparison tensor."""
+    count = (v >= thr[:, 0]).astype(np.float32)
+    for t in thr.T[1:]:
+        count += v >= t
+    return count
+
+
+def _dtype(op, attr: str):
+    from qonnx.core.datatype import DataType
+
+    return DataType[op.get_nodeattr(attr)]
+
+
+def _mvau(op, ctx: dict, node) -> np.ndarray | None:
+    """FINN's MVAU execution (`MVAU.execute_node`: an XNOR-popcount or plain matmul, then
+    multithreshold) of a whole batch as one float32 product of its pixels, where every
+    accumulator is an integer float32 holds exactly (else None: FINN's own, which sums in
+    float32 too, in an order of its own)."""
+    bip = _dtype(op, "inputDataType").name == "BIPOLAR"
+    xnor = op.get_nodeattr("binaryXnorMode")
+    w = ctx[node.input[1]].astype(np.float32)
+    both = bip and _dtype(op, "weightDataType").name == "BIPOLAR"
+    if xnor:  # agreements of {0, 1} codes: ((2x - 1) . w' + K) / 2 = x . w' + (K - sum w') / 2
+        w = 2 * w - 1
+    idt = _dtype(op, "inputDataType")
+    xmax = 1 if xnor else max(abs(idt.min()), abs(idt.max()))
+    if xmax * float(np.abs(w).sum(axis=0).max(initial=0)) >= EXACT_F32:
+        return None
+    acc = ctx[node.input[0]].reshape(-1, w.shape[0]) @ w
+    if xnor:
+        acc += (w.shape[0] - w.sum(axis=0)) / 2
+    elif both:  # FINN's XNOR-popcount of the {0, 1} codes of +-1 x and w: (x . w + K) / 2
+        acc = (acc + w.shape[0]) * 0.5
+    if op.get_nodeattr("noActivation") == 0:
+        scale, bias = (2, -1) if _dtype(op, "outputDataType").name == "BIPOLAR" else (
+            1, op.get_nodeattr("ActVal"))
+        acc = scale * _count_at_least(acc, ctx[node.input[2]]) + bias
+    return acc
+
+
+def _thresholding(op, ctx: dict, node) -> np.ndarray:
+    """FINN's Thresholding execution (multithreshold of the channels-last input, ActVal added,
+    then 2 y - 1 for a BIPOLAR output) of a whole batch."""
+    y = _count_at_least(ctx[node.input[0]], ctx[node.input[1]]) + op.get_nodeattr("ActVal")
+    return 2 * y - 1 if _dtype(op, "outputDataType").name == "BIPOLAR" else y
+
+
+def _kernel(op):
+    """onebit's numpy execution of `op` where it is FINN's MVAU or Thresholding (the same
+    arithmetic without FINN's temporaries; checked against FINN's one-image execution like
+    every batch), else None."""
+    from finn.custom_op.fpgadataflow.thresholding import Thresholding
+
+    if _matmul_rows(op):
+        return _mvau
+    if type(op).execute_node is Thresholding.execute_node:
+        return _thresholding
+    return None
+
+
 class Dataflow:
     """FINN's golden graph of the partition, executed node by node on a batch of images; a node
     whose execution does not take a batch (it differs, or fails, on the first images against
@@ -181,6 +248,12 @@ class Dataflow:
         shape methods."""
         if b != 1 and _plain_window(op):  # FINN's runs one image (its Im2Col's shape)
             ctx[node.output[0]] = sliding_windows(ctx[node.input[0]], op).astype(np.float32)
+            return
+        kernel = _kernel(op) if b != 1 else None
+        y = kernel(op, ctx, node) if kernel else None
+        if y is not None:
+            ctx[node.output[0]] = y.astype(np.float32, copy=False).reshape(
+                (b, *self.shapes[node.output[0]][1:]))
             return
         if b != 1:
             rows = _matmul_rows(op)

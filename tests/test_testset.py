@@ -150,3 +150,107 @@ def test_test_set_options_go_together(tmp_path):
     _one_line_error(onebit("sim", str(tmp_path), "--limit", "5"),
                     "--dataset, --data-dir and --limit go with --test-set")
     _one_line_error(onebit("sim", str(tmp_path), "--test-set"), "is not a onebit build with RTL")
+
+
+def _hw_node_model(op_type: str, ishape: list, oshape: list, inits: dict, dtypes: dict,
+                   **attrs):
+    """A one-node model of FINN HW op `op_type` with initializers `inits` and datatypes."""
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.basic import qonnx_make_model
+
+    node = helper.make_node(op_type, ["inp", *inits], ["outp"],
+                            domain="finn.custom_op.fpgadataflow", backend="fpgadataflow", **attrs)
+    graph = helper.make_graph(
+        [node], "one", [helper.make_tensor_value_info("inp", TensorProto.FLOAT, ishape)],
+        [helper.make_tensor_value_info("outp", TensorProto.FLOAT, oshape)])
+    model = ModelWrapper(qonnx_make_model(graph))
+    for name, v in inits.items():
+        model.set_initializer(name, v.astype(np.float32))
+    for name, dt in dtypes.items():
+        model.set_tensor_datatype(name, DataType[dt])
+    return model
+
+
+def _values(dt: str, shape, rng) -> np.ndarray:
+    from qonnx.core.datatype import DataType
+
+    if dt == "BIPOLAR":
+        return (2 * rng.integers(0, 2, shape) - 1).astype(np.float32)
+    d = DataType[dt]
+    return rng.integers(int(d.min()), int(d.max()) + 1, shape).astype(np.float32)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_golden_kernels_equal_finns_execution(data):
+    """The golden model's own MVAU and Thresholding execution (a batch as one float32
+    product, thresholds counted in place) equals FINN's `execute_node`, image by image, for
+    random datatypes (XNOR, +-1 x +-1, integers), threshold counts, ActVal and shapes; the
+    batch keeps it (`batched`: a differing kernel would fall back to FINN's)."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from onebit.flows.golden import Dataflow
+
+    draw = data.draw
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    b, pix = draw(st.integers(1, 6)), draw(st.sampled_from([[], [2, 3]]))
+    if draw(st.booleans()):  # an MVAU (FINN's thresholds them as NCHW: no 3-D vectors)
+        idt, wdt, xnor = draw(st.sampled_from([
+            ("BINARY", "BINARY", 1), ("BIPOLAR", "BIPOLAR", 0), ("INT4", "BIPOLAR", 0),
+            ("UINT8", "INT2", 0), ("BIPOLAR", "BINARY", 0), ("INT2", "INT3", 0)]))
+        mw, mh = draw(st.integers(1, 40)), draw(st.integers(1, 9))
+        w = _values(wdt, (mw, mh), rng)
+        attrs = dict(MW=mw, MH=mh, SIMD=1, PE=1, inputDataType=idt, weightDataType=wdt,
+                     binaryXnorMode=xnor, numInputVectors=[1, *pix], ActVal=0)
+        inits, dtypes = {"weights": w}, {"inp": idt, "weights": wdt}
+        t = draw(st.sampled_from([0, 1, 3]))
+        if t:
+            acc = (np.abs(w).sum(axis=0).max() + 1) * (1 if xnor else 8)
+            thr = np.sort(rng.integers(-acc, acc + 1, (draw(st.sampled_from([1, mh])), t)), 1)
+            odt = "BIPOLAR" if t == 1 and draw(st.booleans()) else "INT4"
+            attrs.update(noActivation=0, outputDataType=odt,
+                         ActVal=0 if odt == "BIPOLAR" else draw(st.integers(-3, 0)))
+            inits["thresh"] = thr
+        else:
+            attrs.update(noActivation=1, outputDataType="INT32")
+        model = _hw_node_model("MVAU", [1, *pix, mw], [1, *pix, mh], inits, dtypes, **attrs)
+        x = _values(idt, (b, *pix, mw), rng)
+    else:  # a Thresholding layer
+        c, t = draw(st.integers(1, 12)), draw(st.sampled_from([1, 2, 7]))
+        pix = draw(st.sampled_from([pix, [5]]))
+        thr = np.sort(rng.integers(-20, 21, (draw(st.sampled_from([1, c])), t)), 1)
+        odt = "BIPOLAR" if t == 1 and draw(st.booleans()) else "INT4"
+        model = _hw_node_model(
+            "Thresholding", [1, *pix, c], [1, *pix, c], {"thresh": thr}, {"inp": "INT6"},
+            NumChannels=c, PE=1, numSteps=t, inputDataType="INT6", outputDataType=odt,
+            weightDataType="INT6", ActVal=0 if odt == "BIPOLAR" else draw(st.integers(-3, 0)),
+            numInputVectors=[1, *pix])
+        x = _values("INT6", (b, *pix, c), rng)
+    df = Dataflow(model)
+    got = df(x)
+    assert df.batched
+    for i in range(b):
+        want = execute_onnx(model, {"inp": x[i : i + 1]})["outp"]
+        assert np.array_equal(got[i], want.reshape(-1)), i
+
+
+def test_golden_mvau_kernel_leaves_inexact_sums_to_finn():
+    """An MVAU whose accumulators could pass 2^24 (where float32 sums depend on their order)
+    is not computed by the golden model's own product."""
+    from qonnx.custom_op.registry import getCustomOp
+
+    from onebit.flows.golden import _mvau
+
+    mw = 1100
+    w = np.full((mw, 2), 127.0)
+    model = _hw_node_model("MVAU", [1, mw], [1, 2], {"weights": w},
+                           {"inp": "UINT8", "weights": "INT8"}, MW=mw, MH=2, SIMD=1, PE=1,
+                           inputDataType="UINT8", weightDataType="INT8", noActivation=1,
+                           outputDataType="INT32", numInputVectors=[1])
+    node = model.graph.node[0]
+    ctx = {"inp": np.ones((3, mw), np.float32), "weights": w}
+    assert _mvau(getCustomOp(node), ctx, node) is None
+    ctx["weights"] = np.full((mw, 2), 50.0)  # 1100 * 255 * 50 < 2^24 <= 1100 * 255 * 127
+    assert _mvau(getCustomOp(node), ctx, node) is not None
