@@ -11,17 +11,29 @@ it), the stitched design is compiled and `--frames` frames of the build's vector
 through it under callgrind, checked bit-exactly against FINN's golden model. Records the
 instructions, the cycles and instructions per cycle and per frame in
 `benchmarks/results/sim_cost-<name>.json` (name: BUILD's directory name) and a table.
+
+`--by-layer` (one revision): the model compiled with debug line information (`-g`, its
+generated C++ kept) and each instruction counted where callgrind puts it, per line of the
+generated C++; a line counts for the layer instance whose signals it names (Verilator's
+`dut__DOT__u_<layer>__DOT__...`; a line naming none, for the last one named before it).
+`"by_layer"` in the record: instructions a cycle per instance; `"inlined_helpers"`: those of
+Verilator's helpers inlined into the model (popcounts, wide-word and signed operations: not
+attributed to a layer); `"runtime"`: the rest (Verilator's runtime, the stream driver,
+reading the memory files).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import types
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +63,68 @@ def with_rtl(build: Path, rev: str, dest: Path) -> Path:
         if text is not None:
             f.write_text(text)
     return rtl
+
+
+@contextlib.contextmanager
+def debug_builds(cache: Path):
+    """Verilator models built into `cache` with `-g`, their generated C++ kept (`obj/`)."""
+    from onebit.hw import verilator
+
+    keep = types.ModuleType("shutil")
+    keep.__dict__.update(shutil.__dict__)
+    keep.rmtree = lambda p, *a, **k: None if Path(p).name == "obj" else shutil.rmtree(p, *a, **k)
+    saved = verilator._MAKEFLAGS, verilator.DEFAULT_CACHE_DIR, verilator.shutil
+    verilator._MAKEFLAGS += " OPT=-g"
+    verilator.DEFAULT_CACHE_DIR, verilator.shutil = cache, keep
+    try:
+        yield
+    finally:
+        verilator._MAKEFLAGS, verilator.DEFAULT_CACHE_DIR, verilator.shutil = saved
+
+
+LAYER = re.compile(r"dut__DOT__(u_\w+?)__DOT__")
+COST = re.compile(r"^\s*([\d,]+)\s+(.*)$")
+
+
+def by_layer(out: Path, cache: Path, cycles: int) -> dict:
+    """Instructions a cycle of callgrind profile `out` per layer instance of the generated C++
+    (in `cache`, from `debug_builds`) and the rest (`"runtime"`)."""
+    text = out.read_text()
+    total = int(re.search(r"^summary:\s+(\d+)", text, re.M).group(1))
+    # the model was compiled in a temporary folder, then renamed: link the old name to it
+    files = sorted(set(re.findall(r"^c?f[lie]=\(\d+\) (\S+/obj/Vsim___024root__\S*\.cpp)$",
+                                  text, re.M)))
+    for f in {Path(f).parent.parent for f in files}:
+        if not f.exists():
+            entry = next(p for p in cache.glob(f"{f.name[1:].rsplit('-', 1)[0]}-*")
+                         if (p / "obj").is_dir())
+            f.symlink_to(entry)
+    ann = subprocess.run(["callgrind_annotate", "--auto=no", "--show-percs=no",
+                          "--context=1000000", str(out), *files],
+                         capture_output=True, text=True, check=True).stdout
+    layers: Counter = Counter()
+    layer = "(none)"
+    inside = False
+    for line in ann.splitlines():
+        if line.endswith(" events annotated"):  # the summary after the sources
+            break
+        if line.startswith("-- ") and not line.startswith("-- line "):
+            inside = line.startswith("-- User-annotated source")
+            continue
+        m = COST.match(line)
+        code = m.group(2) if m else line
+        named = LAYER.findall(code)
+        if named:
+            layer = named[0]
+        if inside and m and not code.startswith("=>"):
+            layers[layer] += int(m.group(1).replace(",", ""))
+    # Verilator's helpers inlined into the design's functions (popcounts, wide-word and
+    # signed operations): callgrind counts them at the helper's header line
+    inlined = sum(int(c.replace(",", "")) for c in re.findall(
+        r"^\s*([\d,]+)\s+\S+/include/\S+:Vsim___024root___", ann, re.M))
+    rows = {k: round(v / cycles, 1) for k, v in layers.most_common()}
+    return {"by_layer": rows, "inlined_helpers": round(inlined / cycles, 1),
+            "runtime": round((total - sum(layers.values()) - inlined) / cycles, 1)}
 
 
 def count(build: Path, rtl: Path, frames: int) -> dict:
@@ -92,16 +166,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--rev", nargs="+", default=[WORKTREE])
     ap.add_argument("--name", help="results name (default: the build directory's name)")
+    ap.add_argument("--by-layer", action="store_true",
+                    help="instructions a cycle per layer instance (one --rev)")
     a = ap.parse_args(argv)
+    if a.by_layer and len(a.rev) != 1:
+        ap.error("--by-layer takes one --rev")
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is needed (Debian: apt install valgrind)")
     rows = []
     for rev in a.rev:
         with tempfile.TemporaryDirectory(prefix="onebit-simcost-") as tmp:
-            r = count(a.build, with_rtl(a.build, rev, Path(tmp)), a.frames)
+            rtl = with_rtl(a.build, rev, Path(tmp))
+            if a.by_layer:
+                cache = Path(tmp) / "vcache"
+                with debug_builds(cache):
+                    r = count(a.build, rtl, a.frames)
+                r.update(by_layer(rtl / "callgrind.out", cache, r["cycles"]))
+            else:
+                r = count(a.build, rtl, a.frames)
         rows.append({"rev": rev, **r})
         print(f"{rev:>12}: {r['per_cycle']:>10,.0f} instructions/cycle, "
               f"{r['per_frame']:>14,} /frame ({r['cycles']} cycles)", flush=True)
+        for layer, n in r.get("by_layer", {}).items():
+            print(f"{layer:>40}: {n:>10,.0f} /cycle")
+        if "runtime" in r:
+            print(f"{'inlined helpers':>40}: {r['inlined_helpers']:>10,.0f} /cycle")
+            print(f"{'runtime, driver, memory files':>40}: {r['runtime']:>10,.0f} /cycle")
     name = a.name or a.build.resolve().name
     dest = HERE / "results" / f"sim_cost-{name}.json"
     dest.write_text(json.dumps({"build": str(a.build), "tool": "valgrind --tool=callgrind",
