@@ -389,15 +389,16 @@ module onebit_mvau #(
 
   localparam int MSB = GATED ? 1 : 0;  // the plane of the first lane
 
-  // Small dot products (PLANES: not XNOR, not packed, IN_BITS * W_BITS <= 4) as popcounts of
-  // bit planes, a few word operations a PE where a simulator unrolls a loop of SIMD products
-  // into PE x SIMD of them. With value(v) = sum_b c_b v[b] + k (c_b = 2^b, the
+  // Small dot products (PLANES: not XNOR, not packed, inputs and weights of 1 or 2 bits) as
+  // popcounts of bit planes, a few word operations a PE where a simulator unrolls a loop of
+  // SIMD products into PE x SIMD of them (and fewer LUTs in Yosys; 4-bit inputs keep the
+  // products: their plane sums were 5 LUT levels deeper, benchmarks/mvau_synth.py). With value(v) = sum_b c_b v[b] + k (c_b = 2^b, the
   // MSB's -2^b when signed; a bipolar code 2 v - 1: c_0 = 2, k = -1),
   //   sum_s value(x_s) value(w_s) = sum_a,b cx_a cw_b popcount(xs_a & w_b)
   //                                 + kx sum_b cw_b popcount(w_b) + kw sum_s value(x_s)
   // where w_b = (w >> b) & LANE0 is bit b of every weight of the row where it is stored (bit
   // s*W_BITS), and xs_a bit a of every input element moved there (once a cycle, for all PEs).
-  localparam bit PLANES = !POPCNT && !PACK && IN_BITS * W_BITS <= 4
+  localparam bit PLANES = !POPCNT && !PACK && IN_BITS <= 2 && W_BITS <= 2
                           && (!IN_BIPOLAR || IN_BITS == 1);
   localparam bit W_BIP1 = W_BITS == 1 && W_BIPOLAR;  // product() reads W_SIGNED when W_BITS > 1
 
