@@ -174,13 +174,12 @@ def _mvau(op, ctx: dict, node) -> np.ndarray | None:
     multithreshold) of a whole batch as one float32 product of its pixels, where every
     accumulator is an integer float32 holds exactly (else None: FINN's own, which sums in
     float32 too, in an order of its own)."""
-    bip = _dtype(op, "inputDataType").name == "BIPOLAR"
+    idt = _dtype(op, "inputDataType")
     xnor = op.get_nodeattr("binaryXnorMode")
     w = ctx[node.input[1]].astype(np.float32)
-    both = bip and _dtype(op, "weightDataType").name == "BIPOLAR"
+    both = idt.name == "BIPOLAR" and _dtype(op, "weightDataType").name == "BIPOLAR"
     if xnor:  # agreements of {0, 1} codes: ((2x - 1) . w' + K) / 2 = x . w' + (K - sum w') / 2
         w = 2 * w - 1
-    idt = _dtype(op, "inputDataType")
     xmax = 1 if xnor else max(abs(idt.min()), abs(idt.max()))
     if xmax * float(np.abs(w).sum(axis=0).max(initial=0)) >= EXACT_F32:
         return None

@@ -392,8 +392,9 @@ module onebit_mvau #(
   // Small dot products (PLANES: not XNOR, not packed, inputs and weights of 1 or 2 bits) as
   // popcounts of bit planes, a few word operations a PE where a simulator unrolls a loop of
   // SIMD products into PE x SIMD of them (and fewer LUTs in Yosys; 4-bit inputs keep the
-  // products: their plane sums were 5 LUT levels deeper, benchmarks/mvau_synth.py). With value(v) = sum_b c_b v[b] + k (c_b = 2^b, the
-  // MSB's -2^b when signed; a bipolar code 2 v - 1: c_0 = 2, k = -1),
+  // products: their plane sums were 5 LUT levels deeper, benchmarks/mvau_synth.py). With
+  // value(v) = sum_b c_b v[b] + k (c_b = 2^b, the MSB's -2^b when signed; a bipolar code
+  // 2 v - 1: c_0 = 2, k = -1),
   //   sum_s value(x_s) value(w_s) = sum_a,b cx_a cw_b popcount(xs_a & w_b)
   //                                 + kx sum_b cw_b popcount(w_b) + kw sum_s value(x_s)
   // where w_b = (w >> b) & LANE0 is bit b of every weight of the row where it is stored (bit
@@ -449,7 +450,7 @@ module onebit_mvau #(
   function automatic acc_t dot(logic [IN_W-1:0] x, row_t w);
     acc_t d = '0;
     if (POPCNT) return acc_t'($countones(agree(x, w, MSB)));  // a word popcount in Verilator
-    if (PLANES) return plane_dot(xs1, xk1, w);
+    if (PLANES) return plane_dot(xs1, xk1, w);  // x is x1, whose planes xs1 are, once a cycle
     for (int s = 0; s < SIMD; s++)
       d = d + product(x[s*IN_BITS +: IN_BITS], w[s*W_BITS +: W_BITS]);
     return d;
