@@ -34,11 +34,13 @@ search stops there: a 10,000-word shortcut is not worth 10 more simulations for 
 SIZING_BUDGET = 32.0
 """The FIFO sizing probes together simulate at most this many times the deep run's cycles."""
 SIZING_MAX_WORK = 1_000_000_000
-"""... and at most this many layer-cycles in all (simulated cycles times the design's layers:
-a simulator's cost grows with both; a few minutes of Verilator): a design of millions of cycles
-a run (PE = SIMD = 1 on a wide convolution; robustness seed 115, 49 layers, 5.3M cycles a run,
-ran past 30 min with a bound in cycles alone) keeps its deep run's peak fills for the streams
-the probes do not reach, instead of simulating for an hour."""
+"""... and at most this much work in all: simulated cycles times the design's width, the sum of
+its layers' `_sim_words` (a simulator's cost grows with both; a few minutes of Verilator). A
+design of millions of cycles a run (PE = SIMD = 1 on a wide convolution; robustness seed 115,
+49 layers, 5.3M cycles a run, ran past 30 min with a bound in cycles alone) or with a very wide
+layer (seed 479: a 31 x 1547 XNOR layer beside 153,062 cycles a frame, past an hour with a
+bound in layer-cycles) keeps its deep run's peak fills for the streams the probes do not
+reach, instead of simulating for an hour."""
 MANIFEST = "accelerator.json"
 
 
@@ -297,6 +299,16 @@ def _compute_cycles(la: Layer) -> int:
     return la.ins[0].words * (int(p["MH"]) // int(p["PE"]))
 
 
+def _sim_words(la: Layer) -> int:
+    """A layer's width for the cost of simulating it: 64-bit words of its widest datapath (an
+    MVAU's weight word, PE x SIMD x weight bits; else its widest stream), at least 1."""
+    p = la.inst.params
+    bits = max(la.inst.in_width, la.inst.out_width, la.inst.in1_width, la.inst.out1_width)
+    if la.inst.module == mvau.MODULE:
+        bits = max(bits, int(p["PE"]) * int(p["SIMD"]) * int(p["W_BITS"]))
+    return max(1, -(-bits // 64))
+
+
 def watchdog(layers: list[Layer]) -> int:
     # The longest silent stretch of a sound design is bounded by a frame's worth of work of
     # the slowest layer (e.g. a sliding window filling its buffer) or, behind folded MVAUs
@@ -340,7 +352,7 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     as too small without waiting for the watchdog. The probes together simulate at most
     `budget` times the deep run's cycles; where that runs out, the streams not yet searched
     keep their peak fill (a cap that never binds); so do they past `SIZING_MAX_WORK`
-    simulated layer-cycles.
+    simulated cycles times words.
 
     Returns the depths (0 for the graph's input stream) and `{"probes", "streams",
     "searched", "complete"}`: probes run, streams whose cap could bind, how many of them were
@@ -375,7 +387,7 @@ def size_fifos(acc: Accelerator, x: np.ndarray, out_dir: Path, *, probe_depth: i
     if not peaks:
         raise SimulationError("watchdog", "the design deadlocks even with one-frame FIFOs")
     bound[0] = 3 * int(total) // 2 + 1_000
-    budget = min(budget, SIZING_MAX_WORK / max(total * len(acc.layers), 1))
+    budget = min(budget, SIZING_MAX_WORK / max(total * sum(map(_sim_words, acc.layers)), 1))
     slowest = best * (1 + tolerance)
     # caps above the deep run's peak fill never bind: that run's trace, its throughput
     limits = [max(DEFAULT_FIFO_DEPTH, p + 1) if s else 0 for p, s in zip(peaks, sized, strict=True)]

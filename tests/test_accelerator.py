@@ -294,3 +294,33 @@ def test_fifo_sizing_stops_at_its_cycle_budget(mlp_build, tmp_path, monkeypatch)
     assert info["complete"] and info["streams"] > 0 and info["probes"] > 1
     assert capped_info["probes"] == 1 and not capped_info["complete"]
     assert all(c >= f for c, f in zip(capped, full, strict=True))
+
+
+def test_fifo_sizing_bound_weighs_layer_width(mlp_build, tmp_path, monkeypatch):
+    """The sizing bound counts each layer by its width (`_sim_words`: an MVAU's weight word in
+    64-bit words), not as one: a design with one very wide layer gets one probe, where the
+    same design counted layer by layer is searched completely."""
+    from onebit.flows.build import load_intermediate
+    from onebit.flows.golden import Golden
+    from onebit.hw import accelerator, mvau
+
+    out, _ = mlp_build
+    acc = accelerator.Accelerator.load(out / "rtl")
+    mvaus = [la for la in acc.layers if la.inst.module == mvau.MODULE]
+    assert mvaus
+    for la in mvaus:
+        p = la.inst.params
+        assert accelerator._sim_words(la) >= -(-int(p["PE"]) * int(p["SIMD"]) * int(p["W_BITS"])
+                                               // 64) >= 1
+    x = np.load(out / "vectors.npz")["x"]
+    golden = Golden(load_intermediate(out, "hw_layers"),
+                    load_intermediate(out, "dataflow_golden"))
+    xin = golden(x)[0]
+    monkeypatch.setattr(accelerator, "SIZING_MAX_WORK", 10**12)
+    _, info = accelerator.size_fifos(acc, xin, tmp_path / "narrow")
+    assert info["complete"] and info["probes"] > 1
+    wide = mvaus[0]
+    real = accelerator._sim_words
+    monkeypatch.setattr(accelerator, "_sim_words", lambda la: 10**9 if la is wide else real(la))
+    _, info = accelerator.size_fifos(acc, xin, tmp_path / "wide")
+    assert info["probes"] == 1 and not info["complete"]

@@ -425,15 +425,20 @@ module onebit_mvau #(
   spread_t xs1;  // bit a of input element s at [a][s*W_BITS]; unused without PLANES
   acc_t xk1;     // kw sum_s value(x_s): the part of every row's sum that is the input's alone
   /* verilator lint_on UNUSEDSIGNAL */
-  always_comb begin
-    xs1 = '0;
-    for (int a = 0; a < IN_BITS; a++)
-      for (int s = 0; s < SIMD; s++) xs1[a][s*W_BITS] = x1[s*IN_BITS + a];
-    xk1 = '0;
-    if (W_BIP1) begin  // kw = -1
-      for (int a = 0; a < IN_BITS; a++) xk1 = xk1 - coef_x(a) * acc_t'($countones(xs1[a]));
-      if (IN_BIPOLAR) xk1 = xk1 + acc_t'(SIMD);  // kx kw = 1, per element
+  if (PLANES) begin : g_planes
+    always_comb begin
+      xs1 = '0;
+      for (int a = 0; a < IN_BITS; a++)
+        for (int s = 0; s < SIMD; s++) xs1[a][s*W_BITS] = x1[s*IN_BITS + a];
+      xk1 = '0;
+      if (W_BIP1) begin  // kw = -1
+        for (int a = 0; a < IN_BITS; a++) xk1 = xk1 - coef_x(a) * acc_t'($countones(xs1[a]));
+        if (IN_BIPOLAR) xk1 = xk1 + acc_t'(SIMD);  // kx kw = 1, per element
+      end
     end
+  end else begin : g_no_planes
+    assign xs1 = '0;
+    assign xk1 = '0;
   end
 
   function automatic acc_t plane_dot(spread_t xs, acc_t xk, row_t w);
@@ -469,7 +474,9 @@ module onebit_mvau #(
     return t;
   endfunction
 
+  /* verilator lint_off UNUSEDSIGNAL */  // (unread where dot2's register computes them)
   acc_t dot1 [PE];
+  /* verilator lint_on UNUSEDSIGNAL */
   // The adder-tree paths (lookups, packed products, or any pipelined datapath) give each PE
   // row DOT_N operands of TREE_W bits, summed by one onebit_adder_tree a row.
   localparam int unsigned PP_W = PACK_W + IN_BITS + 1;  // x * A, x as a signed value
@@ -478,6 +485,7 @@ module onebit_mvau #(
   localparam int unsigned TREE_W = THERMO_LEVELS > 0 ? TM_W : PACK ? PT_W : TERM_W;
   localparam bit TREE_SIGNED = THERMO_LEVELS == 0 && (PACK || !POPCNT);
   localparam bit TREE = THERMO_LEVELS > 0 || PACK || PIPE_LEVELS > 0;
+  localparam bit DOT_IN_REG = !TREE && RES_TYPE != "lut" && RES_TYPE != "dsp";
   /* verilator lint_off UNUSEDSIGNAL */  // (read only on the tree paths)
   logic [DOT_N*TREE_W-1:0] tree_terms [PE];
   /* verilator lint_on UNUSEDSIGNAL */
@@ -561,7 +569,8 @@ module onebit_mvau #(
     always_comb for (int p = 0; p < PE; p++) dot_d[p] = dot(x1, w1[p*RW +: RW]);
     always_comb dot1 = dot_d;
   end else begin : g_mul_auto
-    always_comb for (int p = 0; p < PE; p++) dot1[p] = dot(x1, w1[p*RW +: RW]);
+    // computed in stage 2's register (DOT_IN_REG), only for a valid step
+    always_comb for (int p = 0; p < PE; p++) dot1[p] = acc_t'(0);
   end
   if (TREE) begin : g_tree
     for (genvar p = 0; p < PE; p++) begin : g_pe
@@ -604,7 +613,16 @@ module onebit_mvau #(
     first2 <= first1d;
     last2  <= last1d;
     ta2    <= ta1d;
-    dot2   <= dot1;
+  end
+  // The products of a valid step only: the same register (its clock enable is v1d, which
+  // stage 3 reads dot2 under), and a simulator evaluates the dot products of a step when there
+  // is one instead of every cycle (a combinational dot1 is evaluated every cycle in Verilator:
+  // a wide layer working 2 cycles a frame cost as much as one working all of them).
+  if (DOT_IN_REG) begin : g_dot_reg
+    always_ff @(posedge clk)
+      if (v1) for (int p = 0; p < PE; p++) dot2[p] <= dot(x1, w1[p*RW +: RW]);
+  end else begin : g_dot_wire
+    always_ff @(posedge clk) if (v1d) dot2 <= dot1;
   end
 
   // ---- stage 3: activation -------------------------------------------------------------------
