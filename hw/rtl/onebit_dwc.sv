@@ -111,12 +111,33 @@ module onebit_dwc #(
 
   // Slot p before any output: its own bits below fill, else input slot j where fill == p - j
   // (0 <= p - j <= S - A: a word is taken); slots above fill + A are don't care (without
-  // s_fire the input lands anyway, above the valid slots).
+  // s_fire the input lands anyway, above the valid slots). Each slot is an AND-OR over the
+  // pairs (f, j), f + j = p, of oh_q[f] & input slot j; the loop runs over the shorter of
+  // f and j (the same logic): a simulator evaluates it every cycle, and 1 -> 1547 bits summed
+  // over 1548 fills cost 1548 operations on 1548-bit vectors a cycle, over its one input slot
+  // one.
+  function automatic logic [SG-1:0] slots(logic [S-1:0] v);  // slot p: G copies of v[p]
+    logic [SG-1:0] r;
+    if (G == 1) return SG'(v);
+    for (int p = 0; p < int'(S); p++) r[p*G +: G] = {G{v[p]}};
+    return r;
+  endfunction
+  localparam int unsigned FILLS = S - A + 1;  // fills at which a word is taken
   logic [SG-1:0] keep, ext;
-  always_comb begin
-    for (int p = 0; p < int'(S); p++) keep[p*G +: G] = {G{th_q[p+1]}};
-    ext = buf_q & keep;
-    for (int f = 0; f <= int'(S - A); f++) ext |= {SG{oh_q[f]}} & (SG'(s_axis_tdata) << (f * G));
+  assign keep = slots(th_q);
+  if (FILLS <= A) begin : g_by_fill
+    always_comb begin
+      ext = buf_q & keep;
+      for (int f = 0; f < int'(FILLS); f++)
+        ext |= {SG{oh_q[f]}} & (SG'(s_axis_tdata) << (f * G));
+    end
+  end else begin : g_by_slot
+    wire [SG-1:0] at = slots(S'(oh_q[FILLS-1:0]));  // slot p: fill == p
+    always_comb begin
+      ext = buf_q & keep;
+      for (int j = 0; j < int'(A); j++)
+        ext |= (at << (j * G)) & {S{s_axis_tdata[j*G +: G]}};
+    end
   end
 
   // Data path without reset: slots at and above `fill` are never offered. A word leaving
