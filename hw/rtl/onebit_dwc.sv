@@ -116,23 +116,26 @@ module onebit_dwc #(
   // f and j (the same logic): a simulator evaluates it every cycle, and 1 -> 1547 bits summed
   // over 1548 fills cost 1548 operations on 1548-bit vectors a cycle, over its one input slot
   // one.
-  function automatic logic [SG-1:0] slots(logic [S-1:0] v);  // slot p: G copies of v[p]
-    logic [SG-1:0] r;
-    if (G == 1) return SG'(v);
-    for (int p = 0; p < int'(S); p++) r[p*G +: G] = {G{v[p]}};
-    return r;
-  endfunction
   localparam int unsigned FILLS = S - A + 1;  // fills at which a word is taken
-  logic [SG-1:0] keep, ext;
-  assign keep = slots(th_q);
+  logic [SG-1:0] keep, at, ext;  // slot p: G copies of th_q[p+1] (fill > p), of oh_q[p]
+  if (G == 1) begin : g_bit_slots
+    assign keep = th_q;
+    assign at = SG'(oh_q[FILLS-1:0]);
+  end else begin : g_slots  // generated, not a loop: a simulator's straight-line code
+    for (genvar p = 0; p < S; p++) begin : g_slot
+      assign keep[p*G +: G] = {G{th_q[p+1]}};
+      assign at[p*G +: G] = p < FILLS ? {G{oh_q[p]}} : '0;
+    end
+  end
   if (FILLS <= A) begin : g_by_fill
+    logic unused_at;
+    assign unused_at = ^at;
     always_comb begin
       ext = buf_q & keep;
       for (int f = 0; f < int'(FILLS); f++)
         ext |= {SG{oh_q[f]}} & (SG'(s_axis_tdata) << (f * G));
     end
   end else begin : g_by_slot
-    wire [SG-1:0] at = slots(S'(oh_q[FILLS-1:0]));  // slot p: fill == p
     always_comb begin
       ext = buf_q & keep;
       for (int j = 0; j < int'(A); j++)
