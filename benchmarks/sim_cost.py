@@ -20,6 +20,13 @@ generated C++; a line counts for the layer instance whose signals it names (Veri
 Verilator's helpers inlined into the model (popcounts, wide-word and signed operations: not
 attributed to a layer); `"runtime"`: the rest (Verilator's runtime, the stream driver,
 reading the memory files).
+
+`--by-layer --perf`: time, not instructions. Instructions are not time (wide-word moves run
+many a clock cycle, a popcount's chain of shifts few): the same debug model runs under
+`perf record` (CPU-clock samples) and each sample counts for the layer of its generated C++
+line as above; `"by_layer"` and the rest are percentages of the simulator's samples, the rest
+by source file (`"elsewhere"`: Verilator's helpers and runtime, the driver, libc). Use more
+frames than for callgrind (perf does not slow the model down): a run of seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import types
 from collections import Counter
 from pathlib import Path
@@ -127,8 +135,51 @@ def by_layer(out: Path, cache: Path, cycles: int) -> dict:
             "runtime": round((total - sum(layers.values()) - inlined) / cycles, 1)}
 
 
-def count(build: Path, rtl: Path, frames: int) -> dict:
-    """Instructions (callgrind) of the stitched design's run on `frames` frames."""
+def _lines_by_layer(hits: dict[Path, Counter]) -> Counter:
+    """The costs of lines of generated C++ files, summed per layer instance the lines name (a
+    line naming none counts for the last one named before it)."""
+    layers: Counter = Counter()
+    for src, costs in hits.items():
+        layer = "(none)"
+        for i, code in enumerate(src.read_text().splitlines(), 1):
+            named = LAYER.findall(code)
+            if named:
+                layer = named[0]
+            if i in costs:
+                layers[layer] += costs[i]
+    return layers
+
+
+SAMPLE = re.compile(r"^\s*([\d.]+)%\s+(\S+?)(?::(\d+))?$")
+
+
+def perf_by_layer(data: Path, cache: Path) -> dict:
+    """Percent of `perf record` profile `data`'s samples per layer instance of the generated
+    C++ (in `cache`, from `debug_builds`), and the rest per source file."""
+    rep = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort",
+                          "srcline", "--stdio", "-F", "overhead,srcline"],
+                         capture_output=True, text=True, check=True).stdout
+    objs = [p for p in cache.rglob("obj") if p.is_dir()]
+    hits: dict[Path, Counter] = {}
+    elsewhere: Counter = Counter()
+    for line in rep.splitlines():
+        m = SAMPLE.match(line)
+        if not m or line.lstrip().startswith("#"):
+            continue
+        pct, where, n = float(m.group(1)), m.group(2), m.group(3)
+        src = next((o / where for o in objs if (o / where).is_file()), None)
+        if n and src is not None and where.startswith("Vsim___024root"):
+            hits.setdefault(src, Counter())[int(n)] += pct
+        else:
+            elsewhere[where if n else "(no line)"] += pct
+    layers = _lines_by_layer(hits)
+    return {"by_layer": {k: round(v, 2) for k, v in layers.most_common()},
+            "elsewhere": {k: round(v, 2) for k, v in elsewhere.most_common() if v >= 0.1}}
+
+
+def count(build: Path, rtl: Path, frames: int, perf: Path | None = None) -> dict:
+    """Instructions (callgrind) of the stitched design's run on `frames` frames; with `perf`,
+    its seconds, sampled by `perf record` into that file instead."""
     from onebit.flows.build import load_intermediate
     from onebit.flows.golden import Golden
     from onebit.hw import sim
@@ -142,18 +193,28 @@ def count(build: Path, rtl: Path, frames: int) -> dict:
     out = rtl / "callgrind.out"
     plain = sim.proc.run
 
-    def under_callgrind(cmd, **kw):  # the simulator's own run only
+    seconds = [0.0]
+
+    def under_tool(cmd, **kw):  # the simulator's own run only
         if Path(cmd[0]).name == "sim":
-            cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd]
+            cmd = (["perf", "record", "-F", "4000", "-o", str(perf), "--", *cmd] if perf else
+                   ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd])
+            t0 = time.perf_counter()
+            r = plain(cmd, **kw)
+            seconds[0] = time.perf_counter() - t0
+            return r
         return plain(cmd, **kw)
 
-    sim.proc.run = under_callgrind
+    sim.proc.run = under_tool
     try:
         got, res = run_frames(acc, acc.top, xin, run_dir=rtl)
     finally:
         sim.proc.run = plain
     if not (got.reshape(want.shape) == want).all():
         raise SystemExit(f"{rtl}: the simulation differs from FINN's golden model")
+    if perf:
+        return {"frames": frames, "cycles": int(res.cycles), "seconds": round(seconds[0], 3),
+                "cycles_per_s": round(res.cycles / seconds[0])}
     m = re.search(r"^summary:\s+(\d+)", out.read_text(), re.M)
     ir = int(m.group(1))
     return {"frames": frames, "cycles": int(res.cycles), "instructions": ir,
@@ -168,16 +229,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", help="results name (default: the build directory's name)")
     ap.add_argument("--by-layer", action="store_true",
                     help="instructions a cycle per layer instance (one --rev)")
+    ap.add_argument("--perf", action="store_true",
+                    help="with --by-layer: percent of time (perf record), not instructions")
     a = ap.parse_args(argv)
     if a.by_layer and len(a.rev) != 1:
         ap.error("--by-layer takes one --rev")
-    if not shutil.which("valgrind"):
-        raise SystemExit("valgrind is needed (Debian: apt install valgrind)")
+    if a.perf and not a.by_layer:
+        ap.error("--perf goes with --by-layer")
+    tool = "perf" if a.perf else "valgrind"
+    if not shutil.which(tool):
+        raise SystemExit(f"{tool} is needed (Debian: apt install "
+                         f"{'linux-perf' if a.perf else 'valgrind'})")
     rows = []
     for rev in a.rev:
         with tempfile.TemporaryDirectory(prefix="onebit-simcost-") as tmp:
             rtl = with_rtl(a.build, rev, Path(tmp))
-            if a.by_layer:
+            if a.perf:
+                cache, data = Path(tmp) / "vcache", Path(tmp) / "perf.data"
+                with debug_builds(cache):
+                    r = count(a.build, rtl, a.frames, perf=data)
+                r.update(perf_by_layer(data, cache))
+            elif a.by_layer:
                 cache = Path(tmp) / "vcache"
                 with debug_builds(cache):
                     r = count(a.build, rtl, a.frames)
@@ -185,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 r = count(a.build, rtl, a.frames)
         rows.append({"rev": rev, **r})
+        if a.perf:
+            print(f"{rev:>12}: {r['cycles_per_s']:>10,} cycles/s ({r['cycles']} cycles, "
+                  f"{r['seconds']} s, the model with -g)", flush=True)
+            for k, pct in [*r["by_layer"].items(), *r["elsewhere"].items()]:
+                print(f"{k:>40}: {pct:>6.2f} %")
+            continue
         print(f"{rev:>12}: {r['per_cycle']:>10,.0f} instructions/cycle, "
               f"{r['per_frame']:>14,} /frame ({r['cycles']} cycles)", flush=True)
         for layer, n in r.get("by_layer", {}).items():
@@ -194,8 +272,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{'runtime, driver, memory files':>40}: {r['runtime']:>10,.0f} /cycle")
     name = a.name or a.build.resolve().name
     dest = HERE / "results" / f"sim_cost-{name}.json"
-    dest.write_text(json.dumps({"build": str(a.build), "tool": "valgrind --tool=callgrind",
-                                "rows": rows}, indent=1) + "\n")
+    dest.write_text(json.dumps({"build": str(a.build), "tool": "perf record" if a.perf
+                                else "valgrind --tool=callgrind", "rows": rows}, indent=1) + "\n")
     print(f"wrote {dest}")
     return 0
 

@@ -155,10 +155,16 @@ module onebit_thresholding #(
   end
 
   // ---- outputs: the counts, biased ------------------------------------------------------------
+  // Registered beside the last stage's counts r_j[STAGES] (the same cycle, the same enable), so
+  // a simulator computes them only for a valid word, not every cycle; synthesis keeps y and
+  // drops r_j[STAGES], which nothing else reads.
+  localparam int unsigned L = STAGES - 1;
   logic [OUT_W-1:0] y;
-  always_comb
-    for (int p = 0; p < int'(PE); p++)
-      y[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(32'(r_j[STAGES][p]) + OUT_BIAS);
+  always_ff @(posedge clk)
+    if (t_v[L])
+      for (int p = 0; p < int'(PE); p++)
+        y[p*OUT_BITS +: OUT_BITS] <=
+            OUT_BITS'(32'(J_W'({t_j[L][p], t_x[L][p] >= t_thr[L][p]})) + OUT_BIAS);
 
   onebit_fifo #(
     .WIDTH(OUT_W),
@@ -176,10 +182,10 @@ module onebit_thresholding #(
   assign m_axis_tvalid = fifo_m_valid;
 
   /* verilator lint_off UNUSEDSIGNAL */
-  logic unused;  // the last stage's x and fold are not read
+  logic unused;  // the last stage's x, fold and counts are not read (y is)
   always_comb begin
     unused = ^r_nf[STAGES];
-    for (int p = 0; p < int'(PE); p++) unused ^= ^r_x[STAGES][p];
+    for (int p = 0; p < int'(PE); p++) unused ^= ^{r_x[STAGES][p], r_j[STAGES][p]};
   end
   /* verilator lint_on UNUSEDSIGNAL */
 
