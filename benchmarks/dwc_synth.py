@@ -15,26 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from mvau_synth import module_at
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
 PART = "xc7z020clg400-1"
 RATIOS = [(1, 64), (64, 49), (70, 7), (8, 12), (16, 8), (6, 9), (1, 300), (4, 256)]
-
-
-def module_at(rev: str, dest: Path) -> Path:
-    """`hw/rtl/onebit_dwc.sv` at git revision `rev`, written to `dest`."""
-    if rev == "WORKTREE":
-        return ROOT / "hw" / "rtl" / "onebit_dwc.sv"
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:hw/rtl/onebit_dwc.sv"],
-                          capture_output=True, text=True, check=True).stdout
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "onebit_dwc.sv").write_text(text)
-    return dest / "onebit_dwc.sv"
 
 
 def main(argv=None) -> int:
@@ -48,7 +37,7 @@ def main(argv=None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="onebit-dwc-synth-") as tmp:
         for rev in a.rev:
-            module = module_at(rev, Path(tmp) / "rev" / rev)
+            module = module_at(rev, Path(tmp) / "rev" / rev, "onebit_dwc.sv")
             for i, o in RATIOS:
                 inst = RtlInstance(name="dwc", module=dwc.MODULE, sources=[module], in_width=i,
                                    out_width=o, in_bits=i, out_bits=o,

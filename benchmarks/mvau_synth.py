@@ -45,15 +45,15 @@ def layer(name: str):
                      act_val=act)
 
 
-def module_at(rev: str, dest: Path) -> Path:
-    """`hw/rtl/onebit_mvau.sv` at git revision `rev`, written to `dest`."""
+def module_at(rev: str, dest: Path, name: str = "onebit_mvau.sv") -> Path:
+    """`hw/rtl/<name>` at git revision `rev`, written to `dest` (as it is for WORKTREE)."""
     if rev == "WORKTREE":
-        return ROOT / "hw" / "rtl" / "onebit_mvau.sv"
-    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:hw/rtl/onebit_mvau.sv"],
+        return ROOT / "hw" / "rtl" / name
+    text = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:hw/rtl/{name}"],
                           capture_output=True, text=True, check=True).stdout
     dest.mkdir(parents=True, exist_ok=True)
-    (dest / "onebit_mvau.sv").write_text(text)
-    return dest / "onebit_mvau.sv"
+    (dest / name).write_text(text)
+    return dest / name
 
 
 def main(argv=None) -> int:
