@@ -163,8 +163,8 @@ def perf_by_layer(data: Path, cache: Path) -> dict:
     hits: dict[Path, Counter] = {}
     elsewhere: Counter = Counter()
     for line in rep.splitlines():
-        m = SAMPLE.match(line)
-        if not m or line.lstrip().startswith("#"):
+        m = SAMPLE.match(line)  # (perf's "#" header lines do not match)
+        if not m:
             continue
         pct, where, n = float(m.group(1)), m.group(2), m.group(3)
         src = next((o / where for o in objs if (o / where).is_file()), None)
@@ -244,16 +244,12 @@ def main(argv: list[str] | None = None) -> int:
     for rev in a.rev:
         with tempfile.TemporaryDirectory(prefix="onebit-simcost-") as tmp:
             rtl = with_rtl(a.build, rev, Path(tmp))
-            if a.perf:
+            if a.by_layer:
                 cache, data = Path(tmp) / "vcache", Path(tmp) / "perf.data"
                 with debug_builds(cache):
-                    r = count(a.build, rtl, a.frames, perf=data)
-                r.update(perf_by_layer(data, cache))
-            elif a.by_layer:
-                cache = Path(tmp) / "vcache"
-                with debug_builds(cache):
-                    r = count(a.build, rtl, a.frames)
-                r.update(by_layer(rtl / "callgrind.out", cache, r["cycles"]))
+                    r = count(a.build, rtl, a.frames, perf=data if a.perf else None)
+                r.update(perf_by_layer(data, cache) if a.perf
+                         else by_layer(rtl / "callgrind.out", cache, r["cycles"]))
             else:
                 r = count(a.build, rtl, a.frames)
         rows.append({"rev": rev, **r})

@@ -614,10 +614,11 @@ module onebit_mvau #(
     last2  <= last1d;
     ta2    <= ta1d;
   end
-  // The products of a valid step only: the same register (its clock enable is v1d, which
-  // stage 3 reads dot2 under), and a simulator evaluates the dot products of a step when there
-  // is one instead of every cycle (a combinational dot1 is evaluated every cycle in Verilator:
-  // a wide layer working 2 cycles a frame cost as much as one working all of them).
+  // The products of a valid step only: the same register, its clock enable the step's valid
+  // bit (v1; v1d = v1 without an adder tree; stage 3 reads dot2 under v2), and a simulator
+  // evaluates the dot products of a step when there is one instead of every cycle (a
+  // combinational dot1 is evaluated every cycle in Verilator: a wide layer working 2 cycles a
+  // frame cost as much as one working all of them).
   if (DOT_IN_REG) begin : g_dot_reg
     always_ff @(posedge clk)
       if (v1) for (int p = 0; p < PE; p++) dot2[p] <= dot(x1, w1[p*RW +: RW]);
