@@ -82,7 +82,7 @@ def debug_builds(cache: Path):
     keep.__dict__.update(shutil.__dict__)
     keep.rmtree = lambda p, *a, **k: None if Path(p).name == "obj" else shutil.rmtree(p, *a, **k)
     saved = verilator._MAKEFLAGS, verilator.DEFAULT_CACHE_DIR, verilator.shutil
-    verilator._MAKEFLAGS += " OPT=-g"
+    verilator._MAKEFLAGS += ("OPT=-g",)
     verilator.DEFAULT_CACHE_DIR, verilator.shutil = cache, keep
     try:
         yield

@@ -509,8 +509,8 @@ def sim(o: _Ctx, build_dir: Path, frames: int, backpressure: bool, seed: int, sy
         _echo(o, f"test set ({t['dataset']}): {t['frames']} images, every output bit-exact; "
                  f"hardware accuracy {t['accuracy']:.4f}{torch}")
         _echo(o, f"  {t['frames_per_s']:,.0f} frames/s with the golden model and check "
-                 f"({t['jobs']} processes; golden {t['golden_s']:.1f} s, Verilator "
-                 f"{t['sim_s']:.1f} s of process time)")
+                 f"({t['jobs']} processes, {t['slices']} slices; golden {t['golden_s']:.1f} s, "
+                 f"Verilator {t['sim_s']:.1f} s of process time)")
         _echo(o, f"  report: {build_dir / 'report.json'}")
         if page:
             _echo(o, f"  page:   {_page(build_dir)}")

@@ -64,17 +64,42 @@ def elem_type(name: str) -> ElemType:
     return ElemType(name, b, True, -(1 << (b - 1)), (1 << (b - 1)) - 1)
 
 
-def encode(values, t: ElemType) -> np.ndarray:
-    """Map values of type `t` to their unsigned hardware codes (int64)."""
+def _code_dtype(t: ElemType) -> np.dtype | None:
+    """The narrowest numpy integer type holding every value of `t` (None: over 32 bits)."""
+    for bits in (8, 16, 32):
+        if t.bits <= bits:
+            return np.dtype(f"{'i' if t.signed else 'u'}{bits // 8}")
+    return None
+
+
+def _in_range_codes(v: np.ndarray, t: ElemType, dtype) -> np.ndarray | None:
+    """The codes of `v` (integers, floats of at most 24 bits) if every value is an integer of
+    `t`, else None. The common case at speed: the range by two reductions in `v`'s own dtype,
+    then one cast to the narrowest type and, for floats, one compare back (a fraction does not
+    survive the cast); no int64 temporaries of the whole array."""
+    if not v.size or v.dtype.kind not in "iuf" or (v.dtype.kind == "f" and t.bits > 24):
+        return None
+    lo, hi = v.min(), v.max()
+    if not (lo >= t.lo and hi <= t.hi):  # NaN fails too
+        return None
+    narrow = _code_dtype(t) or np.dtype(np.int64)
+    iv = v.astype(narrow)
+    if v.dtype.kind == "f" and not np.array_equal(iv, v):
+        return None
+    if t.signed:  # two's complement in t.bits
+        code_t = np.dtype(f"u{narrow.itemsize}")
+        return (iv.view(code_t) & code_t.type((1 << t.bits) - 1)).astype(dtype, copy=False)
+    return iv.astype(dtype, copy=False)
+
+
+def encode(values, t: ElemType, dtype=np.int64) -> np.ndarray:
+    """Map values of type `t` to their unsigned hardware codes (`dtype`: int64, or any integer
+    type that holds `t.bits`)."""
     v = np.asarray(values)
-    if not t.bipolar and v.size and v.dtype.kind in "iuf" and (v.dtype.kind != "f" or t.bits
-                                                                <= 24):
-        # the common case at speed: every value an integer within range (float32 holds
-        # integers of up to 24 bits exactly), checked by two reductions and one compare
-        if v.dtype.kind != "f" or (np.trunc(v) == v).all():  # in v's own dtype: one pass
-            iv = v.astype(np.int64)
-            if iv.min() >= t.lo and iv.max() <= t.hi:
-                return iv & ((1 << t.bits) - 1) if t.signed else iv
+    if not t.bipolar:
+        codes = _in_range_codes(v, t, dtype)
+        if codes is not None:
+            return codes
     v = np.asarray(values, dtype=np.float64)
     if t.bipolar:
         ok = (v == 1) | (v == -1)
@@ -84,9 +109,9 @@ def encode(values, t: ElemType) -> np.ndarray:
         bad = int(np.flatnonzero(~ok.reshape(-1))[0])
         raise PackingError(f"value {v.reshape(-1)[bad]} at flat index {bad} is not a {t.name}")
     if t.bipolar:
-        return (v > 0).astype(np.int64)
+        return (v > 0).astype(dtype)
     iv = np.rint(v).astype(np.int64)
-    return iv & ((1 << t.bits) - 1) if t.signed else iv
+    return (iv & ((1 << t.bits) - 1) if t.signed else iv).astype(dtype, copy=False)
 
 
 def decode(codes, t: ElemType) -> np.ndarray:
@@ -99,9 +124,9 @@ def decode(codes, t: ElemType) -> np.ndarray:
     return c.astype(np.float32)
 
 
-def _word_codes(values, t: ElemType, epw: int) -> np.ndarray:
+def _word_codes(values, t: ElemType, epw: int, dtype=np.int64) -> np.ndarray:
     """The codes of values (flattened in stream order) that fill whole words of `epw`."""
-    codes = encode(np.asarray(values).reshape(-1), t)
+    codes = encode(np.asarray(values).reshape(-1), t, dtype)
     if codes.size % epw:
         raise PackingError(f"{codes.size} elements do not fill words of {epw} elements")
     return codes
@@ -179,8 +204,8 @@ def encode_words(values, t: ElemType, epw: int, stride: int | None = None) -> np
     if stride < need:
         raise PackingError(f"words of {epw}x{t.bits} bits do not fit in {stride} bytes")
     if t.bits in (8, 16, 32):
-        codes = _word_codes(values, t, epw)
-        img = codes.astype(f"<u{t.bits // 8}").view(np.uint8).reshape(-1, need)
+        codes = _word_codes(values, t, epw, np.dtype(f"<u{t.bits // 8}"))
+        img = codes.view(np.uint8).reshape(-1, need)
     else:
         img = np.packbits(pack(values, t, epw), axis=1, bitorder="little")
     if stride == need:

@@ -77,13 +77,21 @@ def _batch_dim(part: ModelWrapper) -> ModelProto:
     return m
 
 
+LAYOUT_OPS = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
+"""Ops that only reshape: an image's values keep their (C) order, so a part made of them maps a
+batch's rows to the same rows (numpy's reshape, no onnxruntime session to build and check)."""
+
+
 class _Software:
     """Nodes outside the partition: onnxruntime if it takes them (on the whole batch where
-    their shapes allow, checked against one image at a time), else qonnx, per image."""
+    their shapes allow, checked against one image at a time), else qonnx, per image; a part
+    that only reshapes (`LAYOUT_OPS`) is each image's values in their order."""
 
     def __init__(self, part: ModelWrapper | None):
         self.part, self.session, self.batch = part, None, None
-        if part is None:
+        if part is not None and all(n.op_type in LAYOUT_OPS for n in part.graph.node):
+            self.part = None
+        if self.part is None:
             return
         g = part.graph
         self.inp, self.out = g.input[0].name, g.output[0].name
@@ -107,7 +115,7 @@ class _Software:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Rows of `x` (one image each) through the part: one row each."""
         if self.part is None:
-            return x
+            return np.asarray(x, dtype=np.float32).reshape(len(x), -1)
         if self.batch is not None:
             k = min(CHECKED, len(x))
             try:

@@ -4,18 +4,20 @@ The build checked its RTL on a few dozen vectors; here the whole test split stre
 same compiled design and every output is compared with FINN's golden execution, so the
 accuracy reported is the hardware's, measured, not inferred. The design's simulator is
 compiled once (`compile_s`; the build's own simulation had taps, a different executable),
-then the split is cut into `jobs` contiguous slices, each one Verilator run (a subprocess per
-slice, all at once), while this process computes FINN's golden execution of the build's graph
-(`flows/golden.py`: the dataflow partition batched, BLAS on one thread: the simulators hold
-the other cores, and OpenBLAS threads spin against them). A differing output fails with the
-image's index.
+then the split is cut into contiguous slices (`slice_count`), each one Verilator run (a
+subprocess), `jobs` at a time, while this process computes FINN's golden execution of the
+build's graph (`flows/golden.py`: the dataflow partition batched, BLAS on one thread: the
+simulators hold the other cores, and OpenBLAS threads spin against them). A differing output
+fails with the image's index.
 The hardware accuracy is the graph's output (the accelerator's, the software nodes after it
 applied) against the labels; the build's torch accuracy on the same split is beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,24 +33,57 @@ batch costs every node's call overhead once (FINN's TFC-W1A1: 1,184 images a bat
 16)."""
 
 
-def _simulate(acc, rtl: Path, xin: np.ndarray) -> tuple[np.ndarray, int, float]:
-    """The stitched design `acc`'s outputs for the partition inputs `xin` (one Verilator run,
-    a subprocess: a thread waiting on it holds no core), its cycles and seconds."""
+SLICE_CYCLES, SLICES_PER_JOB = 100_000, 4
+"""The test set runs as slices, each one simulator process, `jobs` at a time: a job done with
+its slice takes the next, so no core idles while another works through a long last slice.
+Up to `SLICES_PER_JOB` a job, none shorter than `SLICE_CYCLES` of the design (a process costs
+a few milliseconds to start: FINN's TFC-W1A1, 64 cycles a frame, runs 10,000 images as 6)."""
+
+
+SWITCH_S = 0.0005
+"""Python's thread switch interval during a test set run (its default is 5 ms): a thread whose
+simulator finished waits for this process's lock while the golden model computes, to read the
+outputs and start the next slice, its core idle meanwhile."""
+
+
+@contextlib.contextmanager
+def _switch_interval(seconds: float):
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
+
+
+def slice_count(n: int, jobs: int, report: dict) -> int:
+    """Slices of a test set of `n` frames for `jobs` simulators, by the build's simulated (or
+    else estimated) cycles a frame."""
+    cpf = ((report.get("sim") or {}).get("cycles_per_frame")
+           or (report.get("estimate") or {}).get("cycles_per_frame") or SLICE_CYCLES)
+    longest = max(1, n * float(cpf) // SLICE_CYCLES)
+    return int(max(1, min(n, max(jobs, min(SLICES_PER_JOB * jobs, longest)))))
+
+
+def _simulate(acc, exe: Path, rtl: Path, words) -> tuple[np.ndarray, int, float]:
+    """The stitched design `acc`'s outputs for the input `words` of some frames (one run of its
+    simulator `exe`, a subprocess: a thread waiting on it holds no core), its cycles and
+    seconds."""
     from onebit.hw.accelerator import run_frames
 
     t0 = time.perf_counter()
-    got, res = run_frames(acc, acc.top, xin, run_dir=rtl)
+    got, res = run_frames(acc, acc.top, words, run_dir=rtl, exe=exe)
     return got, int(res.cycles), time.perf_counter() - t0
 
 
-def _compile(acc) -> float:
-    """Seconds to compile the stitched design `acc` for simulation (once, before the slices:
-    they find it in the cache instead of each compiling it)."""
+def _compile(acc) -> tuple[Path, float]:
+    """The simulator of the stitched design `acc` (compiled once, before the slices, or found
+    in the cache) and the seconds that took."""
     from onebit.hw.sim import build_instance_sim
 
     t0 = time.perf_counter()
-    build_instance_sim(acc.top)
-    return time.perf_counter() - t0
+    exe = build_instance_sim(acc.top)
+    return exe, time.perf_counter() - t0
 
 
 def _check(got: np.ndarray, want: np.ndarray, first: int, where: str) -> None:
@@ -83,7 +118,7 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
     from onebit.flows.builddir import claim
     from onebit.flows.golden import Golden
     from onebit.flows.inputs import test_vectors
-    from onebit.hw.accelerator import MANIFEST, Accelerator
+    from onebit.hw.accelerator import MANIFEST, Accelerator, frame_words
 
     out = Path(out_dir)
     path = out / "report.json"
@@ -101,16 +136,20 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
     if int(np.prod(x.shape[1:])) != want:
         raise UserInputError(f"--test-set: {name} images have shape {x.shape[1:]}, the build "
                              f"takes {want} values a frame")
-    with claim(out, fresh=False):
+    with claim(out, fresh=False), _switch_interval(SWITCH_S):
         t0 = time.perf_counter()
         design = Accelerator.load(out / "rtl")
-        compile_s = _compile(design)
+        exe, compile_s = _compile(design)
         golden = Golden(parent, load_intermediate(out, "dataflow_golden"))
         xin = golden.pre(x)
-        cuts = np.array_split(np.arange(len(x)), max(1, min(jobs, len(x))))
-        # the slices' simulators run while the golden model computes, on the cores they leave
-        with ThreadPoolExecutor(len(cuts)) as pool:
-            sims = [pool.submit(_simulate, design, out / "rtl", xin[c]) for c in cuts]
+        cuts = np.array_split(np.arange(len(x)), slice_count(len(x), jobs, report))
+        # each slice's words packed here, before the golden model holds this process: the
+        # first simulators start at once and run while it computes, on the cores it leaves
+        jobs = max(1, min(jobs, len(cuts)))
+        with ThreadPoolExecutor(jobs) as pool:
+            sims = [pool.submit(_simulate, design, exe, out / "rtl",
+                                frame_words(design, design.top, xin[c[0] : c[-1] + 1]))
+                    for c in cuts]
             t1 = time.perf_counter()
             chunk = max(GOLDEN_MIN, GOLDEN_BYTES // golden.dataflow.image_bytes)
             with threadpool_limits(1):
@@ -130,12 +169,13 @@ def run_test_set(out_dir: Path, *, dataset: str | None = None, data_dir=None,
             "dataset": name, "frames": len(x), "bit_exact": True, "accuracy": acc,
             "torch_accuracy": torch_acc,
             "matches_torch": None if torch_acc is None else acc == torch_acc,
-            "jobs": len(cuts), "seconds": round(wall, 3), "frames_per_s": round(len(x) / wall, 1),
+            "jobs": jobs, "slices": len(cuts), "seconds": round(wall, 3),
+            "frames_per_s": round(len(x) / wall, 1),
             "compile_s": round(compile_s, 3),
             "frames_per_s_steady": round(len(x) / max(wall - compile_s, 1e-9), 1),
             "golden_s": round(golden_s, 3),
             "sim_s": round(sum(sim_s), 3),
-            "sim_frames_per_s": round(len(x) / max(max(sim_s), 1e-9), 1),
+            "sim_frames_per_s": round(len(x) * jobs / max(sum(sim_s), 1e-9), 1),
             "golden_batched": bool(golden.dataflow.batched),
         }
         report = json.loads(path.read_text())

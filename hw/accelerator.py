@@ -23,7 +23,15 @@ from qonnx.core.modelwrapper import ModelWrapper
 from onebit.errors import UserInputError, VerificationError
 from onebit.hw import codegen, mvau, packing
 from onebit.hw.instance import RtlInstance
-from onebit.hw.sim import SIM_TOP, Packed, SimResult, SimulationError, Tap, simulate_instance
+from onebit.hw.sim import (
+    SIM_TOP,
+    Packed,
+    SimResult,
+    SimulationError,
+    Tap,
+    run_stream_sim,
+    simulate_instance,
+)
 from onebit.hw.stitch import GRAPH, Edge, stitch, stream_taps, windows
 
 PASS_THROUGH = ("StreamingDataWidthConverter", "StreamingFIFO")
@@ -266,27 +274,44 @@ def unpack_frames(words: np.ndarray, dt: DataType, epw: int, n: int) -> np.ndarr
     return packing.unpack(words, dt, epw).reshape(n, -1)
 
 
-def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray, *, seed: int = 0,
+def frame_words(acc: Accelerator, top: RtlInstance, x: np.ndarray) -> Packed:
+    """The input words of `x` (N frames of the dataflow input) for the stitched design `top`,
+    in the driver's layout: `acc.first.words` rows a frame (slice them to run part of `x`)."""
+    first = acc.first
+    return Packed.of(x, first.dt, first.epw, top.in_width)
+
+
+def run_frames(acc: Accelerator, top: RtlInstance, x: np.ndarray | Packed, *, seed: int = 0,
                backpressure: bool = False, run_dir: Path | None = None,
                cache_dir: Path | None = None, max_cycles: int | None = None,
                taps: bool = False, trace: Path | None = None,
-               coverage: Path | None = None) -> tuple[np.ndarray, SimResult]:
-    """Stream `x` (N frames of the dataflow input) through the stitched design `top`.
+               coverage: Path | None = None,
+               exe: Path | None = None) -> tuple[np.ndarray, SimResult]:
+    """Stream `x` (N frames of the dataflow input, or their `frame_words`) through the
+    stitched design `top`.
 
     `backpressure`: the source stalls and the sink refuses words at random (60% duty).
     `taps`: also record every stream between layers (`SimResult.taps`, in `acc.taps()` order).
     `trace`: write a VCD waveform of the run there (`waveform_view` names its signals).
     `coverage`: the directory the run writes its coverage files to (`hw.coverage`).
+    `exe`: `top`'s simulator as `build_instance_sim` returned it (plain, no taps, trace or
+    coverage), for many runs of one design: found once, not per run.
     """
-    first, last = acc.first, acc.last
-    n = len(x)
-    words = Packed.of(x, first.dt, first.epw, top.in_width)
+    last = acc.last
+    words = x if isinstance(x, Packed) else frame_words(acc, top, x)
+    n = len(words.image) // acc.first.words
     p = 0.6 if backpressure else 1.0
-    res = simulate_instance(top, words, n * last.words, seed=seed, p_valid=p, p_ready=p,
-                            watchdog=watchdog(acc.layers), max_cycles=max_cycles,
-                            run_dir=run_dir, cache_dir=cache_dir,
-                            taps=[t for _, t in acc.taps()] if taps else (), trace=trace,
-                            coverage=coverage)
+    run = dict(seed=seed, p_valid=p, p_ready=p, watchdog=watchdog(acc.layers),
+               max_cycles=max_cycles, run_dir=run_dir)
+    if exe is not None:
+        if taps or trace is not None or coverage is not None:
+            raise ValueError("run_frames: a prebuilt exe runs without taps, trace or coverage")
+        res = run_stream_sim(exe, words, n * last.words, in_width=top.in_width,
+                             out_width=top.out_width, **run)
+    else:
+        res = simulate_instance(top, words, n * last.words, cache_dir=cache_dir,
+                                taps=[t for _, t in acc.taps()] if taps else (), trace=trace,
+                                coverage=coverage, **run)
     out = unpack_frames(res.out_words[:, : acc.last_bits], last.dt, last.epw, n)
     return out, res
 

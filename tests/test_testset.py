@@ -254,3 +254,19 @@ def test_golden_mvau_kernel_leaves_inexact_sums_to_finn():
     assert _mvau(getCustomOp(node), ctx, node) is None
     ctx["weights"] = np.full((mw, 2), 50.0)  # 1100 * 255 * 50 < 2^24 <= 1100 * 255 * 127
     assert _mvau(getCustomOp(node), ctx, node) is not None
+
+
+def test_slices_keep_every_job_busy_and_start_cheaply():
+    """A test set runs as `jobs` to 4 x `jobs` slices, none shorter than SLICE_CYCLES of the
+    design (by its simulated cycles a frame, else FINN's estimate), never more than frames."""
+    from onebit.flows.testset import SLICE_CYCLES, slice_count
+
+    def sim(cpf):
+        return {"sim": {"cycles_per_frame": cpf}}
+
+    assert slice_count(10_000, 2, sim(64)) == 6  # FINN's TFC-W1A1: 640,000 cycles
+    assert slice_count(10_000, 2, sim(32_909)) == 8  # CNV-W1A1
+    assert slice_count(359, 2, sim(640)) == 2  # the demo: one slice a job
+    assert slice_count(3, 4, sim(10**6)) == 3  # no more slices than frames
+    assert slice_count(100, 1, {"estimate": {"cycles_per_frame": SLICE_CYCLES}}) == 4
+    assert slice_count(100, 2, {}) == 8  # nothing known: as long as SLICE_CYCLES a frame

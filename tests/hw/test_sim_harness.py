@@ -199,6 +199,99 @@ def test_watchdog_names_stuck_side(tmp_path, vcache):
                             params={"W": 8}, ports=ports, watchdog=50, cache_dir=vcache)
 
 
+# Counts the ones of each input word (a registered output): Verilator's popcount helpers of a
+# word of 32 bits or less, of 64 or less, and of a wide word.
+COUNT_SV = """
+module count #(parameter int W = 8) (
+  input  logic clk, input logic rst_n,
+  input  logic [W-1:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready,
+  output logic [15:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready
+);
+  logic v;
+  always_ff @(posedge clk) begin
+    if (!rst_n) v <= 1'b0;
+    else if (s_axis_tready) v <= s_axis_tvalid;
+    if (s_axis_tvalid && s_axis_tready) m_axis_tdata <= 16'($countones(s_axis_tdata));
+  end
+  assign s_axis_tready = !v || m_axis_tready;
+  assign m_axis_tvalid = v;
+endmodule
+"""
+
+# Calls $finish once it has taken three words.
+FINISH_SV = """
+module finish (
+  input  logic clk, input logic rst_n,
+  input  logic [7:0] s_axis_tdata, input logic s_axis_tvalid, output logic s_axis_tready,
+  output logic [7:0] m_axis_tdata, output logic m_axis_tvalid, input logic m_axis_tready
+);
+  int n;
+  always_ff @(posedge clk) begin
+    if (!rst_n) n <= 0;
+    else if (s_axis_tvalid) begin
+      n <= n + 1;
+      if (n == 2) $finish;
+    end
+  end
+  assign s_axis_tready = 1'b1;
+  assign m_axis_tvalid = 1'b0;
+  assign m_axis_tdata = s_axis_tdata;
+endmodule
+"""
+
+
+@pytest.mark.verilator
+@pytest.mark.parametrize("width", [5, 32, 49, 64, 100, 257])
+def test_countones_as_the_cpus_instruction(width, tmp_path, vcache):
+    """`$countones` through onebit's popcount macros (`hw/rtl/sim/popcount.h`) counts as
+    Verilator's own helpers: words of up to 32, 64 and more bits; where the model is compiled
+    with -mpopcnt the executable holds the CPU's instruction."""
+    src = tmp_path / "count.sv"
+    src.write_text(COUNT_SV)
+    rng = np.random.default_rng(width)
+    words = rng.integers(0, 2, (300, width)).astype(np.uint8)
+    words[:2] = [[0], [1]]  # none and all set
+    exe = sim.build_stream_sim([src], "count", in_width=width, out_width=16,
+                               params={"W": width}, cache_dir=vcache)
+    res = sim.run_stream_sim(exe, words, len(words), in_width=width, out_width=16, seed=1,
+                             p_valid=0.7, p_ready=0.6)
+    got = res.out_words.astype(np.int64) @ (1 << np.arange(16))
+    assert (got == words.sum(axis=1)).all()
+    # (a narrow word's count Verilator looks up in a table of its own)
+    if width >= 32 and "-mpopcnt" in verilator._fast_cflags():
+        dis = subprocess.run(["objdump", "-d", str(exe)], capture_output=True, text=True)
+        assert dis.returncode != 0 or "popcnt" in dis.stdout
+
+
+@pytest.mark.verilator
+def test_finish_in_the_design_stops_the_run(tmp_path, vcache):
+    """The driver evaluates the model with its generated eval function after the first
+    evaluations: a `$finish` is still seen (exit status 6, the cycle it came at)."""
+    src = tmp_path / "finish.sv"
+    src.write_text(FINISH_SV)
+    words = packing.pack(np.arange(10), packing.DataType["UINT8"], 1)
+    with pytest.raises(sim.SimulationError, match=r"\$finish.*cycle 2\b"):
+        sim.simulate_stream([src], "finish", words, 1, in_width=8, out_width=8,
+                            cache_dir=vcache)
+
+
+def test_fast_cflags_name_popcnt_where_the_cpu_has_it(monkeypatch, tmp_path):
+    info = tmp_path / "cpuinfo"
+    monkeypatch.setattr(verilator.platform, "machine", lambda: "x86_64")
+    real = verilator.Path
+
+    def path(p, *rest):
+        return real(info) if str(p) == "/proc/cpuinfo" else real(p, *rest)
+
+    monkeypatch.setattr(verilator, "Path", path)
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse4_2 popcnt avx2\n")
+    assert verilator._fast_cflags() == "-O2 -mpopcnt"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2\n")
+    assert verilator._fast_cflags() == "-O2"
+    monkeypatch.setattr(verilator.platform, "machine", lambda: "aarch64")
+    assert verilator._fast_cflags() == "-O2"
+
+
 @pytest.mark.verilator
 def test_protocol_violation_detected(tmp_path, vcache):
     src = tmp_path / "bad.sv"
