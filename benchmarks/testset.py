@@ -9,10 +9,11 @@ Each network is trained as a user trains it (`onebit demo`: tfc on digits; `oneb
 (`tfc-fast`: `--target-fps 1e6`; `bnn-tfc`, `bnn-cnv`: see BNN); then `onebit sim BUILD
 --test-set --jobs J` streams the whole test split through the RTL, every output checked
 against FINN's golden model, `--repeat` times: the fastest run is recorded (as timeit does:
-other load on the machine only slows a run down). Records the hardware accuracy beside
-torch's, frames/s end to end (from loading the design to the last output checked: the
-simulator found or compiled, the golden model, the Verilator runs and the check; the command's
-imports and the dataset's loading not included) and the golden and Verilator parts apart.
+other load on the machine only slows a run down), the runs' median frames/s beside it. Records
+the hardware accuracy beside torch's, frames/s end to end (from loading the design to the last
+output checked: the simulator found or compiled, the golden model, the Verilator runs and the
+check; the command's imports and the dataset's loading not included) and the golden and
+Verilator parts apart.
 Writes benchmarks/results/testset.{json,md}; every figure comes from the run.
 """
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -96,10 +98,12 @@ def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False,
         report = json.loads((bdir / "report.json").read_text())
         runs.append(report["sim"]["test_set"])
     t = min(runs, key=lambda r: r["seconds"])
+    median = statistics.median(r["frames_per_s"] for r in runs)
     return {"net": net, "dataset": t["dataset"], "frames": t["frames"],
             "accuracy": t["accuracy"], "torch_accuracy": t["torch_accuracy"],
             "matches_torch": t["matches_torch"], "jobs": t["jobs"],
-            "frames_per_s": t["frames_per_s"], "seconds": t["seconds"],
+            "frames_per_s": t["frames_per_s"], "frames_per_s_median": median,
+            "seconds": t["seconds"], "slices": t.get("slices"),
             "golden_s": t["golden_s"], "sim_s": t["sim_s"],
             "sim_frames_per_s": t["sim_frames_per_s"], "golden_batched": t["golden_batched"],
             "compile_s": t["compile_s"], "frames_per_s_steady": t["frames_per_s_steady"],
@@ -111,14 +115,15 @@ def measure(net: str, work: Path, jobs: int, epochs: int, reuse: bool = False,
 
 def table(records: list[dict]) -> str:
     rows = ["| network | test set | images | hardware accuracy | torch | frames/s (all) | "
-            "frames/s after compiling | compile s | Verilator frames/s | golden s | sim s | "
-            "cycles/frame |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "median of runs | frames/s after compiling | compile s | Verilator frames/s | "
+            "golden s | sim s | cycles/frame |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         torch = "-" if r["torch_accuracy"] is None else f"{r['torch_accuracy']:.4f}"
-        steady = r.get("frames_per_s_steady")
+        steady, median = r.get("frames_per_s_steady"), r.get("frames_per_s_median")
         rows.append(f"| {r['net']} | {r['dataset']} | {r['frames']} | {r['accuracy']:.4f} | "
                     f"{torch} | {r['frames_per_s']:,.0f} | "
+                    f"{'-' if median is None else f'{median:,.0f}'} | "
                     f"{'-' if steady is None else f'{steady:,.0f}'} | "
                     f"{r.get('compile_s', 0):.1f} | {r['sim_frames_per_s']:,.0f} | "
                     f"{r['golden_s']:.1f} | {r['sim_s']:.1f} | {r['cycles_per_frame']:.0f} |")

@@ -210,17 +210,25 @@ def _thresholding(op, ctx: dict, node) -> np.ndarray:
     return 2 * y - 1 if _dtype(op, "outputDataType").name == "BIPOLAR" else y
 
 
+def _labelselect(op, ctx: dict, node) -> np.ndarray:
+    """FINN's LabelSelect execution (ONNX TopK in an onnxruntime session built per call: the
+    indices of the K largest values along the last axis, largest first, equal values by their
+    index) of a whole batch: a stable sort of the negated values, no session."""
+    v = ctx[node.input[0]]
+    return np.argsort(-v, axis=-1, kind="stable")[..., : op.get_nodeattr("K")]
+
+
 def _kernel(op):
-    """onebit's numpy execution of `op` where it is FINN's MVAU or Thresholding (the same
-    arithmetic without FINN's temporaries; checked against FINN's one-image execution like
-    every batch), else None."""
+    """onebit's numpy execution of `op` where it is FINN's MVAU, Thresholding or LabelSelect
+    (the same arithmetic without FINN's temporaries or sessions; checked against FINN's
+    one-image execution like every batch), else None."""
+    from finn.custom_op.fpgadataflow.labelselect import LabelSelect
     from finn.custom_op.fpgadataflow.thresholding import Thresholding
 
     if _matmul_rows(op):
         return _mvau
-    if type(op).execute_node is Thresholding.execute_node:
-        return _thresholding
-    return None
+    kernels = {Thresholding.execute_node: _thresholding, LabelSelect.execute_node: _labelselect}
+    return kernels.get(type(op).execute_node)
 
 
 class Dataflow:

@@ -182,6 +182,22 @@ def _values(dt: str, shape, rng) -> np.ndarray:
     return rng.integers(int(d.min()), int(d.max()) + 1, shape).astype(np.float32)
 
 
+def _batched_equals_finns_one_image(model, x: np.ndarray) -> None:
+    """The golden model runs the one-node `model` on the batch `x` with its own kernel
+    (`batched`: a differing kernel would fall back to FINN's) and equals FINN's execution of
+    each image alone."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from onebit.flows.golden import Dataflow
+
+    df = Dataflow(model)
+    got = df(x)
+    assert df.batched
+    for i in range(len(x)):
+        want = execute_onnx(model, {"inp": x[i : i + 1]})["outp"]
+        assert np.array_equal(got[i], want.reshape(-1)), i
+
+
 @settings(max_examples=60, deadline=None, derandomize=True)
 @given(data=st.data())
 def test_golden_kernels_equal_finns_execution(data):
@@ -189,10 +205,6 @@ def test_golden_kernels_equal_finns_execution(data):
     product, thresholds counted in place) equals FINN's `execute_node`, image by image, for
     random datatypes (XNOR, +-1 x +-1, integers), threshold counts, ActVal and shapes; the
     batch keeps it (`batched`: a differing kernel would fall back to FINN's)."""
-    from qonnx.core.onnx_exec import execute_onnx
-
-    from onebit.flows.golden import Dataflow
-
     draw = data.draw
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     b, pix = draw(st.integers(1, 6)), draw(st.sampled_from([[], [2, 3]]))
@@ -228,12 +240,21 @@ def test_golden_kernels_equal_finns_execution(data):
             weightDataType="INT6", ActVal=0 if odt == "BIPOLAR" else draw(st.integers(-3, 0)),
             numInputVectors=[1, *pix])
         x = _values("INT6", (b, *pix, c), rng)
-    df = Dataflow(model)
-    got = df(x)
-    assert df.batched
-    for i in range(b):
-        want = execute_onnx(model, {"inp": x[i : i + 1]})["outp"]
-        assert np.array_equal(got[i], want.reshape(-1)), i
+    _batched_equals_finns_one_image(model, x)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(labels=st.integers(1, 20), k=st.integers(1, 5), spread=st.sampled_from([1, 3, 100]),
+       b=st.integers(1, 6), seed=st.integers(0, 2**16))
+def test_golden_labelselect_equals_finns_topk(labels, k, spread, b, seed):
+    """The golden model's LabelSelect (a stable sort, no onnxruntime session per call) gives
+    FINN's indices image by image, ties (few distinct values) broken by the lower index."""
+    k = min(k, labels)
+    model = _hw_node_model("LabelSelect", [1, labels], [1, k], {}, {"inp": "INT8"}, Labels=labels,
+                           PE=1, K=k, inputDataType="INT8", outputDataType="UINT8",
+                           numInputVectors=[1])
+    x = np.random.default_rng(seed).integers(-spread, spread + 1, (b, labels)).astype(np.float32)
+    _batched_equals_finns_one_image(model, x)
 
 
 def test_golden_mvau_kernel_leaves_inexact_sums_to_finn():
